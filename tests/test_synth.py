@@ -130,13 +130,13 @@ def test_hard_features_are_present(big):
         for s in negated
     )
     # family history and hypotheses
-    assert "ATCD familiaux" in joined and re.search(r"FA \? Holter à prévoir|Rechercher une FA", joined)
+    assert "Antécédents familiaux :" in joined and re.search(r"FA \? Holter à prévoir|Rechercher une FA", joined)
     # copy-forward: the admission history reappears verbatim in the discharge letter
     copied = 0
     for pid in big.patients:
         docs = big.documents_of(pid)
         admission = next(d for d in docs if d.doc_type == "urgences")
-        history = re.search(r"Histoire de la maladie : [^\n]+", admission.text).group(0)
+        history = re.search(r"Histoire de la maladie :\n[^\n]+", admission.text).group(0)
         copied += any(history in d.text for d in docs if d.doc_type == "lettre_sortie")
     assert copied == 200
     # abbreviations, typos and unit variants

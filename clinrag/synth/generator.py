@@ -396,6 +396,11 @@ class Draft:
     moment: dt.datetime
     has_time: bool
     paras: list[Para]
+    kind: str = ""
+    """The generator's own name for the document (the doc_type alone does not tell a 3-month visit)."""
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or self.doc_type
 
 
 class Writer:
@@ -454,7 +459,7 @@ class Writer:
     # ---- antecedents (copied forward into later letters) ------------------------------------------------
     def make_antecedents(self) -> Para:
         c, p = self.case, Para()
-        p.t(self.pick("Antécédents : ", "ATCD : ", "Antécédents médicaux : "))
+        p.t(self.pick("Antécédents :\n", "ATCD :\n", "Antécédents médicaux :\n"))
         items: list[tuple[str | None, str]] = []
         if c.hta:
             items.append(
@@ -505,6 +510,8 @@ class Writer:
                     "appendicectomie",
                     "cataracte opérée",
                     "syndrome d'apnées du sommeil",
+                    "maladie de Parkinson",
+                    "maladie de Horton traitée",
                 ),
             )
         )
@@ -542,9 +549,9 @@ class Writer:
                 "en fibrillation atriale",
                 "dyslipidémique",
             )
-            p.t(f" ATCD familiaux : {relative} {condition}.")
+            p.t(f"\nAntécédents familiaux :\n{relative} {condition}.")
         if c.documented["tabagisme"]:
-            p.t(" Mode de vie : ")
+            p.t("\nMode de vie :\n")
             if c.tabac:
                 p.ev(
                     "tabagisme",
@@ -577,7 +584,7 @@ class Writer:
             )
         ]
         who = "Patient" if c.sex == "homme" else "Patiente"
-        hist = Para().t("Histoire de la maladie : ").open("age").t(f"{who} de {c.age} ans").close("age")
+        hist = Para().t("Histoire de la maladie :\n").open("age").t(f"{who} de {c.age} ans").close("age")
         if c.sex == "homme":
             hist.t(", ").ev("sexe", "Monsieur").t(" ").phi("NOM", c.person.last).t(",")
         else:
@@ -620,10 +627,10 @@ class Writer:
             )
             paras.append(p.t("."))
         exam = Para().t(
-            "Examen clinique : TA " + f"{self.rng.randint(120, 210)}/{self.rng.randint(60, 110)} mmHg, "
+            "Examen clinique :\nTA " + f"{self.rng.randint(120, 210)}/{self.rng.randint(60, 110)} mmHg, "
         )
         exam.t(
-            f"FC {self.rng.randint(55, 120)}/min. {self.pick(*lx.EPONYMS[:2])} {self.pick('présent', 'absent')} à {symptom_side}. "
+            f"FC {self.rng.randint(55, 120)}/min. signe de Babinski {self.pick('présent', 'absent')} à {symptom_side}. "
         )
         stated = c.nihss_corrected_from if c.nihss_corrected_from is not None else c.nihss_adm
         nihss_text = self.pick(
@@ -646,7 +653,7 @@ class Writer:
                 exam.ev("glycemie_admission", f"Dextro {fr_number(c.glycemia, 1)} mmol/L")
             exam.t(".")
         paras.append(exam)
-        concl = Para().t(self.pick("Conclusion : ", "Au total : "))
+        concl = Para().t(self.pick("Conclusion :\n", "Au total :\n"))
         concl.t(
             f"suspicion d'AVC ischémique {'sylvien ' if c.site in ('m1', 'm2', 'carotide_interne') else ''}{c.side if c.side == 'gauche' else 'droit'}. "
         )
@@ -924,7 +931,7 @@ class Writer:
             paras.append(self.admission_history)
         if self.antecedents is not None:
             paras.append(self.antecedents)
-        course = Para().t("Évolution : ")
+        course = Para().t("Évolution :\n")
         if c.thrombolysis:
             course.ev(
                 "thrombolyse",
@@ -988,7 +995,7 @@ class Writer:
         else:
             course.t(f"mRS de sortie {c.mrs_out}. ")
         paras.append(course)
-        bilan = Para().t("Bilan étiologique : ")
+        bilan = Para().t("Examens complémentaires :\n")
         if c.af_known or c.af_on_ecg:
             bilan.ev("fibrillation_atriale", "FA" if c.af_known else "FA découverte à l'ECG d'entrée").t(
                 ", anticoagulation introduite. "
@@ -1013,11 +1020,11 @@ class Writer:
                 "indeterminee": "AVC d'étiologie indéterminée",
             }
             if toast_known:
-                bilan.t("Au total : ").ev("toast", labels[c.toast]).t(".")
+                bilan.t("\nConclusion :\n").ev("toast", labels[c.toast]).t(".")
             else:
-                bilan.t("Au total : étiologie indéterminée à ce stade, Holter longue durée prévu.")
+                bilan.t("\nConclusion :\nétiologie indéterminée à ce stade, Holter longue durée prévu.")
         paras.append(bilan)
-        dest = Para().t("Devenir : ")
+        dest = Para().t("Modalités de sortie :\n")
         dest_text = {
             "domicile": self.pick("retour à domicile", "RAD avec kinésithérapie en libéral"),
             "reeducation": self.pick("transfert en SSR neurologique", "transfert en rééducation"),
@@ -1076,6 +1083,8 @@ class Writer:
             "3m": "CONSULTATION DE SUIVI NEUROVASCULAIRE À 3 MOIS",
             "12m": "CONSULTATION DE SUIVI À 1 AN",
         }[kind]
+        if self.rng.random() < 0.5:  # often the title does not say which visit it is
+            title = "CONSULTATION DE NEUROLOGIE VASCULAIRE"
         paras = [self.header("Consultation de neurologie vasculaire", moment, title=title)]
         mrs = {"6s": c.mrs_6w, "3m": c.mrs_3m, "12m": c.mrs_12m}[kind]
         if mrs == 6:
@@ -1089,7 +1098,7 @@ class Writer:
             paras[0] = self.header("Consultation de neurologie vasculaire", moment, title="SUIVI À 3 MOIS")
             paras.append(p)
             paras.append(self.signature())
-            return Draft(f"consultation_{kind}", moment, True, paras)
+            return Draft("consultation", moment, True, paras, kind=f"consultation_{kind}")
         p = Para().t("Revu(e) en consultation, ")
         p.t(f"{days} jours après l'").open("date_avc").t(f"AVC ischémique {c.side} du ")
         self.date_phrase(p, c.onset.date()).close("date_avc").t(". ")
@@ -1107,7 +1116,7 @@ class Writer:
             f"échelle de Rankin : {mrs}",
         )
         if kind == "3m":
-            p.t("Évaluation à 3 mois : ").ev("mrs_3_mois", text).t(".")
+            p.t(self.pick("Évaluation à 3 mois : ", "Examen : ")).ev("mrs_3_mois", text).t(".")
         else:
             p.t(f"{text}.")
         p.t(
@@ -1115,7 +1124,7 @@ class Writer:
         )
         paras.append(p)
         paras.append(self.signature())
-        return Draft(f"consultation_{kind}", moment, True, paras)
+        return Draft("consultation", moment, True, paras, kind=f"consultation_{kind}")
 
     def distractor(self, days: int) -> Draft:
         c = self.case
@@ -1152,7 +1161,7 @@ class Writer:
                 )
             )
         paras.append(self.signature(Person(self.pick(*lx.MALE_FIRST_NAMES), self.pick(*lx.SURNAMES))))
-        return Draft("consultation_autre", moment, True, paras)
+        return Draft("consultation", moment, True, paras, kind="consultation_autre")
 
     # ---- the record ---------------------------------------------------------------------------------------
     def record(self) -> list[Draft]:
@@ -1198,15 +1207,9 @@ class Writer:
         while len(drafts) < 4:
             drafts.append(self.distractor(rng.randint(-200, 360)))
         # Too many: drop the documents that carry no registry value first (at most 11 others can remain).
-        for doc_type in (
-            "consultation_autre",
-            "echographie_cardiaque",
-            "consultation_6s",
-            "consultation_12m",
-            "lettre_reeducation",
-        ):
-            while len(drafts) > 12 and any(d.doc_type == doc_type for d in drafts):
-                drafts.remove(next(d for d in reversed(drafts) if d.doc_type == doc_type))
+        for kind in ("consultation_autre", "echographie_cardiaque", "consultation_6s", "consultation_12m", "lettre_reeducation"):
+            while len(drafts) > 12 and any(d.kind == kind for d in drafts):
+                drafts.remove(next(d for d in reversed(drafts) if d.kind == kind))
         drafts.sort(key=lambda d: d.moment)
         return drafts
 
