@@ -161,6 +161,217 @@ def baseline(
     out.print(f"{method} baseline: {len(rows)} patients predicted, written to {out_file}", markup=False)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Retrieval
+# ---------------------------------------------------------------------------------------------------------
+CONFIG_OPTION = typer.Option(
+    None, "--config", help="YAML file of retrieval settings (chunking, retriever, retrieval)."
+)
+SET_OPTION = typer.Option(
+    None, "--set", help="Dotted override, repeatable: --set retriever.type=dense --set retrieval.k=3."
+)
+
+
+def _retrieval_settings(config_file: Path | None, retriever: str | None, overrides: list[str] | None):
+    from clinrag.config import RetrievalSettings, apply_overrides, build_settings, load_yaml_mapping
+
+    data = load_yaml_mapping(config_file) if config_file else {}
+    extra = ([f"retriever.type={retriever}"] if retriever else []) + list(overrides or [])
+    return build_settings(RetrievalSettings, str(config_file or "settings"), apply_overrides(data, extra))
+
+
+@app.command("index")
+def index_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
+    out_dir: Path = typer.Option(..., "--out", help="Index folder to write."),
+    retriever: str | None = typer.Option(
+        None, "--retriever", help="bm25, dense, hybrid or temporal (default bm25)."
+    ),
+    config_file: Path | None = CONFIG_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Cut a cohort into passages and index them; `clinrag retrieve --index` reuses the folder."""
+    from clinrag.data.validate import load_cohort
+    from clinrag.retrieval.pipeline import prepare_retrieval, save_index
+
+    settings = _retrieval_settings(config_file, retriever, overrides)
+    cohort = load_cohort(cohort_dir)
+    store, built = prepare_retrieval(settings, cohort)
+    save_index(out_dir, cohort, settings, store, built)
+    out.print(
+        f"indexed {len(store)} passages of {len(cohort.patients)} patients with {settings.retriever.type}: {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("retrieve")
+def retrieve_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
+    patient: str = typer.Option(..., "--patient", help="The patient id."),
+    variable: str = typer.Option(..., "--variable", help="The variable name."),
+    index_dir: Path | None = typer.Option(
+        None, "--index", help="An index folder from `clinrag index` (else indexed now)."
+    ),
+    retriever: str | None = typer.Option(
+        None, "--retriever", help="bm25, dense, hybrid or temporal (without --index)."
+    ),
+    k: int | None = typer.Option(None, "-k", "--k", min=1, help="Passages to show (default retrieval.k)."),
+    config_file: Path | None = CONFIG_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Print a patient's top passages for a variable, with date, document and the variable's terms highlighted.
+
+    This prints document text on purpose: run it where patient text may be shown."""
+    from rich.markup import escape
+
+    from clinrag.data.validate import load_cohort
+    from clinrag.retrieval.base import retrieve
+    from clinrag.retrieval.pipeline import load_index, prepare_retrieval
+    from clinrag.text.annotate import Annotator
+
+    cohort = load_cohort(cohort_dir)
+    try:
+        var = cohort.variable(variable)
+    except KeyError:
+        raise ClinragError(
+            f"--variable: unknown variable '{variable}' (known: {', '.join(v.name for v in cohort.variables)})"
+        ) from None
+    if patient not in cohort.patients:
+        raise ClinragError(f"--patient: unknown patient '{patient}'")
+    if index_dir is not None:
+        settings, store, built = load_index(index_dir, cohort)
+    else:
+        settings = _retrieval_settings(config_file, retriever, overrides)
+        store, built = prepare_retrieval(settings, cohort)
+    hits = retrieve(built, store, patient, var, k or settings.retrieval.k)
+    passages = [store.passages[h.index] for h in hits]
+    annotations = Annotator([var]).annotate_texts([p.text for p in passages])
+    known = (cohort.table or {}).get(patient, {}).get(variable)
+    out.print(
+        f"[bold]{escape(patient)} — {escape(variable)}[/bold] ({escape(var.description)}); retriever {settings.retriever.type}"
+        + (f"; table value: {escape(known) or 'not documented'}" if known is not None else "")
+    )
+    for hit, passage, ann in zip(hits, passages, annotations, strict=True):
+        text, cursor, pieces = passage.text, 0, []
+        for m in sorted(ann.mentions, key=lambda m: m.start):
+            if m.start < cursor:
+                continue
+            pieces.append(escape(text[cursor : m.start]))
+            pieces.append(f"[bold yellow]{escape(text[m.start : m.end])}[/bold yellow]")
+            cursor = m.end
+        pieces.append(escape(text[cursor:]))
+        section = f", {passage.section}" if passage.section else ""
+        out.print(
+            f"\n[bold]#{hit.rank}[/bold] score {hit.score:.3f} — {passage.date} {escape(passage.doc_type)}{escape(section)} — {escape(passage.doc_id)} [{passage.start}:{passage.end}]"
+        )
+        out.print("".join(pieces))
+
+
+@app.command("train-retriever")
+def train_retriever_command(
+    cohort_dir: Path = typer.Option(
+        ..., "--cohort", help="The cohort directory (its table's train split is used)."
+    ),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Folder to write the trained retriever (or dense encoder) to."
+    ),
+    kind: str = typer.Option(
+        "temporal", "--type", help="temporal (the temporal retriever) or dense (fine-tune the encoder)."
+    ),
+    config_file: Path | None = CONFIG_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Train a retriever from the table values alone (distant supervision; gold evidence is never read).
+
+    Early stopping uses the dev split's weak labels. Settings come from the retriever section
+    (retriever.train.epochs, retriever.hidden, retriever.encoder, ...)."""
+    from clinrag.data.validate import load_cohort
+    from clinrag.text.passages import build_passages
+
+    if kind not in ("temporal", "dense"):
+        raise ClinragError(f"--type: unknown trainable retriever '{kind}' (expected temporal or dense)")
+    settings = _retrieval_settings(
+        config_file, None, [*([] if config_file else [f"retriever.type={kind}"]), *(overrides or [])]
+    )
+    if settings.retriever.type != kind:
+        raise ClinragError(f"--type {kind} but the settings' retriever.type is {settings.retriever.type}")
+    cohort = load_cohort(cohort_dir)
+    if cohort.table is None:
+        raise ClinragError(f"{cohort_dir}/table.csv: missing; training needs table values")
+    store = build_passages(cohort, settings.chunking)
+    if kind == "temporal":
+        from clinrag.retrieval.temporal import TemporalRetriever
+
+        model = TemporalRetriever(
+            settings.retriever.model_copy(update={"path": None}),
+            variables=[cohort.variable(n) for n in cohort.table_columns],
+        )
+        model.index(store)
+        history = model.fit(cohort)
+        model.save_pretrained(out_dir)
+    else:
+        from clinrag.retrieval.dense_training import fine_tune_dense
+
+        history = fine_tune_dense(cohort, store, settings.retriever, out_dir)
+    best = max((h["dev_weak_recall@5"] for h in history), default=float("nan"))
+    out.print(
+        f"trained {kind} retriever for {len(history)} epochs (best dev weak-label recall@5 {best:.3f}): {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("evaluate-retrieval")
+def evaluate_retrieval_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory (needs evidence.jsonl)."),
+    retriever: str | None = typer.Option(None, "--retriever", help="bm25, dense, hybrid or temporal."),
+    split: str = typer.Option("test", "--split", help="Patients to score: train, dev, test or all."),
+    out_file: Path | None = typer.Option(None, "--out", help='Write {"retrieval": metrics} as JSON here.'),
+    config_file: Path | None = CONFIG_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+    n_resamples: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples of patients."),
+) -> None:
+    """Score a retriever against gold evidence: recall@k and MRR per variable and overall, 95% intervals."""
+    from rich.table import Table
+
+    from clinrag.data.validate import load_cohort
+    from clinrag.evaluation import BootstrapSpec
+    from clinrag.io import atomic_write_json
+    from clinrag.retrieval.evaluation import evaluate_retriever
+    from clinrag.retrieval.pipeline import prepare_retrieval
+
+    if split not in ("train", "dev", "test", "all"):
+        raise ClinragError(f"--split: unknown split '{split}' (expected train, dev, test or all)")
+    settings = _retrieval_settings(config_file, retriever, overrides)
+    cohort = load_cohort(cohort_dir)
+    store, built = prepare_retrieval(settings, cohort)
+    try:
+        metrics = evaluate_retriever(
+            cohort, store, built, split, tuple(settings.retrieval.eval_ks), BootstrapSpec(n_resamples)
+        )
+    except ValueError as error:
+        raise ClinragError(f"{cohort_dir}: {error}") from error
+    metrics["retriever"] = settings.retriever.model_dump()
+    table = Table(
+        title=f"Retrieval ({settings.retriever.type}) — split {split}, 95% bootstrap intervals over patients"
+    )
+    columns = [f"recall@{k}" for k in settings.retrieval.eval_ks] + ["mrr"]
+    table.add_column("variable")
+    table.add_column("n", justify="right")
+    for column in columns:
+        table.add_column(column, justify="right")
+    rows = [*metrics["variables"].items(), ("overall", metrics["overall"])]
+    for name, result in rows:
+        table.add_row(
+            name,
+            str(result["n"]),
+            *(f"{result[c]:.3f} [{result[c + '_ci'][0]:.2f}, {result[c + '_ci'][1]:.2f}]" for c in columns),
+        )
+    out.print(table)
+    if out_file is not None:
+        atomic_write_json(out_file, {"retrieval": metrics})
+        out.print(f"retrieval metrics written to {out_file}", markup=False)
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Show the embedded default models and where they live."""

@@ -83,3 +83,23 @@ def list_models() -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+EMBEDDED_PREFIX = "embedded:"
+
+
+def resolve_model_path(spec: str | Path) -> Path:
+    """Resolve a model reference from a config: ``embedded:NAME`` or a local folder path.
+
+    Raises:
+        ClinragError: An unknown embedded name, a missing package, or a path that does not exist.
+    """
+    text = str(spec)
+    if text.startswith(EMBEDDED_PREFIX):
+        return embedded_model_path(text[len(EMBEDDED_PREFIX) :])
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise ClinragError(
+            f"{path}: model folder not found (models come from local folders or 'embedded:NAME')"
+        )
+    return path

@@ -60,3 +60,59 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"public data not found at {SHARED_DATA} (tests that read real text are skipped)")
     return SHARED_DATA
+
+
+def build_tiny_encoder(folder: Path, texts: list[str], seed: int = 0) -> Path:
+    """A 2-layer BERT (hidden 32) with a WordPiece tokenizer trained on ``texts``, saved as a plain Hugging Face
+    folder (sentence-transformers adds mean pooling when it loads it, as for CamemBERT-bio or DrBERT)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials))
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    fast = BertTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory, synth_cohort_dir) -> Path:
+    """A tiny random encoder whose tokenizer knows the synthetic cohort's words."""
+    import json
+
+    texts = [
+        json.loads(line)["text"]
+        for line in (synth_cohort_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", texts)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Embedding caches of tests live in a session temp folder, never in the user's ~/.cache."""
+    monkeypatch.setenv("CLINRAG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clinrag-cache"))

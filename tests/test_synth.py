@@ -130,7 +130,9 @@ def test_hard_features_are_present(big):
         for s in negated
     )
     # family history and hypotheses
-    assert "Antécédents familiaux :" in joined and re.search(r"FA \? Holter à prévoir|Rechercher une FA", joined)
+    assert "Antécédents familiaux :" in joined and re.search(
+        r"FA \? Holter à prévoir|Rechercher une FA", joined
+    )
     # copy-forward: the admission history reappears verbatim in the discharge letter
     copied = 0
     for pid in big.patients:

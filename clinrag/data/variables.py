@@ -41,7 +41,8 @@ class Variable(BaseModel):
     timepoint: str | None = None
     """When the value is taken (free text, e.g. ``admission``, ``3 mois``)."""
     keywords: list[str] = Field(default_factory=list)
-    """Words that announce the value in documents (retrieval cues)."""
+    """Terms that name the concept in documents (retrieval cues; weak supervision looks for the value next to them
+    and, for a boolean, checks whether they are negated, hypothetical or about a relative)."""
 
     @property
     def metadata(self) -> dict[str, Any]:

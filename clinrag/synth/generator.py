@@ -1207,7 +1207,13 @@ class Writer:
         while len(drafts) < 4:
             drafts.append(self.distractor(rng.randint(-200, 360)))
         # Too many: drop the documents that carry no registry value first (at most 11 others can remain).
-        for kind in ("consultation_autre", "echographie_cardiaque", "consultation_6s", "consultation_12m", "lettre_reeducation"):
+        for kind in (
+            "consultation_autre",
+            "echographie_cardiaque",
+            "consultation_6s",
+            "consultation_12m",
+            "lettre_reeducation",
+        ):
             while len(drafts) > 12 and any(d.kind == kind for d in drafts):
                 drafts.remove(next(d for d in reversed(drafts) if d.kind == kind))
         drafts.sort(key=lambda d: d.moment)

@@ -1,0 +1,95 @@
+"""Sentence encoders from local folders, and an on-disk cache of passage embeddings.
+
+An encoder folder is a sentence-transformers folder or a plain Hugging Face encoder (CamemBERT-bio, DrBERT...),
+which sentence-transformers wraps with mean pooling. Nothing is downloaded: loading is ``local_files_only``.
+Embeddings are cached under ``$CLINRAG_CACHE_DIR`` (default ``~/.cache/clinrag``), keyed by the encoder's files
+and the exact texts, so a grid never embeds the same passages twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clinrag.io import atomic_write_bytes
+from clinrag.models import resolve_model_path
+from clinrag.retrieval.base import require_model_folder
+
+
+def cache_dir() -> Path:
+    """Where clinrag caches embeddings and other derived artifacts."""
+    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag"))
+
+
+def folder_fingerprint(folder: str | Path) -> str:
+    """A cheap identity of a model folder: relative names, sizes and modification times of its files."""
+    folder = Path(folder)
+    digest = hashlib.sha256(str(folder.resolve()).encode())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(folder)}\x00{stat.st_size}\x00{stat.st_mtime_ns}\x00".encode())
+    return digest.hexdigest()
+
+
+def load_sentence_encoder(spec: str | Path, device: str = "cpu", max_length: int = 256) -> Any:
+    """Load a sentence encoder from a local folder or ``embedded:NAME``.
+
+    Raises:
+        ClinragError: The folder is missing or is not a model folder.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    folder = require_model_folder(resolve_model_path(spec), "encoder")
+    model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+    model.max_seq_length = max_length
+    model.clinrag_folder = folder
+    return model
+
+
+def encode_texts(
+    model: Any, texts: list[str], batch_size: int = 64, cache: bool = True, progress: bool = False
+) -> np.ndarray:
+    """L2-normalized float32 embeddings of ``texts`` (cached on disk when ``cache``)."""
+    folder = getattr(model, "clinrag_folder", None)
+    key = None
+    if cache and folder is not None:
+        digest = hashlib.sha256(folder_fingerprint(folder).encode())
+        digest.update(str(model.max_seq_length).encode())
+        for text in texts:
+            digest.update(text.encode("utf-8") + b"\x00")
+        key = cache_dir() / "embeddings" / f"{digest.hexdigest()}.npy"
+        if key.exists():
+            return np.load(key)
+    if not texts:
+        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+    vectors = model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=progress,
+    ).astype(np.float32)
+    if key is not None:
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, vectors)
+        atomic_write_bytes(key, buffer.getvalue())
+    return vectors
+
+
+def embed_with_grad(encoder: Any, texts: list[str]):
+    """L2-normalized embeddings of ``texts`` as a torch tensor that keeps gradients (for fine-tuning)."""
+    import torch
+
+    prepare = (
+        getattr(encoder, "preprocess", None) or encoder.tokenize
+    )  # sentence-transformers >= 6 renamed it
+    features = prepare(texts)
+    features = {k: v.to(encoder.device) if hasattr(v, "to") else v for k, v in features.items()}
+    return torch.nn.functional.normalize(encoder(features)["sentence_embedding"], dim=-1)

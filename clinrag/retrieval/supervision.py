@@ -1,0 +1,168 @@
+"""Distant supervision: weak evidence labels from table values, never from gold evidence.
+
+A passage of a patient is a likely positive for a variable when it states the patient's table value in the
+variable's type:
+
+* integer: the number, next to one of the variable's terms (``NIHSS à l'arrivée : 12``);
+* number: a number that equals the value by the type's rules (units converted), next to a term;
+* boolean: a term of the variable that is affirmed (value true) or negated (value false), never hypothetical
+  or about a relative (edsnlp's qualifiers);
+* category: a term naming the value (a value or one of its synonyms), not hypothetical or about a relative;
+* date: a date equal to the value (absolute, or relative to the document's date: "la veille"), next to a term;
+* text: the normalized value inside the normalized passage.
+
+The other passages of the same patient are the negatives. Only ``cohort.table`` is read (the split's rows);
+``cohort.evidence`` never is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+
+from clinrag.data.cohort import Cohort
+from clinrag.data.values import cells_match, normalize_text, parse_value
+from clinrag.data.variables import Variable
+from clinrag.text.annotate import Annotator, Mention
+from clinrag.text.dates import find_dates
+from clinrag.text.passages import Passage, PassageStore
+
+WINDOW_BEFORE = 40  # characters between a term and the value it announces
+WINDOW_AFTER = 15  # "85 ans": the term may follow the number
+_INTEGER = re.compile(r"(?<![\d/,.])(\d{1,3})(?![\d]|[.,]\d)")
+_NUMBER = re.compile(r"(?<![\d/])(\d+(?:[.,]\d+)?)\s*(mmol/l|g/l|mg/dl|g/dl|%)?", re.IGNORECASE)
+
+
+def passage_mentions(store: PassageStore, variables: list[Variable]) -> list[list[Mention]]:
+    """The qualified mentions of the variables' terms in each passage (offsets relative to the passage text).
+
+    Each passage is annotated on its own: negation, hypothesis and family cues act within a sentence, and a
+    passage holds whole sentences.
+    """
+    annotator = Annotator(variables)
+    return [ann.mentions for ann in annotator.annotate_texts(store.texts)]
+
+
+def _near_term(mentions: list[Mention], start: int, end: int) -> bool:
+    """A keyword mention ends shortly before ``start`` or starts shortly after ``end``."""
+    return any(
+        (m.end <= start and start - m.end <= WINDOW_BEFORE)
+        or (m.start >= end and m.start - end <= WINDOW_AFTER)
+        for m in mentions
+        if m.value == ""
+    )
+
+
+def _integers(text: str) -> list[tuple[int, int, int]]:
+    return [(m.start(), m.end(), int(m.group(1))) for m in _INTEGER.finditer(text)]
+
+
+def _numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
+    found = []
+    for match in _NUMBER.finditer(text):
+        candidate = match.group(0).strip()
+        try:
+            parse_value(var, candidate)
+        except ValueError:
+            continue
+        found.append((match.start(), match.end(), candidate))
+    return found
+
+
+def value_near_term(var: Variable, passage: Passage, mentions: list[Mention]) -> bool:
+    """Whether the passage holds something shaped like a value of ``var`` next to one of its terms (whatever the
+    value): a number for integer/number variables, a date for dates, a value term for categories, a term for
+    booleans and text. A feature for retrievers: it needs no table value."""
+    mentions = [m for m in mentions if m.variable == var.name]
+    if var.type == "integer":
+        return any(_near_term(mentions, s, e) for s, e, _ in _integers(passage.text))
+    if var.type == "number":
+        return any(_near_term(mentions, s, e) for s, e, _ in _numbers(var, passage.text))
+    if var.type == "date":
+        reference = dt.date.fromisoformat(passage.date[:10])
+        return any(_near_term(mentions, s, e) for s, e, _ in find_dates(passage.text, reference))
+    if var.type == "category":
+        return any(m.value for m in mentions)
+    return bool(mentions)
+
+
+def states_value(var: Variable, cell: str, passage: Passage, mentions: list[Mention]) -> bool:
+    """Whether ``passage`` states the canonical ``cell`` of ``var`` (see the module's rules).
+
+    Args:
+        var: The variable.
+        cell: Its canonical table cell ("" never matches).
+        passage: The passage.
+        mentions: The passage's mentions (offsets relative to the passage text).
+    """
+    if cell == "":
+        return False
+    mentions = [m for m in mentions if m.variable == var.name]
+    text = passage.text
+    if var.type == "integer":
+        gold = int(cell)
+        return any(value == gold and _near_term(mentions, s, e) for s, e, value in _integers(text))
+    if var.type == "number":
+        return any(
+            cells_match(var, cell, c) and _near_term(mentions, s, e) for s, e, c in _numbers(var, text)
+        )
+    if var.type == "boolean":
+        value = parse_value(var, cell)
+        terms = [m for m in mentions if m.value == "" and not m.family and not m.hypothetical]
+        return any(m.negated != value for m in terms)
+    if var.type == "category":
+        named = [m for m in mentions if m.value == cell and not m.family and not m.hypothetical]
+        if not named:
+            return False
+        # A short single word ("droit", "décès") names the value only next to one of the variable's keywords.
+        has_keyword = any(m.value == "" for m in mentions)
+        return has_keyword or any(" " in text[m.start : m.end].strip() or m.end - m.start >= 7 for m in named)
+    if var.type == "date":
+        gold = dt.date.fromisoformat(cell)
+        reference = dt.date.fromisoformat(passage.date[:10])
+        return any(
+            found == gold and _near_term(mentions, s, e) for s, e, found in find_dates(text, reference)
+        )
+    return normalize_text(cell) in normalize_text(text)
+
+
+def weak_labels(
+    cohort: Cohort,
+    store: PassageStore,
+    mentions: list[list[Mention]],
+    patients: list[str],
+    variables: list[Variable] | None = None,
+) -> dict[tuple[str, str], np.ndarray]:
+    """Weak positives of each (patient, variable) that has a table value.
+
+    Args:
+        cohort: The cohort (only ``cohort.table`` is read).
+        store: The cohort's passages.
+        mentions: Each passage's mentions (:func:`passage_mentions`).
+        patients: The patients to label (the train split for training, the dev split for early stopping).
+        variables: The variables (default: every table column).
+
+    Returns:
+        ``(patient_id, variable) -> boolean vector over the patient's passages``; pairs whose cell is empty
+        or that have no positive are left out.
+    """
+    if cohort.table is None:
+        raise ValueError("distant supervision needs a table")
+    variables = variables or [cohort.variable(name) for name in cohort.table_columns]
+    labels: dict[tuple[str, str], np.ndarray] = {}
+    for patient_id in patients:
+        row = cohort.table.get(patient_id, {})
+        start, end = store.patient_range(patient_id)
+        for var in variables:
+            cell = row.get(var.name, "")
+            if not cell:
+                continue
+            positive = np.array(
+                [states_value(var, cell, store.passages[i], mentions[i]) for i in range(start, end)],
+                dtype=bool,
+            )
+            if positive.any():
+                labels[(patient_id, var.name)] = positive
+    return labels

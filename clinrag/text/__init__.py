@@ -1,0 +1,3 @@
+"""Text processing: edsnlp annotations (sentences, sections, qualified mentions) and passages."""
+
+from __future__ import annotations
