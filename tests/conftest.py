@@ -116,3 +116,59 @@ def tiny_encoder_dir(tmp_path_factory, synth_cohort_dir) -> Path:
 def _private_cache(tmp_path_factory, monkeypatch):
     """Embedding caches of tests live in a session temp folder, never in the user's ~/.cache."""
     monkeypatch.setenv("CLINRAG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clinrag-cache"))
+
+
+def build_tiny_llama(folder: Path, texts: list[str], seed: int = 0, chat_template: bool = True) -> Path:
+    """A 2-layer Llama (hidden 32) with a byte-level BPE tokenizer trained on ``texts`` (any text encodes),
+    saved with ``save_pretrained``, in the manner of mergekit's ``make_picollama``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token="<|im_start|>",
+    )
+    if chat_template:
+        fast.chat_template = (
+            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        )
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory, synth_cohort_dir) -> Path:
+    """A tiny random Llama whose tokenizer was trained on the synthetic cohort's text."""
+    import json
+
+    texts = [
+        json.loads(line)["text"]
+        for line in (synth_cohort_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    return build_tiny_llama(tmp_path_factory.mktemp("decoder") / "tiny-llama", texts)

@@ -1,0 +1,90 @@
+"""Typed configuration of the reader (the decoder that writes each value) and of its LoRA tuning."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromptConfig(_Config):
+    """French prompt templates (Python ``str.format`` fields in braces); override any of them in a config."""
+
+    system: str = "Tu remplis un registre d'AVC. Réponds par la valeur seule, ou « non documenté »."
+    """System message."""
+    question: str = (
+        "Variable : {name} — {description}{timepoint}.\n"
+        "Réponse attendue : {answer_format}.\n"
+        "Extraits du dossier, du plus ancien au plus récent :\n{passages}\n"
+        "Valeur de « {name} » :"
+    )
+    """The user message; fields: name, description, timepoint, answer_format, passages."""
+    passage: str = "[{number}] {date} — {doc_type}{section} : {text}"
+    """One passage; fields: number, date, doc_type, section, text."""
+
+
+class LoraConfig(_Config):
+    """LoRA tuning of the reader under distant supervision (peft)."""
+
+    r: int = Field(16, ge=1)
+    """Rank of the adapters."""
+    alpha: int = Field(32, ge=1)
+    """Scaling numerator (alpha / r)."""
+    dropout: float = Field(0.05, ge=0, lt=1)
+    """Dropout on the adapter input."""
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    """Linear layers that get adapters (Llama names)."""
+    epochs: int = Field(2, ge=1)
+    """Passes over the training pairs."""
+    lr: float = Field(3e-4, gt=0)
+    """AdamW learning rate."""
+    batch_size: int = Field(8, ge=1)
+    """Pairs per optimizer step."""
+    max_pairs: int | None = Field(None, ge=1)
+    """Train on at most this many (patient, variable) pairs (a seeded sample), to bound CPU time."""
+    gradient_checkpointing: bool = False
+    """Trade compute for memory (7B models on a GPU)."""
+    seed: int = 0
+    """Seed of the adapters' initialization and of the pair order."""
+    merge: bool = False
+    """Merge the adapters into the base weights after training (merge_and_unload) and save a full model."""
+
+
+class ReaderConfig(_Config):
+    """The reader: a decoder-only LM from a local folder, constrained to each variable's type."""
+
+    type: Literal["llm", "full_record"] = "llm"
+    """``llm``: read the retrieved passages; ``full_record``: read the whole record split to the context window,
+    no retrieval (the llm_extractinator-style baseline)."""
+    model: str = "embedded:smollm2-135m-instruct"
+    """A Hugging Face causal LM folder (Llama family: Meditron, Vigogne, a merged model...) or
+    ``embedded:smollm2-135m-instruct`` (converted once by ``clinrag models prepare``)."""
+    adapter: str | None = None
+    """A LoRA adapter folder (``clinrag train-reader``), applied to ``model``."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Weights' dtype (bfloat16 on GPUs)."""
+    device: str = "cpu"
+    """torch device."""
+    batch_size: int = Field(8, ge=1)
+    """Sequences per forward pass (options of a cell, or cells in generation)."""
+    max_passages: int = Field(3, ge=1)
+    """Retrieved passages put in the prompt."""
+    max_passage_chars: int = Field(240, ge=20)
+    """Each passage is cut to this many characters."""
+    max_new_tokens: int = Field(16, ge=1)
+    """Tokens generated for free-form types (number, date, text)."""
+    max_options: int = Field(128, ge=2)
+    """Types with at most this many values (booleans, categories, bounded integers) are decided by scoring each
+    allowed value; others are generated under a grammar (xgrammar)."""
+    context_tokens: int = Field(2048, ge=128)
+    """full_record: tokens of record per chunk (the record is split to fit)."""
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+    """Prompt templates."""
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    """LoRA tuning settings (``clinrag train-reader``)."""

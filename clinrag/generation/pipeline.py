@@ -1,0 +1,109 @@
+"""Filling a table: retrieve, read, and write Contract 3's predictions.csv and provenance.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from clinrag.config import RetrievalSettings
+from clinrag.data.cohort import Cohort, table_to_csv
+from clinrag.data.values import parse_value
+from clinrag.data.variables import Variable
+from clinrag.generation.config import ReaderConfig
+from clinrag.generation.reader import CellRequest, CellResult, FullRecordReader, LLMReader
+from clinrag.io import atomic_write_jsonl, atomic_write_text
+from clinrag.retrieval.base import Retriever, retrieve
+from clinrag.text.passages import PassageStore
+
+READERS = {"llm": LLMReader, "full_record": FullRecordReader}
+
+
+class PipelineSettings(RetrievalSettings):
+    """Retrieval settings plus the reader."""
+
+    reader: ReaderConfig = Field(default_factory=ReaderConfig)
+    """The decoder that writes each value."""
+
+
+def build_reader(config: ReaderConfig, decoder: Any = None) -> LLMReader | FullRecordReader:
+    """The reader ``config.type`` names."""
+    return READERS[config.type](config, decoder)
+
+
+def fill_cells(
+    cohort: Cohort,
+    patients: list[str],
+    variables: list[Variable],
+    reader: LLMReader | FullRecordReader,
+    store: PassageStore | None = None,
+    retriever: Retriever | None = None,
+    k: int = 5,
+    progress: bool = False,
+) -> list[CellResult]:
+    """Fill every (patient, variable): retrieval then reading, or the whole record for the full-record reader."""
+    if isinstance(reader, FullRecordReader):
+        results = []
+        iterator = patients
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(patients, desc="reading records", unit="patient")
+        for pid in iterator:
+            results.extend(reader.read_patient(cohort, pid, variables))
+        return results
+    if store is None or retriever is None:
+        raise ValueError("the RAG reader needs passages and a retriever")
+    requests = []
+    for pid in patients:
+        for var in variables:
+            hits = retrieve(retriever, store, pid, var, k)
+            requests.append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
+    return reader.read(requests, progress=progress)
+
+
+def rows_of(results: list[CellResult]) -> dict[str, dict[str, str]]:
+    """``patient_id -> variable -> cell`` (failures are empty cells; provenance records them)."""
+    rows: dict[str, dict[str, str]] = {}
+    for result in results:
+        rows.setdefault(result.patient_id, {})[result.variable] = result.cell
+    return rows
+
+
+def provenance_records(cohort: Cohort, results: list[CellResult]) -> list[dict[str, Any]]:
+    """Contract 3's provenance.jsonl: value (or null), doc_id, start, end, quote (the document text at those
+    offsets), score, plus the raw answer and any failure."""
+    records = []
+    for r in results:
+        support = r.support
+        var = cohort.variable(r.variable)
+        value = parse_value(var, r.cell) if r.cell else None
+        if value is not None and not isinstance(value, int | float | bool | str):
+            value = r.cell
+        record = {
+            "patient_id": r.patient_id,
+            "variable": r.variable,
+            "value": value,
+            "doc_id": support.doc_id if support else None,
+            "start": support.start if support else None,
+            "end": support.end if support else None,
+            "quote": cohort.document(support.doc_id).text[support.start : support.end] if support else None,
+            "date": support.date if support else None,
+            "score": round(r.score, 6),
+            "answer": r.raw,
+            "status": "failed" if r.failed else ("documented" if r.cell else "not_documented"),
+            "tokens": r.tokens,
+        }
+        if r.failed:
+            record["failure"] = r.failed
+        records.append(record)
+    return records
+
+
+def write_predictions(out: str | Path, cohort: Cohort, results: list[CellResult], columns: list[str]) -> None:
+    """Write predictions.csv (table.csv's shape) and provenance.jsonl, atomically."""
+    out = Path(out)
+    rows = rows_of(results)
+    atomic_write_text(out / "predictions.csv", table_to_csv(columns, rows.items()))
+    atomic_write_jsonl(out / "provenance.jsonl", provenance_records(cohort, results))

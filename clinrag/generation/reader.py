@@ -1,0 +1,237 @@
+"""Readers: write each (patient, variable) value from retrieved passages, or from the whole record.
+
+* :class:`LLMReader` (``reader.type: llm``): the RAG reader. The prompt holds the variable's spec and its top
+  retrieved passages; variables with few values are decided by scoring each allowed answer, free-form ones are
+  generated under a grammar. The supporting passage is the best-ranked retrieved passage that states the answer
+  (weak-label rules), else the top passage.
+* :class:`FullRecordReader` (``reader.type: full_record``): the baseline in the manner of llm_extractinator. No
+  retrieval: the whole record, documents in date order, split to the context window; each chunk is asked every
+  variable; the most probable documented answer over chunks wins.
+
+Both return :class:`CellResult` records: the canonical cell ("" = not documented) or an explicit failure, the
+provenance, the score, and the tokens read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from clinrag.data.cohort import Cohort
+from clinrag.data.variables import Variable
+from clinrag.generation.config import ReaderConfig
+from clinrag.generation.constraints import answer_regex, options, parse_answer
+from clinrag.generation.decoder import Decoder
+from clinrag.generation.prompts import build_messages, format_passages
+from clinrag.retrieval.supervision import states_value
+from clinrag.text.annotate import Annotator, Mention
+from clinrag.text.passages import Passage
+
+
+@dataclass
+class CellRequest:
+    """One cell to fill: a patient, a variable and the passages retrieved for it (best first)."""
+
+    patient_id: str
+    variable: Variable
+    passages: list[Passage]
+
+
+@dataclass
+class CellResult:
+    """A filled cell with its provenance.
+
+    Attributes:
+        patient_id: The patient.
+        variable: The variable's name.
+        cell: Canonical value, "" when not documented (or when the answer failed to parse).
+        raw: What the decoder wrote.
+        failed: Why the answer could not be used (None when it could).
+        score: Probability of the answer (among the options, or mean token probability when generated).
+        support: The passage that supports the value (None when not documented).
+        tokens: Prompt tokens the decoder read for this cell.
+        seconds: Wall time spent on this cell.
+    """
+
+    patient_id: str
+    variable: str
+    cell: str
+    raw: str
+    failed: str | None
+    score: float
+    support: Passage | None
+    tokens: int
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+
+def supporting_passage(
+    var: Variable, cell: str, passages: list[Passage], mentions: list[list[Mention]]
+) -> Passage | None:
+    """The first passage (best-ranked) that states ``cell`` by the weak-label rules, else the first passage."""
+    if cell == "" or not passages:
+        return None
+    for passage, found in zip(passages, mentions, strict=True):
+        if states_value(var, cell, passage, found):
+            return passage
+    return passages[0]
+
+
+class LLMReader:
+    """The retrieval-augmented reader (see the module docstring)."""
+
+    def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
+        self.config = config or ReaderConfig()
+        self.decoder = decoder or Decoder(self.config)
+        self._annotators: dict[str, Annotator] = {}
+
+    def messages(self, request: CellRequest) -> list[dict[str, str]]:
+        """The chat messages for a cell."""
+        passages = request.passages[: self.config.max_passages]
+        text = format_passages(passages, self.config.prompt, self.config.max_passage_chars)
+        return build_messages(request.variable, text, self.config.prompt)
+
+    def _mentions(self, var: Variable, passages: list[Passage]) -> list[list[Mention]]:
+        if var.name not in self._annotators:
+            self._annotators[var.name] = Annotator([var])
+        return [a.mentions for a in self._annotators[var.name].annotate_texts([p.text for p in passages])]
+
+    def read(self, requests: list[CellRequest], progress: bool = False) -> list[CellResult]:
+        """Fill the requested cells (option scoring one cell at a time; generation in batches)."""
+        results: dict[int, CellResult] = {}
+        free: list[int] = []
+        iterator = enumerate(requests)
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, total=len(requests), desc="reading", unit="cell")
+        for index, request in iterator:
+            choices = options(request.variable, self.config.max_options)
+            if choices is None:
+                free.append(index)
+                continue
+            start = time.perf_counter()
+            ids = self.decoder.prompt_ids(self.messages(request))
+            scored = self.decoder.score_options(self.decoder.encode(ids), list(choices))
+            raw = list(choices)[scored.best]
+            results[index] = self._finish(
+                request, raw, scored.probability, len(ids), time.perf_counter() - start
+            )
+        for begin in range(0, len(free), self.config.batch_size):
+            group = free[begin : begin + self.config.batch_size]
+            by_regex: dict[str, list[int]] = {}
+            for index in group:
+                by_regex.setdefault(answer_regex(requests[index].variable), []).append(index)
+            for regex, members in by_regex.items():
+                start = time.perf_counter()
+                prompts = [self.decoder.prompt_ids(self.messages(requests[i])) for i in members]
+                answers = self.decoder.generate(prompts, regex)
+                elapsed = (time.perf_counter() - start) / len(members)
+                for index, ids, (raw, score) in zip(members, prompts, answers, strict=True):
+                    results[index] = self._finish(requests[index], raw, score, len(ids), elapsed)
+        return [results[i] for i in range(len(requests))]
+
+    def _finish(
+        self, request: CellRequest, raw: str, score: float, tokens: int, seconds: float
+    ) -> CellResult:
+        var = request.variable
+        answer = parse_answer(var, raw)
+        passages = request.passages[: self.config.max_passages]
+        support = None
+        if answer.cell and not answer.failed:
+            support = supporting_passage(var, answer.cell, passages, self._mentions(var, passages))
+        return CellResult(
+            request.patient_id, var.name, answer.cell, raw, answer.failed, score, support, tokens, seconds
+        )
+
+
+class FullRecordReader:
+    """The full-record baseline (see the module docstring)."""
+
+    def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
+        self.config = config or ReaderConfig(type="full_record")
+        self.decoder = decoder or Decoder(self.config)
+
+    def chunks(self, cohort: Cohort, patient_id: str) -> list[tuple[str, list[Passage]]]:
+        """The patient's record as text chunks of at most ``context_tokens`` tokens, documents in date order; each
+        chunk with its documents as whole-document passages (for provenance)."""
+        tokenizer = self.decoder.tokenizer
+        chunks: list[tuple[str, list[Passage]]] = []
+        text, docs, used = "", [], 0
+        for doc in cohort.documents_of(patient_id):
+            block = f"=== {doc.date_str[:10]} — {doc.doc_type} ===\n{doc.text.strip()}\n"
+            size = len(tokenizer(block, add_special_tokens=False)["input_ids"])
+            if used and used + size > self.config.context_tokens:
+                chunks.append((text, docs))
+                text, docs, used = "", [], 0
+            # a document longer than the window is cut into window-sized pieces
+            while size > self.config.context_tokens:
+                cut = int(len(block) * self.config.context_tokens / size)
+                chunks.append((block[:cut], [_whole(doc, patient_id)]))
+                block = block[cut:]
+                size = len(tokenizer(block, add_special_tokens=False)["input_ids"])
+            text += block
+            docs.append(_whole(doc, patient_id))
+            used += size
+        if text:
+            chunks.append((text, docs))
+        return chunks
+
+    def read_patient(self, cohort: Cohort, patient_id: str, variables: list[Variable]) -> list[CellResult]:
+        """Fill every variable of one patient from the whole record."""
+        best: dict[str, dict] = {}
+        tokens = dict.fromkeys((v.name for v in variables), 0)
+        seconds = dict.fromkeys((v.name for v in variables), 0.0)
+        for chunk, docs in self.chunks(cohort, patient_id):
+            state = None  # the record's tokens are encoded once per chunk and shared by every question
+            for var in variables:
+                start = time.perf_counter()
+                messages = build_messages(var, "(voir le dossier ci-dessus)", self.config.prompt)
+                messages[1]["content"] = f"Dossier du patient :\n{chunk}\n\n" + messages[1]["content"]
+                ids = self.decoder.prompt_ids(messages)
+                state = self.decoder.encode(ids, state)
+                choices = options(var, self.config.max_options)
+                if choices is not None:
+                    scored = self.decoder.score_options(state, list(choices))
+                    raw, score = list(choices)[scored.best], scored.probability
+                else:
+                    raw, score = self.decoder.generate([ids], answer_regex(var))[0]
+                tokens[var.name] += len(ids)
+                seconds[var.name] += time.perf_counter() - start
+                answer = parse_answer(var, raw)
+                documented = bool(answer.cell) and not answer.failed
+                # a documented answer beats "not documented"; between equals, the more probable one wins
+                candidate = {"key": (documented, score), "answer": answer, "score": score, "docs": docs}
+                if var.name not in best or candidate["key"] > best[var.name]["key"]:
+                    best[var.name] = candidate
+        results = []
+        for var in variables:
+            chosen = best[var.name]
+            answer = chosen["answer"]
+            support = None
+            if answer.cell and not answer.failed:
+                docs = chosen["docs"]
+                found = [a.mentions for a in Annotator([var]).annotate_texts([d.text for d in docs])]
+                support = next(
+                    (d for d, m in zip(docs, found, strict=True) if states_value(var, answer.cell, d, m)),
+                    None,
+                )
+            cell = "" if answer.failed else answer.cell
+            results.append(
+                CellResult(
+                    patient_id,
+                    var.name,
+                    cell,
+                    answer.raw,
+                    answer.failed,
+                    chosen["score"],
+                    support,
+                    tokens[var.name],
+                    seconds[var.name],
+                )
+            )
+        return results
+
+
+def _whole(doc, patient_id: str) -> Passage:
+    return Passage(patient_id, doc.doc_id, 0, len(doc.text), doc.text, doc.date_str, doc.doc_type, "", 0, 0.0)
