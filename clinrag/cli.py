@@ -150,13 +150,7 @@ def baseline(
         model = baselines[method]().fit(cohort)
     except ValueError as error:
         raise ClinragError(f"{cohort_dir}: {error}") from error
-    if split == "all":
-        patients = cohort.patients
-    elif split == "unlabeled":
-        patients = cohort.unlabeled_patients
-    else:
-        patients = cohort.split_patients(split)
-    rows = model.predict(patients)
+    rows = model.predict(cohort.select_patients(split))
     atomic_write_text(out_file, table_to_csv(cohort.table_columns, rows.items()))
     out.print(f"{method} baseline: {len(rows)} patients predicted, written to {out_file}", markup=False)
 
@@ -447,9 +441,7 @@ def extract_command(
         raise ClinragError(f"--patients: unknown choice '{patients}' (expected {', '.join(SPLIT_CHOICES)})")
     settings = _pipeline_settings(config_file, overrides)
     cohort = load_cohort(cohort_dir)
-    chosen = {"all": cohort.patients, "unlabeled": cohort.unlabeled_patients}.get(
-        patients
-    ) or cohort.split_patients(patients)
+    chosen = cohort.select_patients(patients)
     if not chosen:
         raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
     columns = cohort.table_columns or [v.name for v in cohort.variables]

@@ -118,9 +118,11 @@ def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CLINRAG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clinrag-cache"))
 
 
-def build_tiny_llama(folder: Path, texts: list[str], seed: int = 0, chat_template: bool = True) -> Path:
+def build_tiny_llama(folder: Path, texts: list[str], seed: int = 0, chat_template: bool = True, initializer_range: float = 0.02) -> Path:
     """A 2-layer Llama (hidden 32) with a byte-level BPE tokenizer trained on ``texts`` (any text encodes),
-    saved with ``save_pretrained``, in the manner of mergekit's ``make_picollama``."""
+    saved with ``save_pretrained``, in the manner of mergekit's ``make_picollama``. With the default 0.02
+    initialization the output layer's logits cannot spread (a final RMSNorm bounds the hidden state): tests that
+    must learn something use a larger ``initializer_range``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -156,6 +158,7 @@ def build_tiny_llama(folder: Path, texts: list[str], seed: int = 0, chat_templat
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
+        initializer_range=initializer_range,
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     fast.save_pretrained(folder)

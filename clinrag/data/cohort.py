@@ -193,6 +193,14 @@ class Cohort:
         """The table's patients in ``split`` (train, dev or test), in table order."""
         return [pid for pid in (self.table or {}) if self.splits.get(pid) == split]
 
+    def select_patients(self, choice: str) -> list[str]:
+        """Patients by choice: ``all`` (with documents), ``unlabeled`` (no table row), or a split's table patients."""
+        if choice == "all":
+            return self.patients
+        if choice == "unlabeled":
+            return self.unlabeled_patients
+        return self.split_patients(choice)
+
     @property
     def unlabeled_patients(self) -> list[str]:
         """Patients with documents but no row in the table: the ones to fill."""

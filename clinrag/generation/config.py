@@ -40,6 +40,9 @@ class LoraConfig(_Config):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
     """Linear layers that get adapters (Llama names)."""
+    last_layers: int | None = Field(None, ge=1)
+    """Put adapters only on the last N decoder layers: backpropagation then stops there, which makes CPU tuning
+    several times cheaper (None: every layer)."""
     epochs: int = Field(2, ge=1)
     """Passes over the training pairs."""
     lr: float = Field(3e-4, gt=0)
@@ -75,7 +78,7 @@ class ReaderConfig(_Config):
     """Sequences per forward pass (options of a cell, or cells in generation)."""
     max_passages: int = Field(3, ge=1)
     """Retrieved passages put in the prompt."""
-    max_passage_chars: int = Field(240, ge=20)
+    max_passage_chars: int = Field(200, ge=20)
     """Each passage is cut to this many characters."""
     max_new_tokens: int = Field(16, ge=1)
     """Tokens generated for free-form types (number, date, text)."""

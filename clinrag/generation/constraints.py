@@ -48,12 +48,17 @@ def options(var: Variable, max_options: int) -> dict[str, str] | None:
 
 def answer_regex(var: Variable) -> str:
     """A regular expression of every well-formed answer of a free-form variable (xgrammar compiles it)."""
+    # as many integer digits as the maximum has (a bounded variable cannot be "2024")
+    digits = len(str(int(abs(var.maximum)))) if var.maximum is not None else 6
     if var.type == "integer":
-        body = r"-?[0-9]{1,6}"
+        body = "-?" if var.minimum is None or var.minimum < 0 else ""
+        body += f"[0-9]{{1,{digits}}}"
     elif var.type == "number":
         units = [u for u in [var.unit, *(var.unit_conversions or {})] if u]
         unit = "( (" + "|".join(_escape(u) for u in units) + "))?" if units else ""
-        body = r"[0-9]{1,6}([.,][0-9]{1,4})?" + unit
+        # a value written in another unit may need more digits than the maximum in the table's unit
+        digits = max(digits, 4) if var.unit_conversions else digits
+        body = f"[0-9]{{1,{digits}}}([.,][0-9]{{1,4}})?" + unit
     elif var.type == "date":
         body = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     elif var.type == "boolean":

@@ -85,11 +85,16 @@ def train_lora(
         answer = decoder.answer_ids(target)
         examples.append((prompt + answer, len(prompt)))
     model = decoder.model
+    layers = None
+    if config.last_layers is not None:
+        total = model.config.num_hidden_layers
+        layers = list(range(max(0, total - config.last_layers), total))
     peft_config = PeftLoraConfig(
         r=config.r,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
         target_modules=config.target_modules,
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, peft_config)
@@ -99,35 +104,45 @@ def train_lora(
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     pad = decoder.tokenizer.pad_token_id
+    device = decoder.device
     history = []
-    steps = [
-        (epoch, begin)
-        for epoch in range(config.epochs)
-        for begin in range(0, len(examples), config.batch_size)
-    ]
     bar = None
+    n_steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(steps), desc="LoRA tuning", unit="step")
+        bar = tqdm(total=n_steps, desc="LoRA tuning", unit="step")
     order = list(range(len(examples)))
     for epoch in range(config.epochs):
         rng.shuffle(order)
         total, count = 0.0, 0
         for begin in range(0, len(order), config.batch_size):
             batch = [examples[i] for i in order[begin : begin + config.batch_size]]
+            # Left padding puts every answer at the end of its row: the vocabulary projection (the largest
+            # matrix of a small model) then runs on the answer positions only (logits_to_keep).
             width = max(len(ids) for ids, _ in batch)
+            keep = max(len(ids) - prompt_len for ids, prompt_len in batch) + 1
             inputs = torch.full((len(batch), width), pad, dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            labels = torch.full((len(batch), keep), -100, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, (ids, prompt_len) in enumerate(batch):
-                inputs[row, : len(ids)] = torch.tensor(ids)
-                labels[row, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
-                mask[row, : len(ids)] = 1
-            device = decoder.device
-            loss = model(
-                input_ids=inputs.to(device), attention_mask=mask.to(device), labels=labels.to(device)
-            ).loss
+                inputs[row, width - len(ids) :] = torch.tensor(ids)
+                mask[row, width - len(ids) :] = 1
+                answer = ids[prompt_len:]
+                # logits at position t predict token t+1: the last `keep` logits cover the answer's tokens
+                labels[row, keep - 1 - len(answer) : keep - 1] = torch.tensor(answer)
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+            logits = model(
+                input_ids=inputs.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=keep,
+            ).logits
+            loss = torch.nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+                labels[:, :-1].reshape(-1).to(device),
+                ignore_index=-100,
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
