@@ -52,7 +52,9 @@ def main() -> None:
             if len(requests[path]) < args.cells:
                 hits = retrieve(bm25, store, pid, var, 3)
                 requests[path].append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
-    print(f"embedded decoder SmolLM2-135M-Instruct (float32), {torch.get_num_threads()} CPU threads, {args.cells} cells per path\n")
+    print(
+        f"embedded decoder SmolLM2-135M-Instruct (float32), {torch.get_num_threads()} CPU threads, {args.cells} cells per path\n"
+    )
     print("| path | batch size | cells/s | tokens/s | prompt tokens per cell |")
     print("|---|---:|---:|---:|---:|")
     for path in ("options", "grammar"):
@@ -65,7 +67,10 @@ def main() -> None:
             elapsed = time.perf_counter() - start
             prompt_tokens = sum(r.tokens for r in results)
             if path == "options":
-                answer_tokens = sum(sum(len(decoder.answer_ids(a)) for a in options(req.variable, 128)) for req in requests[path])
+                answer_tokens = sum(
+                    sum(len(decoder.answer_ids(a)) for a in options(req.variable, 128))
+                    for req in requests[path]
+                )
             else:
                 answer_tokens = sum(len(decoder.answer_ids(r.raw)) for r in results)
             print(

@@ -118,7 +118,9 @@ def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CLINRAG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clinrag-cache"))
 
 
-def build_tiny_llama(folder: Path, texts: list[str], seed: int = 0, chat_template: bool = True, initializer_range: float = 0.02) -> Path:
+def build_tiny_llama(
+    folder: Path, texts: list[str], seed: int = 0, chat_template: bool = True, initializer_range: float = 0.02
+) -> Path:
     """A 2-layer Llama (hidden 32) with a byte-level BPE tokenizer trained on ``texts`` (any text encodes),
     saved with ``save_pretrained``, in the manner of mergekit's ``make_picollama``. With the default 0.02
     initialization the output layer's logits cannot spread (a final RMSNorm bounds the hidden state): tests that

@@ -307,13 +307,24 @@ def test_lora_learns_its_targets(cohort, store, bm25, synth_cohort_dir, tmp_path
     """Overfitting a few pairs makes the reader answer their targets: labels are aligned with the answer tokens."""
     from conftest import build_tiny_llama
 
-    texts = [json.loads(line)["text"] for line in (synth_cohort_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = [
+        json.loads(line)["text"]
+        for line in (synth_cohort_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     folder = build_tiny_llama(tmp_path / "llama", texts, initializer_range=0.5)
-    config = ReaderConfig(model=str(folder), lora=LoraConfig(r=8, alpha=16, epochs=60, batch_size=4, lr=2e-2, last_layers=1))
+    config = ReaderConfig(
+        model=str(folder), lora=LoraConfig(r=8, alpha=16, epochs=60, batch_size=4, lr=2e-2, last_layers=1)
+    )
     reader = LLMReader(config)
     names = ("hta", "toast", "sexe", "thrombolyse")
-    pairs = [p for p in training_pairs(cohort, store, bm25, cohort.split_patients("train")[:1], 2) if p[0].variable.name in names]
+    pairs = [
+        p
+        for p in training_pairs(cohort, store, bm25, cohort.split_patients("train")[:1], 2)
+        if p[0].variable.name in names
+    ]
     history = train_lora(reader, pairs, config.lora, progress=False)
     assert history[-1]["loss"] < 0.1 < 5.0 < history[0]["loss"], history
     results = reader.read([request for request, _ in pairs])
-    assert [answer_text(r_req.variable, r.cell) for (r_req, _), r in zip(pairs, results, strict=True)] == [t for _, t in pairs]
+    assert [answer_text(r_req.variable, r.cell) for (r_req, _), r in zip(pairs, results, strict=True)] == [
+        t for _, t in pairs
+    ]
