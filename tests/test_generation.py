@@ -328,3 +328,106 @@ def test_lora_learns_its_targets(cohort, store, bm25, synth_cohort_dir, tmp_path
     assert [answer_text(r_req.variable, r.cell) for (r_req, _), r in zip(pairs, results, strict=True)] == [
         t for _, t in pairs
     ]
+
+
+def test_frozen_layer_cache_is_exact(cohort, store, bm25, synth_cohort_dir, tmp_path):
+    """Training the adapted layers on cached outputs of the frozen ones gives the same losses and adapters as
+    running the whole model at every step."""
+    from conftest import build_tiny_llama
+
+    texts = [
+        json.loads(line)["text"]
+        for line in (synth_cohort_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    folder = build_tiny_llama(tmp_path / "llama", texts, initializer_range=0.2)
+    pairs = training_pairs(cohort, store, bm25, cohort.split_patients("train")[:1], 2)[:10]
+    runs = []
+    for cached in (False, True):
+        lora = LoraConfig(
+            r=4, alpha=8, epochs=3, batch_size=4, lr=1e-2, dropout=0.0, last_layers=1, cache_frozen=cached
+        )
+        reader = LLMReader(ReaderConfig(model=str(folder), lora=lora))
+        history = train_lora(reader, pairs, lora, progress=False)
+        state = {k: v.detach().clone() for k, v in reader.decoder.model.state_dict().items() if "lora_" in k}
+        runs.append((history, state))
+    (plain, plain_state), (cached, cached_state) = runs
+    assert plain_state and plain_state.keys() == cached_state.keys()
+    assert all(".layers.0." not in k for k in cached_state)  # adapters on the last layer only
+    assert [h["loss"] for h in plain] == pytest.approx([h["loss"] for h in cached], rel=1e-4)
+    for key, tensor in plain_state.items():
+        assert np.allclose(tensor.numpy(), cached_state[key].numpy(), atol=1e-5), key
+    assert plain[-1]["loss"] < plain[0]["loss"]
+
+
+def test_evidence_view_marks_qualified_mentions_and_keeps_them_in_the_window():
+    from clinrag.generation.prompts import evidence_view
+    from clinrag.text.annotate import Annotator
+
+    diabete = Variable(name="diabete", type="boolean", description="Diabète", keywords=["diabète", "DT2"])
+    text = "Antécédents familiaux : mère diabétique. ATCD : HTA. Pas de diabète. FA ? Holter à prévoir."
+    [annotation] = Annotator([diabete]).annotate_texts([text])
+    view = evidence_view(text, annotation.mentions, 200)
+    assert "Pas de «diabète|négation»" in view
+    assert view.replace("«", "").replace("|négation", "").replace("»", "") == text  # nothing else changes
+    assert evidence_view(text, annotation.mentions, 200, mark=False) == text
+    # a long passage is cut around the first mention, never before it
+    long = "Examen clinique sans particularité, " * 8 + text
+    [annotation] = Annotator([diabete]).annotate_texts([long])
+    cut = evidence_view(long, annotation.mentions, 80)
+    assert cut.startswith("…") and "«diabète|négation»" in cut and len(cut) <= 80 + 20
+    side = Variable(name="cote", type="category", description="Côté", values=["gauche", "droit"], keywords=[])
+    [annotation] = Annotator([side]).annotate_texts(["Infarctus sylvien droit."])
+    assert "«droit|droit»" in evidence_view("Infarctus sylvien droit.", annotation.mentions, 100)
+
+
+def test_grounded_choices_are_the_values_written_in_the_evidence():
+    nihss = Variable(
+        name="nihss", type="integer", description="NIHSS", minimum=0, maximum=42, keywords=["NIHSS"]
+    )
+    glyc = Variable(
+        name="glyc",
+        type="number",
+        description="Glycémie",
+        unit="mmol/L",
+        unit_conversions={"g/L": 5.551},
+        minimum=1,
+        maximum=40,
+        keywords=["glycémie"],
+    )
+    onset = Variable(name="onset", type="date", description="Début", keywords=["début"])
+    passages = [
+        Passage(
+            "p",
+            "d0",
+            0,
+            60,
+            "TA 205/95 mmHg. NIHSS à l'arrivée : 12, à H24 : 8. Glycémie 1,32 g/L.",
+            "2024-03-12",
+            "u",
+            "",
+            0,
+            0.0,
+        ),
+        Passage(
+            "p", "d1", 0, 40, "Début des symptômes la veille au soir.", "2024-03-12T08:00", "u", "", 0, 0.0
+        ),
+    ]
+    reader = LLMReader(ReaderConfig(), decoder=object())
+    assert reader.choices(CellRequest("p", nihss, passages)) == {"12": "12", "8": "8", NOT_DOCUMENTED: ""}
+    # every number valid for the variable is a choice, written as in the text ("1,32 g/L" read as mmol/L)
+    assert reader.choices(CellRequest("p", glyc, passages)) == {
+        "12": "12",
+        "8": "8",
+        "1,32 g/L": "7.3273",
+        NOT_DOCUMENTED: "",
+    }
+    assert reader.choices(CellRequest("p", onset, passages)) == {
+        "2024-03-11": "2024-03-11",
+        NOT_DOCUMENTED: "",
+    }
+    # the date the reader may answer is shown resolved beside the words that state it
+    assert "«la veille|2024-03-11»" in reader.messages(CellRequest("p", onset, passages))[1]["content"]
+    # not grounded: the whole range of a bounded integer, and a grammar for numbers and dates
+    free = LLMReader(ReaderConfig(grounded=False), decoder=object())
+    assert len(free.choices(CellRequest("p", nihss, passages))) == 44
+    assert free.choices(CellRequest("p", glyc, passages)) is None

@@ -14,13 +14,12 @@ class _Config(BaseModel):
 class PromptConfig(_Config):
     """French prompt templates (Python ``str.format`` fields in braces); override any of them in a config."""
 
-    system: str = "Tu remplis un registre d'AVC. Réponds par la valeur seule, ou « non documenté »."
+    system: str = "Registre d'AVC : réponds par la valeur seule, ou « non documenté »."
     """System message."""
     question: str = (
-        "Variable : {name} — {description}{timepoint}.\n"
-        "Réponse attendue : {answer_format}.\n"
-        "Extraits du dossier, du plus ancien au plus récent :\n{passages}\n"
-        "Valeur de « {name} » :"
+        "{name} : {description}{timepoint}. Réponse : {answer_format}.\n"
+        "Extraits, du plus ancien au plus récent :\n{passages}\n"
+        "{name} ="
     )
     """The user message; fields: name, description, timepoint, answer_format, passages."""
     passage: str = "[{number}] {date} — {doc_type}{section} : {text}"
@@ -43,6 +42,9 @@ class LoraConfig(_Config):
     last_layers: int | None = Field(None, ge=1)
     """Put adapters only on the last N decoder layers: backpropagation then stops there, which makes CPU tuning
     several times cheaper (None: every layer)."""
+    cache_frozen: bool = True
+    """With ``last_layers``: run the layers below the adapters once per training pair and keep their output, so
+    each epoch runs only the adapted layers (exact; memory: pairs x tokens x hidden size floats)."""
     epochs: int = Field(2, ge=1)
     """Passes over the training pairs."""
     lr: float = Field(3e-4, gt=0)
@@ -78,8 +80,15 @@ class ReaderConfig(_Config):
     """Sequences per forward pass (options of a cell, or cells in generation)."""
     max_passages: int = Field(3, ge=1)
     """Retrieved passages put in the prompt."""
-    max_passage_chars: int = Field(200, ge=20)
-    """Each passage is cut to this many characters."""
+    max_passage_chars: int = Field(160, ge=20)
+    """Each passage is cut to this many characters, starting a little before the variable's first mention."""
+    mark_mentions: bool = True
+    """Mark the variable's terms in the passages, with what they name and edsnlp's qualifiers
+    (« pas de «diabète|négation» »), so the reader sees negation, hypothesis and family history."""
+    grounded: bool = True
+    """Integers, numbers and dates are chosen among the values written in the passages shown (or "non
+    documenté"): an extractive reader that cannot give a value its evidence does not state. False: bounded
+    integers are scored over their whole range and numbers and dates are generated under a grammar."""
     max_new_tokens: int = Field(16, ge=1)
     """Tokens generated for free-form types (number, date, text)."""
     max_options: int = Field(128, ge=2)

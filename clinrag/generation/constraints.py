@@ -46,6 +46,35 @@ def options(var: Variable, max_options: int) -> dict[str, str] | None:
     return {**choices, NOT_DOCUMENTED: ""}
 
 
+def stated_values(var: Variable, text: str, reference: str) -> list[tuple[int, int, str, str]]:
+    """Values of ``var`` written in ``text``: ``(start, end, answer, cell)`` with the answer as the reader writes
+    it and the canonical cell, in text order. Integers ("NIHSS 12"), numbers with their unit as written
+    ("1,32 g/L", converted by the cell), dates absolute or relative to the note's date (``reference``, ISO:
+    "la veille"); only values valid for the variable (type, range). Other types state nothing here."""
+    import datetime as dt
+
+    from clinrag.retrieval.supervision import _integers, _numbers
+    from clinrag.text.dates import find_dates
+
+    if var.type == "integer":
+        found = [(s, e, str(value)) for s, e, value in _integers(text)]
+    elif var.type == "number":
+        found = [(s, e, " ".join(raw.split())) for s, e, raw in _numbers(var, text)]
+    elif var.type == "date":
+        found = [
+            (s, e, day.isoformat()) for s, e, day in find_dates(text, dt.date.fromisoformat(reference[:10]))
+        ]
+    else:
+        return []
+    stated = []
+    for start, end, answer in found:
+        try:
+            stated.append((start, end, answer, canonical_cell(var, answer)))
+        except ValueError:
+            continue
+    return stated
+
+
 def answer_regex(var: Variable) -> str:
     """A regular expression of every well-formed answer of a free-form variable (xgrammar compiles it)."""
     # as many integer digits as the maximum has (a bounded variable cannot be "2024")

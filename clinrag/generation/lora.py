@@ -8,6 +8,7 @@ is always given explicitly when loading (peft stores an absolute path, which mov
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 
@@ -85,26 +86,31 @@ def train_lora(
         answer = decoder.answer_ids(target)
         examples.append((prompt + answer, len(prompt)))
     model = decoder.model
-    layers = None
+    total_layers = model.config.num_hidden_layers
+    frozen = 0
     if config.last_layers is not None:
-        total = model.config.num_hidden_layers
-        layers = list(range(max(0, total - config.last_layers), total))
+        frozen = max(0, total_layers - config.last_layers)
     peft_config = PeftLoraConfig(
         r=config.r,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
         target_modules=config.target_modules,
-        layers_to_transform=layers,
+        layers_to_transform=list(range(frozen, total_layers)) if frozen else None,
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, peft_config)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
+    device = decoder.device
+    pad = decoder.tokenizer.pad_token_id
+    # The layers below the adapters never change: their output for each training prompt is computed once, and
+    # every epoch runs only the adapted layers on it (exact: those layers have no dropout).
+    stem = _FrozenStem(model, frozen) if frozen and config.cache_frozen else None
+    if stem is not None:
+        stem.precompute([ids for ids, _ in examples], pad, device, config.batch_size, progress)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr)
-    pad = decoder.tokenizer.pad_token_id
-    device = decoder.device
     history = []
     bar = None
     n_steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
@@ -117,7 +123,8 @@ def train_lora(
         rng.shuffle(order)
         total, count = 0.0, 0
         for begin in range(0, len(order), config.batch_size):
-            batch = [examples[i] for i in order[begin : begin + config.batch_size]]
+            chosen = order[begin : begin + config.batch_size]
+            batch = [examples[i] for i in chosen]
             # Left padding puts every answer at the end of its row: the vocabulary projection (the largest
             # matrix of a small model) then runs on the answer positions only (logits_to_keep).
             width = max(len(ids) for ids, _ in batch)
@@ -132,12 +139,17 @@ def train_lora(
                 # logits at position t predict token t+1: the last `keep` logits cover the answer's tokens
                 labels[row, keep - 1 - len(answer) : keep - 1] = torch.tensor(answer)
             positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-            logits = model(
-                input_ids=inputs.to(device),
-                attention_mask=mask.to(device),
-                position_ids=positions.to(device),
-                logits_to_keep=keep,
-            ).logits
+            kwargs = {
+                "attention_mask": mask.to(device),
+                "position_ids": positions.to(device),
+                "logits_to_keep": keep,
+                "use_cache": False,
+            }
+            if stem is not None:
+                with stem.upper_layers():
+                    logits = model(inputs_embeds=stem.batch(chosen, width), **kwargs).logits
+            else:
+                logits = model(input_ids=inputs.to(device), **kwargs).logits
             loss = torch.nn.functional.cross_entropy(
                 logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
                 labels[:, :-1].reshape(-1).to(device),
@@ -166,6 +178,79 @@ def train_lora(
     return history
 
 
+class _FrozenStem:
+    """The decoder layers below the adapters, run once per training prompt.
+
+    ``precompute`` stores each prompt's hidden states after the frozen layers (no padding); ``upper_layers`` then
+    swaps the model's layer list for the adapted layers only, so that ``model(inputs_embeds=...)`` starts where the
+    frozen stem ended (rotary positions and the causal mask are rebuilt from ``position_ids`` and the mask).
+    """
+
+    def __init__(self, model, frozen: int):
+        self.inner = model.get_base_model().get_decoder()
+        self.layers = self.inner.layers
+        self.frozen = frozen
+        self.hidden: list[torch.Tensor] = []
+
+    @contextlib.contextmanager
+    def _swapped(self, layers, norm=None):
+        saved_layers, saved_norm = self.inner.layers, self.inner.norm
+        self.inner.layers = layers
+        if norm is not None:
+            self.inner.norm = norm
+        try:
+            yield
+        finally:
+            self.inner.layers, self.inner.norm = saved_layers, saved_norm
+
+    def upper_layers(self):
+        """Context in which the model runs the adapted layers only, from ``inputs_embeds``."""
+        return self._swapped(self.layers[self.frozen :])
+
+    @torch.no_grad()
+    def precompute(
+        self, sequences: list[list[int]], pad: int, device, batch_size: int, progress: bool
+    ) -> None:
+        """Hidden states of every sequence after the frozen layers (batched by length, stored unpadded)."""
+        self.hidden = [None] * len(sequences)  # type: ignore[list-item]
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(sequences), desc="frozen layers", unit="pair")
+        with self._swapped(self.layers[: self.frozen], torch.nn.Identity()):
+            for begin in range(0, len(order), batch_size):
+                group = order[begin : begin + batch_size]
+                width = max(len(sequences[i]) for i in group)
+                inputs = torch.full((len(group), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(group), width), dtype=torch.long)
+                for row, i in enumerate(group):
+                    inputs[row, width - len(sequences[i]) :] = torch.tensor(sequences[i])
+                    mask[row, width - len(sequences[i]) :] = 1
+                positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+                out = self.inner(
+                    input_ids=inputs.to(device),
+                    attention_mask=mask.to(device),
+                    position_ids=positions.to(device),
+                    use_cache=False,
+                ).last_hidden_state
+                for row, i in enumerate(group):
+                    self.hidden[i] = out[row, width - len(sequences[i]) :].clone()
+                if bar is not None:
+                    bar.update(len(group))
+        if bar is not None:
+            bar.close()
+
+    def batch(self, chosen: list[int], width: int) -> torch.Tensor:
+        """The chosen examples' stored states, left-padded with zeros to ``width`` (padding is masked out)."""
+        first = self.hidden[chosen[0]]
+        out = first.new_zeros((len(chosen), width, first.shape[-1]))
+        for row, i in enumerate(chosen):
+            out[row, width - self.hidden[i].shape[0] :] = self.hidden[i]
+        return out
+
+
 def save_adapter(model, reader: LLMReader, out: str | Path, history: list[dict], n_pairs: int) -> None:
     """Save the adapters (a standard peft folder) and what clinrag needs to use them again."""
     import clinrag
@@ -181,6 +266,7 @@ def save_adapter(model, reader: LLMReader, out: str | Path, history: list[dict],
             "prompt": config.prompt.model_dump(),
             "max_passages": config.max_passages,
             "max_passage_chars": config.max_passage_chars,
+            "mark_mentions": config.mark_mentions,
             "lora": config.lora.model_dump(),
             "pairs": n_pairs,
             "history": history,

@@ -20,9 +20,15 @@ from dataclasses import dataclass, field
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.generation.config import ReaderConfig
-from clinrag.generation.constraints import answer_regex, options, parse_answer
+from clinrag.generation.constraints import (
+    NOT_DOCUMENTED,
+    answer_regex,
+    options,
+    parse_answer,
+    stated_values,
+)
 from clinrag.generation.decoder import Decoder
-from clinrag.generation.prompts import build_messages, format_passages
+from clinrag.generation.prompts import build_messages, evidence_window, format_passages
 from clinrag.retrieval.supervision import states_value
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.passages import Passage
@@ -84,17 +90,57 @@ class LLMReader:
         self.config = config or ReaderConfig()
         self.decoder = decoder or Decoder(self.config)
         self._annotators: dict[str, Annotator] = {}
+        self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
 
     def messages(self, request: CellRequest) -> list[dict[str, str]]:
         """The chat messages for a cell."""
         passages = request.passages[: self.config.max_passages]
-        text = format_passages(passages, self.config.prompt, self.config.max_passage_chars)
+        mentions = self._mentions(request.variable, passages)
+        values = None
+        if request.variable.type == "date":  # dates are shown resolved ("la veille" -> ISO), as answered
+            values = [
+                [(s, e, cell) for s, e, _, cell in stated_values(request.variable, p.text, p.date)]
+                for p in passages
+            ]
+        text = format_passages(
+            passages,
+            self.config.prompt,
+            self.config.max_passage_chars,
+            mentions,
+            self.config.mark_mentions,
+            values,
+        )
         return build_messages(request.variable, text, self.config.prompt)
 
+    def choices(self, request: CellRequest) -> dict[str, str] | None:
+        """``answer -> canonical cell`` the reader chooses from ("non documenté" included), or None for a
+        free-form answer generated under a grammar.
+
+        Booleans and categories: their values. Integers, numbers and dates with ``grounded``: the values written
+        in the part of the passages the reader sees (an extractive reader: every value it gives is quoted in the
+        evidence, or it abstains). Otherwise bounded integers: every value of the range."""
+        var = request.variable
+        if not (self.config.grounded and var.type in ("integer", "number", "date")):
+            return options(var, self.config.max_options)
+        passages = request.passages[: self.config.max_passages]
+        found: dict[str, str] = {}
+        for passage, mentions in zip(passages, self._mentions(var, passages), strict=True):
+            begin, end = evidence_window(passage.text, mentions, self.config.max_passage_chars)
+            for _, _, answer, cell in stated_values(var, passage.text[begin:end], passage.date):
+                found.setdefault(cell, answer)
+        return {**{answer: cell for cell, answer in found.items()}, NOT_DOCUMENTED: ""}
+
     def _mentions(self, var: Variable, passages: list[Passage]) -> list[list[Mention]]:
+        """The variable's qualified mentions in each passage (edsnlp; remembered per passage)."""
         if var.name not in self._annotators:
             self._annotators[var.name] = Annotator([var])
-        return [a.mentions for a in self._annotators[var.name].annotate_texts([p.text for p in passages])]
+        keys = [(var.name, p.doc_id, p.start, p.end) for p in passages]
+        missing = [(key, p) for key, p in zip(keys, passages, strict=True) if key not in self._seen]
+        if missing:
+            annotated = self._annotators[var.name].annotate_texts([p.text for _, p in missing])
+            for (key, _), annotation in zip(missing, annotated, strict=True):
+                self._seen[key] = annotation.mentions
+        return [self._seen[key] for key in keys]
 
     def read(self, requests: list[CellRequest], progress: bool = False) -> list[CellResult]:
         """Fill the requested cells (option scoring one cell at a time; generation in batches)."""
@@ -106,7 +152,7 @@ class LLMReader:
 
             iterator = tqdm(iterator, total=len(requests), desc="reading", unit="cell")
         for index, request in iterator:
-            choices = options(request.variable, self.config.max_options)
+            choices = self.choices(request)
             if choices is None:
                 free.append(index)
                 continue

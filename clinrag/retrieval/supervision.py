@@ -31,8 +31,8 @@ from clinrag.text.passages import Passage, PassageStore
 
 WINDOW_BEFORE = 40  # characters between a term and the value it announces
 WINDOW_AFTER = 15  # "85 ans": the term may follow the number
-_INTEGER = re.compile(r"(?<![\d/,.])(\d{1,3})(?![\d]|[.,]\d)")
-_NUMBER = re.compile(r"(?<![\d/])(\d+(?:[.,]\d+)?)\s*(mmol/l|g/l|mg/dl|g/dl|%)?", re.IGNORECASE)
+_INTEGER = re.compile(r"(?<![\w/,.])(\d{1,3})(?![\d]|[.,]\d)")  # not inside a word: "H24", "M1"
+_NUMBER = re.compile(r"(?<![\w/])(\d+(?:[.,]\d+)?)\s*(mmol/l|g/l|mg/dl|g/dl|%)?", re.IGNORECASE)
 
 
 def passage_mentions(store: PassageStore, variables: list[Variable]) -> list[list[Mention]]:
