@@ -4,14 +4,14 @@ Train on the train split (temporal retriever and LoRA adapters from table values
 accuracy with 95% bootstrap intervals over patients, prompt tokens read per cell, seconds per cell (2 CPU cores).
 Each reader's results are written as soon as they exist (``--out``/study.json), so a long run can be followed.
 
-Usage: .venv/bin/python experiments/generation_study.py [--patients 100] [--seed 4242] [--max-pairs 800]
+Usage: .venv/bin/python experiments/generation_study.py [--patients 100] [--seed 4242] [--k 3]
+       [--max-pairs N] [--epochs N] [--lr X] [--last-layers N] (default: the library's LoraConfig)
        [--readers majority,zero_shot,lora,full_record] [--out runs/generation_study]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -32,10 +32,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100)
     parser.add_argument("--seed", type=int, default=4242)
-    parser.add_argument("--max-pairs", type=int, default=800)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--last-layers", type=int, default=8)
+    # LoRA settings default to the library's (clinrag.generation.config.LoraConfig)
+    parser.add_argument("--max-pairs", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--last-layers", type=int)
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--readers", default="majority,zero_shot,lora,full_record")
     parser.add_argument("--out", type=Path, default=Path("runs/generation_study"))
@@ -84,12 +85,15 @@ def main() -> None:
     if "majority" in readers:
         predictions = MajorityBaseline().fit(cohort).predict(test)
         record("majority", evaluate_table(cohort, predictions, "test", spec))
-    base_config = ReaderConfig(
-        max_passages=args.k,
-        lora=LoraConfig(
-            max_pairs=args.max_pairs, epochs=args.epochs, lr=args.lr, last_layers=args.last_layers
-        ),
-    )
+    lora_overrides = {
+        "max_pairs": args.max_pairs,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "last_layers": args.last_layers,
+    }
+    lora = LoraConfig(**{k: v for k, v in lora_overrides.items() if v is not None})
+    base_config = ReaderConfig(max_passages=args.k, lora=lora)
+    study["reader"] = base_config.model_dump(exclude={"prompt"})
     if "zero_shot" in readers:
         reader = build_reader(base_config)
         start = time.perf_counter()
@@ -121,15 +125,17 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         write_predictions(out / "full_record", cohort, results, columns)
         record("full_record", evaluate_table(cohort, rows_of(results), "test", spec), results, elapsed)
-    print(
-        json.dumps(
-            {
-                k: {m: v[m] for m in v if m != "metrics" and m != "history"}
-                for k, v in study["readers"].items()
-            },
-            indent=1,
+    print(f"\n{len(test)} test patients, {len(test) * len(variables)} cells; seed {args.seed}\n")
+    print("| reader | accuracy [95% CI] | prompt tokens per cell | seconds per cell | training (s) |")
+    print("|---|---|---:|---:|---:|")
+    for name, entry in study["readers"].items():
+        low, high = entry["accuracy_ci"]
+        tokens = f"{entry['tokens_per_cell']:.0f}" if "tokens_per_cell" in entry else ""
+        seconds = f"{entry['seconds_per_cell']:.2f}" if "seconds_per_cell" in entry else ""
+        training = f"{entry['training_s']:.0f}" if "training_s" in entry else ""
+        print(
+            f"| {name} | {entry['accuracy']:.3f} [{low:.3f}, {high:.3f}] | {tokens} | {seconds} | {training} |"
         )
-    )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Generation benchmark: cells per second and tokens per second of the embedded decoder on CPU, with and without
 batching.
 
-Two paths, on real prompts (a synthetic cohort's test cells, bm25 passages, 3 per prompt):
+Two paths, on real prompts (a synthetic cohort's cells, bm25 passages, 3 per prompt):
 
-* option scoring (booleans, categories, bounded integers): the prompt is encoded once, then the allowed answers
-  are scored on copies of its cache, ``batch_size`` answers per forward pass (1 = no batching);
-* grammar-constrained generation (numbers, dates): ``batch_size`` prompts generated together with left padding.
+* option scoring (booleans, categories, bounded integers, the default reader's choices): the prompt is encoded
+  once, then the allowed answers are scored on copies of its cache, ``batch_size`` answers per forward pass
+  (1 = no batching);
+* grammar-constrained generation (numbers and dates with ``reader.grounded: false``): ``batch_size`` prompts
+  generated together with left padding.
 
 Tokens per second counts prompt tokens read plus answer tokens scored or generated.
 
@@ -48,6 +50,7 @@ def main() -> None:
     requests = {"options": [], "grammar": []}
     for pid in cohort.patients:
         for var in cohort.variables:
+            # the grammar path: numbers and dates as generated when the reader is not grounded
             path = "options" if options(var, 128) is not None else "grammar"
             if len(requests[path]) < args.cells:
                 hits = retrieve(bm25, store, pid, var, 3)
@@ -59,7 +62,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for path in ("options", "grammar"):
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
-            decoder.config = decoder.config.model_copy(update={"batch_size": batch_size})
+            decoder.config = decoder.config.model_copy(
+                update={"batch_size": batch_size, "grounded": path == "options"}
+            )
             reader = LLMReader(decoder.config, decoder=decoder)
             reader.read(requests[path][:2])  # warm-up: first calls initialize kernels and compile grammars
             start = time.perf_counter()
@@ -68,8 +73,7 @@ def main() -> None:
             prompt_tokens = sum(r.tokens for r in results)
             if path == "options":
                 answer_tokens = sum(
-                    sum(len(decoder.answer_ids(a)) for a in options(req.variable, 128))
-                    for req in requests[path]
+                    sum(len(decoder.answer_ids(a)) for a in reader.choices(req)) for req in requests[path]
                 )
             else:
                 answer_tokens = sum(len(decoder.answer_ids(r.raw)) for r in results)
