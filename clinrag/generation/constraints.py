@@ -6,11 +6,14 @@ type, in range and category, or "" (not documented), or an explicit failure; nev
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 from clinrag.data.values import canonical_cell
 from clinrag.data.variables import Variable
+from clinrag.retrieval.supervision import find_integers, find_numbers
+from clinrag.text.dates import find_dates
 
 NOT_DOCUMENTED = "non documenté"
 
@@ -51,15 +54,10 @@ def stated_values(var: Variable, text: str, reference: str) -> list[tuple[int, i
     it and the canonical cell, in text order. Integers ("NIHSS 12"), numbers with their unit as written
     ("1,32 g/L", converted by the cell), dates absolute or relative to the note's date (``reference``, ISO:
     "la veille"); only values valid for the variable (type, range). Other types state nothing here."""
-    import datetime as dt
-
-    from clinrag.retrieval.supervision import _integers, _numbers
-    from clinrag.text.dates import find_dates
-
     if var.type == "integer":
-        found = [(s, e, str(value)) for s, e, value in _integers(text)]
+        found = [(s, e, str(value)) for s, e, value in find_integers(text)]
     elif var.type == "number":
-        found = [(s, e, " ".join(raw.split())) for s, e, raw in _numbers(var, text)]
+        found = [(s, e, " ".join(raw.split())) for s, e, raw in find_numbers(var, text)]
     elif var.type == "date":
         found = [
             (s, e, day.isoformat()) for s, e, day in find_dates(text, dt.date.fromisoformat(reference[:10]))

@@ -22,7 +22,7 @@ from clinrag.generation.constraints import answer_text
 from clinrag.generation.reader import CellRequest, LLMReader
 from clinrag.io import atomic_write_json
 from clinrag.retrieval.base import Retriever, retrieve
-from clinrag.retrieval.supervision import _numbers
+from clinrag.retrieval.supervision import find_numbers
 from clinrag.text.passages import PassageStore
 
 
@@ -32,7 +32,7 @@ def training_target(var: Variable, cell: str, request: CellRequest) -> str:
     decoder should copy, not do arithmetic."""
     if var.type == "number" and cell:
         for passage in request.passages:
-            for _start, _end, candidate in _numbers(var, passage.text):
+            for _start, _end, candidate in find_numbers(var, passage.text):
                 if cells_match(var, cell, candidate):
                     return candidate
     return answer_text(var, cell)

@@ -55,11 +55,15 @@ def _near_term(mentions: list[Mention], start: int, end: int) -> bool:
     )
 
 
-def _integers(text: str) -> list[tuple[int, int, int]]:
+def find_integers(text: str) -> list[tuple[int, int, int]]:
+    """Whole numbers of at most 3 digits written in ``text`` (not inside a word, a decimal or a date):
+    ``(start, end, value)``."""
     return [(m.start(), m.end(), int(m.group(1))) for m in _INTEGER.finditer(text)]
 
 
-def _numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
+def find_numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
+    """Numbers written in ``text`` that parse as values of ``var`` (with a unit when one follows):
+    ``(start, end, text as written)``."""
     found = []
     for match in _NUMBER.finditer(text):
         candidate = match.group(0).strip()
@@ -77,9 +81,9 @@ def value_near_term(var: Variable, passage: Passage, mentions: list[Mention]) ->
     booleans and text. A feature for retrievers: it needs no table value."""
     mentions = [m for m in mentions if m.variable == var.name]
     if var.type == "integer":
-        return any(_near_term(mentions, s, e) for s, e, _ in _integers(passage.text))
+        return any(_near_term(mentions, s, e) for s, e, _ in find_integers(passage.text))
     if var.type == "number":
-        return any(_near_term(mentions, s, e) for s, e, _ in _numbers(var, passage.text))
+        return any(_near_term(mentions, s, e) for s, e, _ in find_numbers(var, passage.text))
     if var.type == "date":
         reference = dt.date.fromisoformat(passage.date[:10])
         return any(_near_term(mentions, s, e) for s, e, _ in find_dates(passage.text, reference))
@@ -103,10 +107,10 @@ def states_value(var: Variable, cell: str, passage: Passage, mentions: list[Ment
     text = passage.text
     if var.type == "integer":
         gold = int(cell)
-        return any(value == gold and _near_term(mentions, s, e) for s, e, value in _integers(text))
+        return any(value == gold and _near_term(mentions, s, e) for s, e, value in find_integers(text))
     if var.type == "number":
         return any(
-            cells_match(var, cell, c) and _near_term(mentions, s, e) for s, e, c in _numbers(var, text)
+            cells_match(var, cell, c) and _near_term(mentions, s, e) for s, e, c in find_numbers(var, text)
         )
     if var.type == "boolean":
         value = parse_value(var, cell)
