@@ -116,7 +116,11 @@ def main() -> None:
             evaluate_table(cohort, rows_of(results), "test", spec),
             results,
             elapsed,
-            {"training_s": training_s, "history": history, "pairs": min(len(pairs), args.max_pairs)},
+            {
+                "training_s": training_s,
+                "history": history,
+                "pairs": min(len(pairs), lora.max_pairs or len(pairs)),
+            },
         )
     if "full_record" in readers:
         reader = build_reader(base_config.model_copy(update={"type": "full_record"}))
