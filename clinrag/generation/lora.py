@@ -127,18 +127,14 @@ def train_lora(
             batch = [examples[i] for i in chosen]
             # Left padding puts every answer at the end of its row: the vocabulary projection (the largest
             # matrix of a small model) then runs on the answer positions only (logits_to_keep).
-            width = max(len(ids) for ids, _ in batch)
+            inputs, mask, positions = left_padded([ids for ids, _ in batch], pad)
+            width = inputs.shape[1]
             keep = max(len(ids) - prompt_len for ids, prompt_len in batch) + 1
-            inputs = torch.full((len(batch), width), pad, dtype=torch.long)
             labels = torch.full((len(batch), keep), -100, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, (ids, prompt_len) in enumerate(batch):
-                inputs[row, width - len(ids) :] = torch.tensor(ids)
-                mask[row, width - len(ids) :] = 1
                 answer = ids[prompt_len:]
                 # logits at position t predict token t+1: the last `keep` logits cover the answer's tokens
                 labels[row, keep - 1 - len(answer) : keep - 1] = torch.tensor(answer)
-            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
             kwargs = {
                 "attention_mask": mask.to(device),
                 "position_ids": positions.to(device),
@@ -176,6 +172,18 @@ def train_lora(
             decoder.tokenizer.save_pretrained(str(Path(out) / "merged"))
     decoder.model = model.eval()
     return history
+
+
+def left_padded(sequences: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token ids left-padded to the longest sequence, with their attention mask and position ids (counted from
+    each sequence's first real token, so padding does not shift the rotary positions)."""
+    width = max(len(ids) for ids in sequences)
+    inputs = torch.full((len(sequences), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        inputs[row, width - len(ids) :] = torch.tensor(ids)
+        mask[row, width - len(ids) :] = 1
+    return inputs, mask, (mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
 class _FrozenStem:
@@ -222,13 +230,8 @@ class _FrozenStem:
         with self._swapped(self.layers[: self.frozen], torch.nn.Identity()):
             for begin in range(0, len(order), batch_size):
                 group = order[begin : begin + batch_size]
-                width = max(len(sequences[i]) for i in group)
-                inputs = torch.full((len(group), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(group), width), dtype=torch.long)
-                for row, i in enumerate(group):
-                    inputs[row, width - len(sequences[i]) :] = torch.tensor(sequences[i])
-                    mask[row, width - len(sequences[i]) :] = 1
-                positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+                inputs, mask, positions = left_padded([sequences[i] for i in group], pad)
+                width = inputs.shape[1]
                 out = self.inner(
                     input_ids=inputs.to(device),
                     attention_mask=mask.to(device),
