@@ -409,9 +409,7 @@ def train_reader_command(
     if cohort.table is None:
         raise ClinragError(f"{cohort_dir}/table.csv: missing; training needs table values")
     store, retriever = prepare_retrieval(settings, cohort)
-    pairs = training_pairs(
-        cohort, store, retriever, cohort.split_patients("train"), settings.reader.max_passages
-    )
+    pairs = training_pairs(cohort, store, retriever, cohort.split_patients("train"), settings.retrieval.k)
     if not pairs:
         raise ClinragError(f"{cohort_dir}: no patient in the train split")
     reader = build_reader(settings.reader)
@@ -451,13 +449,109 @@ def extract_command(
     if settings.reader.type == "llm":
         store, retriever = prepare_retrieval(settings, cohort)
     results = fill_cells(
-        cohort, chosen, variables, reader, store, retriever, settings.reader.max_passages, progress=True
+        cohort, chosen, variables, reader, store, retriever, settings.retrieval.k, progress=True
     )
     write_predictions(out_dir, cohort, results, columns)
     failed = sum(1 for r in results if r.failed)
     documented = sum(1 for r in results if r.cell)
     out.print(
         f"filled {len(results)} cells of {len(chosen)} patients ({documented} documented, {failed} failed answers): {out_dir}/predictions.csv, provenance.jsonl",
+        markup=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Experiments
+# ---------------------------------------------------------------------------------------------------------
+@app.command("run")
+def run_command(
+    config_file: Path = typer.Argument(
+        ..., help="Experiment YAML (configs/default.yaml, configs/server.yaml)."
+    ),
+    overrides: list[str] | None = typer.Argument(
+        None, help="Dotted overrides: retriever.type=bm25 retrieval.k=5 reader.lora.epochs=2."
+    ),
+    cohort_dir: Path | None = typer.Option(None, "--cohort", help="The cohort folder (else the config's)."),
+    out_dir: Path = typer.Option(Path("runs/run"), "--out", help="The run folder to write (Contract 3)."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache", help="Stage cache (default $CLINRAG_CACHE_DIR/runs, ~/.cache/clinrag/runs)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run one experiment: train on the train split, score the evaluated split, write the run folder.
+
+    Every stage is cached by content: a run started again (after a crash or a kill) resumes where it stopped,
+    and gives the same files."""
+    from clinrag.experiment.config import load_experiment
+    from clinrag.experiment.runner import run_experiment
+
+    config = load_experiment(config_file, overrides)
+    result = run_experiment(config, out_dir, cohort_dir, cache_dir, progress=not quiet)
+    overall = result.metrics["overall"]
+    low, high = overall["accuracy_ci"]
+    out.print(
+        f"{config.name}: accuracy {overall['accuracy']:.3f} [{low:.3f}, {high:.3f}] on {overall['n']} "
+        f"{result.metrics['split']} cells; report: {result.run_dir / 'report.html'}",
+        markup=False,
+    )
+
+
+@app.command("grid")
+def grid_command(
+    config_file: Path = typer.Argument(..., help="The base experiment YAML."),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted overrides applied to every combination."),
+    axes: list[str] = typer.Option(
+        ..., "--axis", help="An axis, repeatable: --axis retriever.type=bm25,temporal --axis retrieval.k=3,5."
+    ),
+    out_dir: Path = typer.Option(Path("runs/grid"), "--out", help="The grid folder."),
+    cohort_dir: Path | None = typer.Option(None, "--cohort", help="The cohort folder (else the config's)."),
+    reference: str | None = typer.Option(
+        None,
+        "--reference",
+        help="Reference combination label, e.g. 'retriever.type=temporal retrieval.k=3' (default: the first).",
+    ),
+    cache_dir: Path | None = typer.Option(None, "--cache", help="Stage cache shared by the runs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run every combination of the axes (resumable), then a results table (Markdown, CSV, LaTeX) with 95%
+    intervals and paired bootstrap tests against the reference, and a figure (PNG)."""
+    from clinrag.experiment.grid import run_grid
+
+    summary = run_grid(
+        config_file, axes, out_dir, overrides, cohort_dir, cache_dir, reference, progress=not quiet
+    )
+    out.print((out_dir / "results.md").read_text(encoding="utf-8"), markup=False)
+    out.print(
+        f"{len(summary['rows'])} runs; tables: {out_dir}/results.md, results.csv, results.tex; figure: {out_dir}/results.png",
+        markup=False,
+    )
+
+
+@app.command("fill")
+def fill_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort whose patients to fill."),
+    run_dir: Path = typer.Option(..., "--run", help="A run folder from `clinrag run` (its trained models)."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Folder for table.csv, predictions.csv, provenance.jsonl."
+    ),
+    patients: str = typer.Option(
+        "unlabeled", "--patients", help="unlabeled (no table row), train, dev, test or all."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Apply a trained run to patients without values: the filled table, every value with its evidence."""
+    from clinrag.experiment.fill import fill_table
+
+    if patients not in SPLIT_CHOICES:
+        raise ClinragError(f"--patients: unknown choice '{patients}' (expected {', '.join(SPLIT_CHOICES)})")
+    summary = fill_table(cohort_dir, run_dir, out_dir, patients, progress=not quiet)
+    scored = ""
+    if summary["metrics"]:
+        overall = summary["metrics"]["overall"]
+        scored = f"; accuracy against the known values {overall['accuracy']:.3f} {overall['accuracy_ci']}"
+    out.print(
+        f"filled {summary['cells']} cells of {summary['patients']} patients ({summary['documented']} documented, "
+        f"{summary['failed']} failed answers){scored}: {out_dir}/table.csv, predictions.csv, provenance.jsonl, report.html",
         markup=False,
     )
 

@@ -19,8 +19,8 @@ class RetrievalOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    k: int = Field(5, ge=1)
-    """Passages retrieved per (patient, variable)."""
+    k: int = Field(3, ge=1)
+    """Passages retrieved per (patient, variable): the evidence the reader sees (see ``reader.max_passages``)."""
     eval_ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
     """Cut-offs of recall@k in evaluation."""
 

@@ -5,7 +5,7 @@ accuracy with 95% bootstrap intervals over patients, prompt tokens read per cell
 Each reader's results are written as soon as they exist (``--out``/study.json), so a long run can be followed.
 
 Usage: .venv/bin/python experiments/generation_study.py [--patients 100] [--seed 4242] [--k 3]
-       [--max-pairs N] [--epochs N] [--lr X] [--last-layers N] (default: the library's LoraConfig)
+       [--max-passage-chars 160] [--max-pairs N] [--epochs N] [--lr X] [--last-layers N] (default: the library's LoraConfig)
        [--readers majority,zero_shot,lora,full_record] [--out runs/generation_study]
 """
 
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--last-layers", type=int)
     parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--max-passage-chars", type=int, default=ReaderConfig().max_passage_chars)
     parser.add_argument("--readers", default="majority,zero_shot,lora,full_record")
     parser.add_argument("--out", type=Path, default=Path("runs/generation_study"))
     args = parser.parse_args()
@@ -92,7 +93,7 @@ def main() -> None:
         "last_layers": args.last_layers,
     }
     lora = LoraConfig(**{k: v for k, v in lora_overrides.items() if v is not None})
-    base_config = ReaderConfig(max_passages=args.k, lora=lora)
+    base_config = ReaderConfig(max_passages=args.k, max_passage_chars=args.max_passage_chars, lora=lora)
     study["reader"] = base_config.model_dump(exclude={"prompt"})
     if "zero_shot" in readers:
         reader = build_reader(base_config)

@@ -389,7 +389,7 @@ def test_cli_bad_settings(synth_cohort_dir, tmp_path, run_cli):
 
 def test_settings_defaults():
     settings = RetrievalSettings()
-    assert settings.retriever.type == "bm25" and settings.retrieval.k == 5
+    assert settings.retriever.type == "bm25" and settings.retrieval.k == 3
 
 
 # ---- the claim, on real-sized data ------------------------------------------------------------------------

@@ -82,8 +82,8 @@ class ReaderConfig(_Config):
     """torch device."""
     batch_size: int = Field(8, ge=1)
     """Sequences per forward pass (options of a cell, or cells in generation)."""
-    max_passages: int = Field(3, ge=1)
-    """Retrieved passages put in the prompt."""
+    max_passages: int | None = Field(None, ge=1)
+    """At most this many of the retrieved passages go into the prompt (None: all ``retrieval.k`` of them)."""
     max_passage_chars: int = Field(160, ge=20)
     """Each passage is cut to this many characters, starting a little before the variable's first mention."""
     mark_mentions: bool = True

@@ -1,0 +1,620 @@
+"""Downstream use of a filled table: does predicting poor functional outcome still work from its values?
+
+A registry is filled to be analysed. The standard analysis of a stroke registry predicts poor outcome at three
+months (modified Rankin Scale ``mrs_3_mois >= 3``) from admission variables. This module fits that model, a
+plain L2 logistic regression, and measures how much is lost when its inputs come from the pipeline instead of
+the hand-filled table:
+
+* ``known``: fitted on the train split's known table, evaluated with the test patients' known features;
+* ``filled``: the same fitted model, evaluated with the test patients' *filled* features (the pipeline's values);
+* ``filled_refit``: fitted on the filled table's train patients (features *and* outcome from the filled table,
+  the fully automated registry), evaluated with filled test features. Only when the filled table covers every
+  train patient.
+
+The evaluation target is always the test patients' known outcome; test patients whose known outcome is
+missing are left out (and counted). Metrics: ROC AUC, Brier score and accuracy at a 0.5 threshold, with 95%
+bootstrap intervals over test patients; the conditions share the same resamples, so the AUC differences
+(``known`` minus each other condition) are paired.
+
+Features: integer and number variables are median-imputed and standardized, booleans are 0/1 with a missing
+value imputed as false, categories are one-hot over the variable's declared values; every feature also gets a
+missing indicator (so that a model can tell "not documented" from "false" or from the median).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from clinrag.data.cohort import Cohort
+from clinrag.data.values import cells_match, parse_value
+from clinrag.data.variables import Variable
+from clinrag.errors import ClinragError
+from clinrag.evaluation.metrics import BootstrapSpec
+
+# Admission variables of the synthetic cohort (clinrag/synth/variables.yaml) that a stroke outcome model uses.
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "age",
+    "sexe",
+    "hta",
+    "diabete",
+    "dyslipidemie",
+    "tabagisme",
+    "fibrillation_atriale",
+    "mrs_pre_avc",
+    "nihss_admission",
+    "glycemie_admission",
+    "thrombolyse",
+    "thrombectomie",
+    "site_occlusion",
+)
+FEATURE_TYPES: tuple[str, ...] = ("integer", "number", "boolean", "category")
+CONDITIONS: dict[str, tuple[str, str]] = {
+    # name: (model fitted on, test features from)
+    "known": ("train, known table", "known table"),
+    "filled": ("train, known table", "filled table"),
+    "filled_refit": ("train, filled table", "filled table"),
+}
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    """The outcome model: what it predicts, from what, and how it is fitted.
+
+    Attributes:
+        outcome: The outcome variable (an integer score).
+        threshold: Poor outcome is ``outcome >= threshold`` (mRS 3 to 6: dependent or dead).
+        features: Candidate feature variables; those the cohort lacks are skipped.
+        inverse_regularization: ``C`` of the logistic regression (L2 penalty strength is ``1 / C``).
+        seed: Seed of the model fit (the lbfgs solver is deterministic; the seed is recorded for the record).
+    """
+
+    outcome: str = "mrs_3_mois"
+    threshold: int = 3
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    inverse_regularization: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class FeatureReport:
+    """How complete and how right a table's feature cells are for a set of patients.
+
+    Attributes:
+        cells: Feature cells considered (patients x features).
+        missing: Cells without a usable value (empty, absent column or row, or unparsable).
+        invalid: Cells whose text does not parse by the variable's type (counted in ``missing`` too).
+        agreement: Share of cells that match the known table by the type's rules (None for the known table).
+        absent_columns: Features the table has no column for.
+    """
+
+    cells: int = 0
+    missing: int = 0
+    invalid: int = 0
+    agreement: float | None = None
+    absent_columns: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record."""
+        return {
+            "cells": self.cells,
+            "missing": self.missing,
+            "invalid": self.invalid,
+            "agreement": None if self.agreement is None else round(self.agreement, 4),
+            "absent_columns": self.absent_columns,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Features, labels and the model
+# ---------------------------------------------------------------------------------------------------------
+def outcome_features(cohort: Cohort, spec: OutcomeSpec) -> tuple[list[Variable], list[str]]:
+    """The feature variables the cohort has, and the candidates it lacks.
+
+    Args:
+        cohort: The cohort.
+        spec: The outcome model's settings.
+
+    Returns:
+        The feature variables (in ``spec.features`` order) and the names skipped because the cohort has no
+        such variable.
+
+    Raises:
+        ClinragError: A feature is the outcome itself, or has a type a linear model cannot take (date, text),
+            or no feature is left.
+    """
+    names = {var.name for var in cohort.variables}
+    features, skipped = [], []
+    for name in spec.features:
+        if name not in names:
+            skipped.append(name)
+            continue
+        if name == spec.outcome:
+            raise ClinragError(f"feature '{name}' is the outcome variable itself")
+        var = cohort.variable(name)
+        if var.type not in FEATURE_TYPES:
+            raise ClinragError(
+                f"feature '{name}' has type {var.type}; features must be {', '.join(FEATURE_TYPES)}"
+            )
+        features.append(var)
+    if not features:
+        raise ClinragError(f"none of the features ({', '.join(spec.features)}) is a variable of the cohort")
+    return features, skipped
+
+
+def _parsed(var: Variable, cell: str) -> tuple[Any, bool]:
+    """The cell's value (None when empty or unparsable) and whether it parsed."""
+    try:
+        return parse_value(var, cell), True
+    except ValueError:
+        return None, False
+
+
+def feature_frame(
+    features: Sequence[Variable], table: dict[str, dict[str, str]], patients: Sequence[str]
+) -> pd.DataFrame:
+    """The model's input: one row per patient, one column per feature, NaN where the value is missing.
+
+    Integer, number and boolean features are floats (booleans 0/1); categories are their canonical value.
+    An unparsable cell (a pipeline's invalid answer) is missing.
+
+    Args:
+        features: The feature variables.
+        table: ``patient_id -> variable -> cell``; absent patients or cells are missing.
+        patients: Row order.
+    """
+    columns: dict[str, list[Any]] = {}
+    for var in features:
+        values = []
+        for pid in patients:
+            value, _ = _parsed(var, table.get(pid, {}).get(var.name, ""))
+            if value is None:
+                values.append(np.nan)
+            elif var.type == "category":
+                values.append(value)
+            else:
+                values.append(float(value))
+        columns[var.name] = values
+    frame = pd.DataFrame(columns, index=list(patients))
+    for var in features:
+        frame[var.name] = frame[var.name].astype(object if var.type == "category" else float)
+    return frame
+
+
+def feature_report(
+    features: Sequence[Variable],
+    table: dict[str, dict[str, str]],
+    patients: Sequence[str],
+    reference: dict[str, dict[str, str]] | None = None,
+) -> FeatureReport:
+    """Count missing and invalid feature cells, and their agreement with a reference table.
+
+    Args:
+        features: The feature variables.
+        table: The table whose cells are counted.
+        patients: The patients.
+        reference: The known table, to measure agreement (a cell agrees when it matches by the type's rules,
+            both empty included); None for no agreement.
+    """
+    report = FeatureReport()
+    matches = 0
+    for var in features:
+        if not any(var.name in table.get(pid, {}) for pid in patients):
+            report.absent_columns.append(var.name)
+        for pid in patients:
+            cell = table.get(pid, {}).get(var.name, "")
+            value, ok = _parsed(var, cell)
+            report.cells += 1
+            report.missing += value is None
+            report.invalid += not ok
+            if reference is not None:
+                matches += cells_match(var, reference.get(pid, {}).get(var.name, ""), cell)
+    if reference is not None and report.cells:
+        report.agreement = matches / report.cells
+    return report
+
+
+def poor_outcome_labels(
+    outcome: Variable, threshold: int, table: dict[str, dict[str, str]], patients: Sequence[str]
+) -> tuple[list[str], np.ndarray, int]:
+    """The patients with a documented outcome and their label (1 = poor outcome).
+
+    Args:
+        outcome: The outcome variable.
+        threshold: Poor outcome is ``value >= threshold``.
+        table: Where the outcome cells are read.
+        patients: Candidate patients.
+
+    Returns:
+        The patients kept, their 0/1 labels, and how many were left out (outcome empty or unparsable).
+    """
+    kept, labels = [], []
+    for pid in patients:
+        value, _ = _parsed(outcome, table.get(pid, {}).get(outcome.name, ""))
+        if value is None:
+            continue
+        kept.append(pid)
+        labels.append(int(value >= threshold))
+    return kept, np.array(labels, dtype=int), len(patients) - len(kept)
+
+
+def build_outcome_model(features: Sequence[Variable], spec: OutcomeSpec) -> Pipeline:
+    """The unfitted pipeline: per-type encoding plus missing indicators, then an L2 logistic regression.
+
+    Args:
+        features: The feature variables (the columns of :func:`feature_frame`).
+        spec: Regularization and seed.
+    """
+    numeric = [var.name for var in features if var.type in ("integer", "number")]
+    boolean = [var.name for var in features if var.type == "boolean"]
+    category = [var for var in features if var.type == "category"]
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        # keep_empty_features: a feature never documented in train stays a (constant) column, so a filled
+        # table that does document it is still read the same way.
+        numeric_steps = [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+        transformers.append(("numeric", Pipeline(numeric_steps), numeric))
+    if boolean:
+        transformers.append(
+            ("boolean", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True), boolean)
+        )
+    if category:
+        # Declared values as categories: the columns do not depend on which values the train split happens to
+        # hold. A missing value is one-hot all zeros; its indicator below says it is missing.
+        encoder = OneHotEncoder(
+            categories=[list(var.values or []) for var in category],
+            handle_unknown="ignore",
+            sparse_output=False,
+        )
+        steps = [
+            ("impute", SimpleImputer(strategy="constant", fill_value="<missing>", keep_empty_features=True)),
+            ("onehot", encoder),
+        ]
+        transformers.append(("category", Pipeline(steps), [var.name for var in category]))
+    transformers.append(("missing", MissingIndicator(features="all"), [var.name for var in features]))
+    return Pipeline(
+        [
+            ("encode", ColumnTransformer(transformers)),
+            (
+                "classify",
+                LogisticRegression(C=spec.inverse_regularization, max_iter=1000, random_state=spec.seed),
+            ),
+        ]
+    )
+
+
+def fit_outcome_model(
+    features: Sequence[Variable],
+    spec: OutcomeSpec,
+    table: dict[str, dict[str, str]],
+    patients: Sequence[str],
+    labels: np.ndarray,
+) -> Pipeline:
+    """Fit the outcome model on ``patients``' features read from ``table``.
+
+    Raises:
+        ClinragError: The labels hold a single class (a logistic regression needs both).
+    """
+    if len(set(labels.tolist())) < 2:
+        raise ClinragError(
+            f"the {len(labels)} training patient(s) all have the same outcome class; cannot fit a model"
+        )
+    model = build_outcome_model(features, spec)
+    model.fit(feature_frame(features, table, patients), labels)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Metrics with paired bootstrap intervals
+# ---------------------------------------------------------------------------------------------------------
+def resample_counts(n: int, spec: BootstrapSpec) -> np.ndarray:
+    """How many times each of ``n`` patients is drawn in each resample: an array (n_resamples, n)."""
+    rng = np.random.default_rng(spec.seed)
+    draws = rng.integers(0, n, size=(spec.n_resamples, n))
+    flat = (draws + np.arange(spec.n_resamples)[:, None] * n).ravel()
+    return np.bincount(flat, minlength=spec.n_resamples * n).reshape(spec.n_resamples, n).astype(float)
+
+
+def weighted_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC under patient weights (bootstrap counts): the weighted Mann-Whitney statistic, ties count 1/2.
+
+    Args:
+        labels: 0/1 outcome, shape (n,).
+        scores: Predicted probability of poor outcome, shape (n,).
+        weights: One row of weights per replicate, shape (b, n) (ones for the point estimate).
+
+    Returns:
+        One AUC per row, NaN where a row weighs no positive or no negative patient.
+    """
+    positive, negative = labels == 1, labels == 0
+    pos_scores, neg_scores = scores[positive][:, None], scores[negative][None, :]
+    wins = (pos_scores > neg_scores) + 0.5 * (pos_scores == neg_scores)
+    w_pos, w_neg = weights[:, positive], weights[:, negative]
+    numerator = ((w_pos @ wins) * w_neg).sum(axis=1)
+    denominator = w_pos.sum(axis=1) * w_neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def _interval(samples: np.ndarray, spec: BootstrapSpec) -> list[float] | None:
+    samples = samples[~np.isnan(samples)]
+    if samples.size == 0:
+        return None
+    alpha = (1 - spec.confidence) / 2
+    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def _round(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
+def binary_metrics(
+    labels: np.ndarray, scores: np.ndarray, counts: np.ndarray, spec: BootstrapSpec
+) -> tuple[dict[str, Any], np.ndarray]:
+    """AUC, Brier score and accuracy at 0.5, each with its bootstrap interval.
+
+    Args:
+        labels: 0/1 outcome of the evaluated patients.
+        scores: Predicted probabilities of poor outcome.
+        counts: Bootstrap counts from :func:`resample_counts` (shared across conditions: paired).
+        spec: Interval settings.
+
+    Returns:
+        The metrics record and the AUC's bootstrap replicates (for paired differences).
+    """
+    n = len(labels)
+    auc = weighted_auc(labels, scores, np.ones((1, n)))[0]
+    auc_reps = weighted_auc(labels, scores, counts)
+    brier_loss = (scores - labels) ** 2
+    correct = ((scores >= 0.5).astype(int) == labels).astype(float)
+    record = {
+        "n": n,
+        "n_positive": int(labels.sum()),
+        "auc": _round(auc),
+        "auc_ci": _interval(auc_reps, spec),
+        "brier": _round(brier_loss.mean()),
+        "brier_ci": _interval(counts @ brier_loss / n, spec),
+        "accuracy": _round(correct.mean()),
+        "accuracy_ci": _interval(counts @ correct / n, spec),
+    }
+    return record, auc_reps
+
+
+def paired_difference(
+    point: float, reps: np.ndarray, spec: BootstrapSpec
+) -> dict[str, float | list[float] | None]:
+    """A paired bootstrap difference: its value, interval and two-sided bootstrap p-value (share of replicates
+    on the other side of zero, doubled; 1 when every replicate is zero)."""
+    reps = reps[~np.isnan(reps)]
+    if reps.size == 0 or np.isnan(point):
+        return {"value": None, "ci": None, "p_bootstrap": None}
+    p_value = min(1.0, 2 * min(float((reps <= 0).mean()), float((reps >= 0).mean())))
+    return {"value": round(float(point), 4), "ci": _interval(reps, spec), "p_bootstrap": round(p_value, 4)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The study
+# ---------------------------------------------------------------------------------------------------------
+def _refit_on_filled(
+    features: Sequence[Variable],
+    spec: OutcomeSpec,
+    outcome: Variable,
+    filled: dict[str, dict[str, str]],
+    train_patients: Sequence[str],
+) -> dict[str, Any]:
+    """Fit the outcome model on the filled table alone (features and outcome), when it covers the train split.
+
+    Returns:
+        ``model`` (the fitted pipeline) with ``n_train`` and ``train_excluded_unknown_outcome``, or
+        ``skipped`` with the reason.
+    """
+    uncovered = [pid for pid in train_patients if pid not in filled]
+    if uncovered:
+        return {
+            "skipped": f"the filled table lacks {len(uncovered)} of the {len(train_patients)} train patients"
+        }
+    patients, labels, excluded = poor_outcome_labels(outcome, spec.threshold, filled, train_patients)
+    info: dict[str, Any] = {"n_train": len(patients), "train_excluded_unknown_outcome": excluded}
+    if not patients:
+        return {"skipped": f"no train patient has a filled '{outcome.name}'", **info}
+    try:
+        info["model"] = fit_outcome_model(features, spec, filled, patients, labels)
+    except ClinragError as error:
+        return {"skipped": f"filled train outcome: {error}", **info}
+    return info
+
+
+def evaluate_outcome(
+    cohort: Cohort,
+    filled: dict[str, dict[str, str]],
+    split: str = "test",
+    spec: OutcomeSpec | None = None,
+    bootstrap: BootstrapSpec | None = None,
+) -> dict[str, Any]:
+    """Predict poor outcome from known and from filled admission variables, and compare.
+
+    Args:
+        cohort: The cohort, with its known table and splits; the model is fitted on its train split.
+        filled: The filled table, ``patient_id -> variable -> cell``; it must hold every patient of ``split``.
+        split: The evaluated patients (``test``, or ``dev``).
+        spec: The outcome model's settings.
+        bootstrap: Interval settings (resamples of the evaluated patients, shared by all conditions).
+
+    Returns:
+        The ``outcome.json`` record: settings, patient counts, one metrics record per condition (``known``,
+        ``filled``, and ``filled_refit`` or the reason it was skipped), the paired AUC differences and the
+        filled table's feature completeness and agreement.
+
+    Raises:
+        ClinragError: No known table, outcome variable absent, no patient to fit or evaluate, a single outcome
+            class among the train patients, or test patients missing from the filled table.
+    """
+    spec = spec or OutcomeSpec()
+    bootstrap = bootstrap or BootstrapSpec()
+    if cohort.table is None:
+        raise ClinragError("the cohort has no table.csv: the outcome model needs known values")
+    if spec.outcome not in {var.name for var in cohort.variables}:
+        raise ClinragError(f"outcome variable '{spec.outcome}' is not a variable of the cohort")
+    if spec.outcome not in cohort.table_columns:
+        raise ClinragError(f"outcome variable '{spec.outcome}' has no column in the cohort's table.csv")
+    outcome = cohort.variable(spec.outcome)
+    if outcome.type not in ("integer", "number"):
+        raise ClinragError(f"outcome variable '{spec.outcome}' has type {outcome.type}; expected a score")
+    features, skipped = outcome_features(cohort, spec)
+    known = cohort.table
+
+    split_patients = cohort.split_patients(split)
+    if not split_patients:
+        raise ClinragError(f"no patient of the table is in split '{split}'")
+    absent = [pid for pid in split_patients if pid not in filled]
+    if absent:
+        raise ClinragError(
+            f"the filled table lacks {len(absent)} of the {len(split_patients)} {split} patient(s) "
+            f"(e.g. '{absent[0]}')"
+        )
+    test_patients, y_test, test_excluded = poor_outcome_labels(outcome, spec.threshold, known, split_patients)
+    if not test_patients:
+        raise ClinragError(f"no {split} patient has a known '{spec.outcome}'")
+    train_all = cohort.split_patients("train")
+    train_patients, y_train, train_excluded = poor_outcome_labels(outcome, spec.threshold, known, train_all)
+    if not train_patients:
+        raise ClinragError(f"no train patient has a known '{spec.outcome}': nothing to fit on")
+
+    model = fit_outcome_model(features, spec, known, train_patients, y_train)
+    scores = {
+        name: model.predict_proba(feature_frame(features, table, test_patients))[:, 1]
+        for name, table in (("known", known), ("filled", filled))
+    }
+    refit_info = _refit_on_filled(features, spec, outcome, filled, train_all)
+    if "model" in refit_info:
+        refit = refit_info.pop("model")
+        scores["filled_refit"] = refit.predict_proba(feature_frame(features, filled, test_patients))[:, 1]
+
+    counts = resample_counts(len(test_patients), bootstrap)
+    ones = np.ones((1, len(test_patients)))
+    conditions: dict[str, dict[str, Any]] = {}
+    auc_reps: dict[str, np.ndarray] = {}
+    for name, condition_scores in scores.items():
+        record, auc_reps[name] = binary_metrics(y_test, condition_scores, counts, bootstrap)
+        record["fitted_on"], record["test_features"] = CONDITIONS[name]
+        conditions[name] = record
+    conditions.setdefault("filled_refit", {}).update(refit_info)
+
+    differences = {}
+    auc_known = weighted_auc(y_test, scores["known"], ones)[0]
+    for name in ("filled", "filled_refit"):
+        if name in scores:
+            point = auc_known - weighted_auc(y_test, scores[name], ones)[0]
+            differences[f"auc_known_minus_{name}"] = paired_difference(
+                point, auc_reps["known"] - auc_reps[name], bootstrap
+            )
+    prevalence = float(y_train.mean())
+    return {
+        "outcome": {
+            "variable": spec.outcome,
+            "threshold": spec.threshold,
+            "definition": f"{spec.outcome} >= {spec.threshold}",
+        },
+        "features": [var.name for var in features],
+        "features_skipped": skipped,
+        "model": {
+            "type": "logistic regression, L2 penalty",
+            "C": spec.inverse_regularization,
+            "encoding": "numeric: median imputation + standardization; boolean: 0/1, missing as false; "
+            "category: one-hot over declared values; plus a missing indicator per feature",
+            "seed": spec.seed,
+        },
+        "split": split,
+        "train": {
+            "n": len(train_patients),
+            "n_positive": int(y_train.sum()),
+            "excluded_unknown_outcome": train_excluded,
+        },
+        "test": {
+            "n": len(test_patients),
+            "n_positive": int(y_test.sum()),
+            "excluded_unknown_outcome": test_excluded,
+        },
+        # The Brier score of always predicting the train prevalence: the score to beat.
+        "brier_prevalence_reference": round(float(((prevalence - y_test) ** 2).mean()), 4),
+        "bootstrap": {
+            "n_resamples": bootstrap.n_resamples,
+            "confidence": bootstrap.confidence,
+            "seed": bootstrap.seed,
+            "unit": "patient",
+            "paired": True,
+        },
+        "conditions": conditions,
+        "differences": differences,
+        "filled_features": feature_report(features, filled, test_patients, reference=known).to_json(),
+        "known_features": feature_report(features, known, test_patients).to_json(),
+    }
+
+
+def _fmt(record: dict[str, Any], metric: str) -> str:
+    value, ci = record.get(metric), record.get(f"{metric}_ci")
+    if value is None:
+        return "—"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
+
+
+def outcome_markdown(result: dict[str, Any]) -> str:
+    """The study as Markdown: one row per condition, then the paired AUC differences and the patient counts."""
+    out = result["outcome"]
+    lines = [
+        f"Poor outcome ({out['definition']}) from {len(result['features'])} admission variables, "
+        f"L2 logistic regression; split {result['split']}, 95% bootstrap intervals over patients "
+        f"({result['bootstrap']['n_resamples']} paired resamples).",
+        "",
+        "| condition | model fitted on | test features | n | AUC [95% CI] | Brier [95% CI] | accuracy@0.5 [95% CI] |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for name, record in result["conditions"].items():
+        fitted_on, features = CONDITIONS[name]
+        if "skipped" in record:
+            lines.append(f"| {name} | {fitted_on} | {features} | — | skipped: {record['skipped']} | | |")
+            continue
+        lines.append(
+            f"| {name} | {fitted_on} | {features} | {record['n']} | {_fmt(record, 'auc')} | "
+            f"{_fmt(record, 'brier')} | {_fmt(record, 'accuracy')} |"
+        )
+    lines.append("")
+    for name, diff in result["differences"].items():
+        if diff["value"] is None:
+            continue
+        low, high = diff["ci"]
+        lines.append(
+            f"- {name.replace('_', ' ')}: {diff['value']:+.3f} [{low:+.3f}, {high:+.3f}], "
+            f"bootstrap p = {diff['p_bootstrap']:.3f}"
+        )
+    train, test, filled = result["train"], result["test"], result["filled_features"]
+    lines.append(
+        f"- patients: train {train['n']} ({train['n_positive']} poor outcome, {train['excluded_unknown_outcome']} "
+        f"without known outcome left out), {result['split']} {test['n']} ({test['n_positive']} poor outcome, "
+        f"{test['excluded_unknown_outcome']} left out)"
+    )
+    agreement = "—" if filled["agreement"] is None else f"{filled['agreement']:.3f}"
+    lines.append(
+        f"- filled {result['split']} features: {filled['missing']} of {filled['cells']} cells missing "
+        f"(known table: {result['known_features']['missing']}), {filled['invalid']} invalid, "
+        f"agreement with the known table {agreement}"
+    )
+    lines.append(
+        f"- Brier score of predicting the train prevalence: {result['brier_prevalence_reference']:.3f}"
+    )
+    if result["features_skipped"]:
+        lines.append(f"- features absent from the cohort, skipped: {', '.join(result['features_skipped'])}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Experiments: running configurations into run directories, and summarizing ablation grids."""

@@ -1,0 +1,146 @@
+"""A content-addressed cache of experiment stages.
+
+Each entry is a folder ``ROOT/<stage>/<key>/`` whose key is the SHA-256 of what the stage depends on (its inputs'
+hashes, the config section it reads, clinrag's cache format version). An entry is built in a temporary sibling
+and renamed into place when complete, so a run killed at any point leaves either a whole entry or none: started
+again, it recomputes exactly what was missing. Two runs that differ in one config axis share every entry that
+axis does not touch.
+
+Model folders are hashed by content (every file's bytes); the hash of each file is remembered beside the cache
+under its path, size and modification time, so a 14 GB model folder is read once, not at every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from clinrag.io import atomic_write_json
+
+CACHE_FORMAT = 1
+"""Bump when a stage's stored format or semantics change: older entries are then ignored."""
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the resume tests: ``CLINRAG_FAULT=NAME`` kills this process with SIGKILL here (no
+    cleanup, no flush: what a power cut or the OOM killer does)."""
+    if os.environ.get("CLINRAG_FAULT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def default_cache_dir() -> Path:
+    """``$CLINRAG_CACHE_DIR/runs`` (default ``~/.cache/clinrag/runs``)."""
+    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag")) / "runs"
+
+
+def stable_hash(payload: Any) -> str:
+    """SHA-256 of a JSON-serializable payload (canonical: sorted keys, no spaces)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    """Stage entries under a root folder (see the module docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._file_hashes: dict[str, Any] | None = None
+
+    def key(self, stage: str, payload: dict[str, Any]) -> str:
+        """The key of a stage's entry: a hash of its payload, the stage and the cache format."""
+        return stable_hash({"stage": stage, "format": CACHE_FORMAT, "payload": payload})
+
+    def path(self, stage: str, key: str) -> Path:
+        """Where the entry lives (whether or not it exists)."""
+        return self.root / stage / key
+
+    def has(self, stage: str, key: str) -> bool:
+        """Whether a complete entry exists."""
+        return (self.path(stage, key) / ".complete").is_file()
+
+    def build(self, stage: str, key: str, builder: Callable[[Path], Any]) -> tuple[Path, bool]:
+        """The entry's folder, built by ``builder(staging_folder)`` when missing.
+
+        Returns:
+            The entry's folder and whether it came from the cache.
+        """
+        target = self.path(stage, key)
+        if self.has(stage, key):
+            return target, True
+        with self.staging(stage) as staging:
+            builder(staging)
+            fault_point(f"stage:{stage}")
+            (staging / ".complete").write_text("", encoding="utf-8")
+            if target.exists():  # an incomplete leftover of an older layout
+                shutil.rmtree(target)
+            staging.rename(target)
+        return target, False
+
+    @contextmanager
+    def staging(self, stage: str) -> Iterator[Path]:
+        """A temporary folder beside the stage's entries, removed unless renamed away."""
+        parent = self.root / stage
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=parent))
+        try:
+            yield staging
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    # ---- content hashes of folders ------------------------------------------------------------------------
+    def folder_hash(self, folder: str | Path) -> str:
+        """SHA-256 over a file or folder's files (relative paths and contents; a cache entry's ``.complete`` marker
+        excluded, so an entry and its copy hash alike), remembered per file."""
+        folder = Path(folder).resolve()
+        files = (
+            [folder]
+            if folder.is_file()
+            else sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".complete")
+        )
+        digest = hashlib.sha256()
+        memo = self._load_file_hashes()
+        changed = False
+        for file in files:
+            stat = file.stat()
+            memo_key = str(file)
+            signature = [stat.st_size, stat.st_mtime_ns]
+            known = memo.get(memo_key)
+            if known and known[0] == signature:
+                file_digest = known[1]
+            else:
+                file_digest = _file_sha256(file)
+                memo[memo_key] = [signature, file_digest]
+                changed = True
+            relative = file.name if file == folder else file.relative_to(folder).as_posix()
+            digest.update(relative.encode("utf-8") + b"\0" + file_digest.encode() + b"\n")
+        if changed:
+            atomic_write_json(self.root / "file_hashes.json", memo)
+        return digest.hexdigest()
+
+    def _load_file_hashes(self) -> dict[str, Any]:
+        if self._file_hashes is None:
+            path = self.root / "file_hashes.json"
+            try:
+                self._file_hashes = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._file_hashes = {}
+        return self._file_hashes
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

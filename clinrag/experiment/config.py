@@ -1,0 +1,110 @@
+"""The experiment configuration of ``clinrag run`` and ``clinrag grid``: pydantic models (extra keys forbidden),
+stored as YAML, adjusted by dotted overrides (``retriever.type=bm25 retrieval.k=5``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+from clinrag.generation.pipeline import PipelineSettings
+from clinrag.retrieval.config import RetrieverConfig, TemporalConfig
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SynthCohort(_Config):
+    """A synthetic cohort to generate when no cohort folder is given."""
+
+    patients: int = Field(100, ge=5)
+    """Patients to generate."""
+    seed: int = 2026
+    """Generator seed (the same seed gives the same cohort, byte for byte)."""
+
+
+class CohortSource(_Config):
+    """Where the cohort comes from: a folder (``path`` or ``--cohort``), else a synthetic one."""
+
+    path: str | None = None
+    """A cohort folder (the cohort format of ../shared/DESIGN.md); ``--cohort DIR`` replaces it."""
+    synth: SynthCohort = Field(default_factory=SynthCohort)
+    """Used only when no folder is given: the cohort is generated into the cache, once."""
+
+
+class TrainingConfig(_Config):
+    """What the run trains on the train split (table values only; gold evidence is never read)."""
+
+    retriever: bool = True
+    """Train the temporal retriever (unless ``retriever.path`` names a trained one); a hybrid's temporal part too."""
+    dense: bool = False
+    """Fine-tune a dense retriever's encoder on weak labels (``retriever.train``) instead of using it as is."""
+    reader: Literal["lora", "none"] = "lora"
+    """``lora``: tune LoRA adapters of the decoder (``reader.lora``); ``none``: zero-shot (or ``reader.adapter``)."""
+
+
+class EvaluationConfig(_Config):
+    """What is scored and how."""
+
+    split: Literal["dev", "test"] = "test"
+    """The split the run predicts and scores (dev while tuning, test for the paper)."""
+    bootstrap: int = Field(1000, ge=10)
+    """Bootstrap resamples of patients for the 95% intervals."""
+    seed: int = 0
+    """Seed of the bootstrap resamples."""
+    retrieval: bool = True
+    """Also score retrieval (recall@k, MRR) against the cohort's gold evidence, when it has some."""
+    baselines: list[Literal["majority"]] = Field(default_factory=lambda: ["majority"])
+    """Baselines scored beside the run (learned from the train split)."""
+
+
+class ExperimentConfig(PipelineSettings):
+    """One experiment: cohort, variables, chunking, retriever, retrieval, reader, training, evaluation."""
+
+    name: str = "experiment"
+    """A name for reports."""
+    cohort: CohortSource = Field(default_factory=CohortSource)
+    """The cohort."""
+    variables: list[str] | None = None
+    """Table columns to fill and score (None: all)."""
+    retriever: RetrieverConfig = Field(default_factory=TemporalConfig)
+    """The retriever, chosen by its ``type``: bm25, dense, hybrid or temporal."""
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    """What is trained."""
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    """What is scored."""
+    cell_batch: int = Field(32, ge=1)
+    """Cells read per cached chunk of generations: a killed run resumes from the last finished chunk."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_retriever_type(cls, data: Any) -> Any:
+        # an experiment's retriever section without `type` is a temporal one (the mission's retriever)
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("retriever"), dict)
+            and "type" not in data["retriever"]
+        ):
+            data = {**data, "retriever": {"type": "temporal", **data["retriever"]}}
+        return data
+
+
+def load_experiment(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read an experiment YAML (None: all defaults) and apply dotted overrides.
+
+    Raises:
+        ClinragError: Missing or malformed file, an unknown key, a bad value (one line naming the field).
+    """
+    data = load_yaml_mapping(path) if path is not None else {}
+    return build_settings(
+        ExperimentConfig, str(path or "config"), apply_overrides(data, list(overrides or []))
+    )
+
+
+def dump_experiment(config: ExperimentConfig) -> str:
+    """The resolved config as YAML (every field, in declaration order)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100)

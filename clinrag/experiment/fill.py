@@ -1,0 +1,172 @@
+"""``clinrag fill``: apply a trained run to patients without values, writing the filled table with provenance.
+
+The run folder gives the settings (config.yaml) and the trained components (models/retriever, models/encoder,
+models/adapter); the cohort gives the documents. Outputs: ``predictions.csv`` (the filled patients),
+``table.csv`` (the cohort's known rows kept as they are, plus the filled rows), ``provenance.jsonl``,
+``metrics.json`` when the filled patients have known values (e.g. ``--patients test``), and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from clinrag.data.cohort import Cohort, table_to_csv
+from clinrag.errors import ClinragError
+from clinrag.experiment.config import ExperimentConfig, load_experiment
+from clinrag.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+
+
+def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
+    """A run's config with its trained components filled in, and the columns it predicts.
+
+    Raises:
+        ClinragError: Not a run folder, or a trained component it needs is missing.
+    """
+    from clinrag.retrieval.config import DenseConfig, HybridConfig, TemporalConfig
+
+    config_file = run_dir / "config.yaml"
+    predictions = run_dir / "predictions.csv"
+    if not config_file.is_file() or not predictions.is_file():
+        raise ClinragError(
+            f"{run_dir}: not a run folder (no config.yaml or predictions.csv; see `clinrag run`)"
+        )
+    config = load_experiment(config_file)
+    with predictions.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    columns = header[1:]
+    models = run_dir / "models"
+
+    def resolve(section: Any) -> Any:
+        if isinstance(section, HybridConfig):
+            return section.model_copy(
+                update={"first": resolve(section.first), "second": resolve(section.second)}
+            )
+        if isinstance(section, TemporalConfig) and not section.path:
+            if not (models / "retriever").is_dir():
+                raise ClinragError(
+                    f"{run_dir}: models/retriever is missing (the run's trained temporal retriever)"
+                )
+            return section.model_copy(update={"path": str(models / "retriever")})
+        if isinstance(section, DenseConfig) and config.training.dense:
+            if not (models / "encoder").is_dir():
+                raise ClinragError(
+                    f"{run_dir}: models/encoder is missing (the run's fine-tuned dense encoder)"
+                )
+            return section.model_copy(update={"model": str(models / "encoder")})
+        return section
+
+    update: dict[str, Any] = {"retriever": resolve(config.retriever)}
+    if config.reader.type == "llm" and config.training.reader == "lora":
+        if not (models / "adapter").is_dir():
+            raise ClinragError(f"{run_dir}: models/adapter is missing (the run's LoRA adapters)")
+        update["reader"] = config.reader.model_copy(update={"adapter": str(models / "adapter")})
+    return config.model_copy(update=update), columns
+
+
+def check_variables(cohort: Cohort, columns: list[str], run_dir: Path, cohort_dir: Path) -> None:
+    """The cohort must define every variable the run predicts, with the same type."""
+    run_cohort = _run_cohort_variables(run_dir)
+    for name in columns:
+        try:
+            var = cohort.variable(name)
+        except KeyError:
+            raise ClinragError(
+                f"{cohort_dir}/variables.yaml: variable '{name}' of the run is not defined in this cohort"
+            ) from None
+        if run_cohort and name in run_cohort and run_cohort[name] != var.type:
+            raise ClinragError(
+                f"{cohort_dir}/variables.yaml: field 'type' of '{name}': {var.type}, the run learned {run_cohort[name]}"
+            )
+
+
+def _run_cohort_variables(run_dir: Path) -> dict[str, str]:
+    manifest = run_dir / "manifest.json"
+    try:
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        return record.get("variables", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def fill_table(
+    cohort_dir: str | Path,
+    run_dir: str | Path,
+    out: str | Path,
+    patients: str = "unlabeled",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fill the chosen patients' cells with a trained run (see the module docstring).
+
+    Returns:
+        A summary: patients, cells, documented, failed, and the metrics when the patients have known values.
+
+    Raises:
+        ClinragError: Bad run folder or cohort, no patient to fill, a variable the cohort lacks.
+    """
+    from clinrag.config import RetrievalSettings
+    from clinrag.data.validate import load_cohort
+    from clinrag.evaluation import BootstrapSpec, evaluate_table
+    from clinrag.evaluation.report import write_report
+    from clinrag.generation.pipeline import build_reader, fill_cells, provenance_records, rows_of
+    from clinrag.retrieval.pipeline import prepare_retrieval
+
+    cohort_dir, run_dir, out = Path(cohort_dir), Path(run_dir), Path(out)
+    config, columns = trained_config(run_dir)
+    cohort = load_cohort(cohort_dir)
+    check_variables(cohort, columns, run_dir, cohort_dir)
+    chosen = cohort.select_patients(patients)
+    if not chosen:
+        raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
+    variables = [cohort.variable(n) for n in columns]
+    reader = build_reader(config.reader)
+    store = retriever = None
+    if config.reader.type == "llm":
+        settings = RetrievalSettings(
+            chunking=config.chunking, retriever=config.retriever, retrieval=config.retrieval
+        )
+        store, retriever = prepare_retrieval(settings, cohort)
+    results = fill_cells(
+        cohort, chosen, variables, reader, store, retriever, config.retrieval.k, progress=progress
+    )
+    rows = rows_of(results)
+    provenance = provenance_records(cohort, results)
+    known = cohort.table or {}
+    filled = {pid: dict(row) for pid, row in known.items()}
+    for pid, row in rows.items():
+        if pid not in known:
+            filled[pid] = row
+    atomic_write_text(out / "predictions.csv", table_to_csv(columns, sorted(rows.items())))
+    atomic_write_text(out / "table.csv", table_to_csv(columns, sorted(filled.items())))
+    atomic_write_jsonl(out / "provenance.jsonl", provenance)
+    metrics: dict[str, Any] = {}
+    scored = [pid for pid in chosen if pid in known]
+    if scored and patients in ("train", "dev", "test"):
+        metrics = evaluate_table(cohort, rows, patients, BootstrapSpec(config.evaluation.bootstrap), columns)
+        atomic_write_json(out / "metrics.json", metrics)
+    manifest = {
+        "clinrag_component": "fill",
+        "run": str(run_dir.resolve()),
+        "cohort": {"path": str(cohort_dir.resolve()), "sha256": cohort.fingerprint()},
+        "patients": patients,
+    }
+    atomic_write_json(out / "manifest.json", manifest)
+    write_report(
+        out / "report.html",
+        cohort,
+        rows,
+        provenance,
+        metrics,
+        config.model_dump(mode="json"),
+        manifest,
+        title=f"clinrag fill — {config.name}",
+    )
+    return {
+        "patients": len(chosen),
+        "cells": len(results),
+        "documented": sum(1 for r in results if r.cell),
+        "failed": sum(1 for r in results if r.failed),
+        "metrics": metrics,
+    }

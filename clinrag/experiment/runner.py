@@ -1,0 +1,683 @@
+"""``clinrag run``: one config in, a full experiment out (Contract 3 of ../shared/DESIGN.md).
+
+Stages, each cached under a key that hashes what it depends on (:mod:`clinrag.experiment.cache`):
+
+1. **cohort**: a folder (validated), or a synthetic cohort generated once into the cache;
+2. **retriever**: the temporal retriever trained on the train split's table values (early stopping on dev), or a
+   dense encoder fine-tuned on weak labels, saved as a folder (key: cohort, chunking, retriever section, encoder
+   hash);
+3. **retrieval**: the top-k passages of every (patient, variable) of the train and evaluated splits, and the
+   retrieval metrics against gold evidence (key: retriever, k, evaluation settings);
+4. **reader**: LoRA adapters tuned on (variable, retrieved passages, table value) pairs of the train split (key:
+   retrieval, decoder hash, reader and LoRA settings);
+5. **generations**: the evaluated cells, read in fixed chunks of ``cell_batch`` cells, each chunk written
+   atomically as soon as it is done: a run killed at any point resumes at its first missing chunk, and the fixed
+   chunks make the result independent of where it was killed.
+
+Then the run folder: predictions.csv, provenance.jsonl, metrics.json, config.yaml, manifest.json, report.html,
+and models/ (the trained retriever and adapter, which ``clinrag fill`` applies to new patients). Every file is
+written atomically. Logs name stages, counts and keys, never document text or identifiers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinrag.data.cohort import Cohort
+from clinrag.data.variables import Variable
+from clinrag.errors import ClinragError
+from clinrag.experiment.cache import Cache, default_cache_dir, fault_point, stable_hash
+from clinrag.experiment.config import ExperimentConfig, dump_experiment
+from clinrag.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from clinrag.text.passages import Passage, PassageStore, build_passages
+
+RUNTIME_FIELDS = {"device", "batch_size"}
+"""Retriever settings that change where and how fast, not what is computed."""
+
+
+def _log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, metrics, and each stage's timing and cache status."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Run:
+    """One experiment run (see the module docstring); :func:`run_experiment` is the entry point."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        out: str | Path,
+        cohort_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = _log_stderr,
+    ):
+        self.config = config
+        self.out = Path(out)
+        self.cohort_dir = (
+            Path(cohort_dir) if cohort_dir else (Path(config.cohort.path) if config.cohort.path else None)
+        )
+        self.cache = Cache(cache_dir or default_cache_dir())
+        self.progress = progress
+        self.log = log
+        self.stages: list[dict[str, Any]] = []
+        self.keys: dict[str, str] = {}
+        self.model_hashes: dict[str, dict[str, str]] = {}
+        self.trained: dict[str, Path] = {}
+
+    # ---- helpers --------------------------------------------------------------------------------------------
+    def _stage(self, name: str, key: str, cached: bool, seconds: float, detail: str = "") -> None:
+        self.keys[name] = key
+        self.stages.append({"stage": name, "key": key, "cached": cached, "seconds": round(seconds, 2)})
+        status = "cached" if cached else f"{seconds:.1f} s"
+        self.log(f"[{name}] {status}{' — ' + detail if detail else ''} (key {key[:12]})")
+
+    def _model_hash(self, role: str, spec: str, path: Path) -> str:
+        digest = self.cache.folder_hash(path)
+        self.model_hashes[role] = {"spec": spec, "path": str(path), "sha256": digest}
+        return digest
+
+    # ---- 1. cohort --------------------------------------------------------------------------------------------
+    def load_cohort(self) -> Cohort:
+        from clinrag.data.validate import load_cohort
+
+        start = time.perf_counter()
+        if self.cohort_dir is not None:
+            self.cohort_source = {"path": str(self.cohort_dir.resolve())}
+            cohort = load_cohort(self.cohort_dir)
+            cached = False
+        else:
+            from clinrag.synth import write_synthetic_cohort
+
+            synth = self.config.cohort.synth
+            key = self.cache.key("cohort", {"synth": synth.model_dump(), "clinrag": _clinrag_version()})
+            folder, cached = self.cache.build(
+                "cohort",
+                key,
+                lambda staging: write_synthetic_cohort(staging / "cohort", synth.patients, synth.seed),
+            )
+            self.cohort_dir = folder / "cohort"
+            self.cohort_source = {"synthetic": synth.model_dump(), "path": str(self.cohort_dir)}
+            cohort = load_cohort(self.cohort_dir)
+        if cohort.table is None:
+            raise ClinragError(
+                f"{self.cohort_dir}/table.csv: missing; `clinrag run` trains and scores on table values "
+                "(apply a trained run to patients without values with `clinrag fill`)"
+            )
+        self.cohort_hash = cohort.fingerprint()
+        self.cohort_source["sha256"] = self.cohort_hash
+        self._stage(
+            "cohort",
+            self.cohort_hash,
+            cached,
+            time.perf_counter() - start,
+            f"{len(cohort.patients)} patients",
+        )
+        return cohort
+
+    def variables(self, cohort: Cohort) -> list[Variable]:
+        names = self.config.variables or cohort.table_columns
+        unknown = [n for n in names if n not in cohort.table_columns]
+        if unknown:
+            raise ClinragError(
+                f"variables: {', '.join(unknown)} not in the cohort's table (columns: {', '.join(cohort.table_columns)})"
+            )
+        return [cohort.variable(n) for n in names]
+
+    # ---- 2. retriever -----------------------------------------------------------------------------------------
+    def resolve_retriever(self, retriever: Any, cohort: Cohort, store: PassageStore, role: str = "retriever"):
+        """The retriever section with trained folders filled in, and its identity (what its scores depend on)."""
+        from clinrag.models import resolve_model_path
+        from clinrag.retrieval.config import DenseConfig, HybridConfig, TemporalConfig
+
+        if isinstance(retriever, HybridConfig):
+            first, first_id = self.resolve_retriever(retriever.first, cohort, store, f"{role}.first")
+            second, second_id = self.resolve_retriever(retriever.second, cohort, store, f"{role}.second")
+            resolved = retriever.model_copy(update={"first": first, "second": second})
+            return resolved, {
+                "type": "hybrid",
+                "rrf_k": retriever.rrf_k,
+                "first": first_id,
+                "second": second_id,
+            }
+        settings = retriever.model_dump(exclude=RUNTIME_FIELDS)
+        if isinstance(retriever, TemporalConfig):
+            if retriever.path:
+                path = Path(retriever.path)
+                return retriever, {"type": "temporal", "folder": self._model_hash(role, str(path), path)}
+            if not self.config.training.retriever:
+                raise ClinragError(
+                    "retriever: an untrained temporal retriever cannot rank passages; set training.retriever=true "
+                    "or retriever.path=FOLDER"
+                )
+            encoder = resolve_model_path(retriever.encoder)
+            payload = {
+                "cohort": self.cohort_hash,
+                "chunking": self.config.chunking.model_dump(),
+                "retriever": settings,
+                "encoder": self._model_hash(f"{role}.encoder", retriever.encoder, encoder),
+                "variables": [v.name for v in cohort.variables if v.name in cohort.table_columns],
+            }
+            key = self.cache.key("temporal_retriever", payload)
+            start = time.perf_counter()
+
+            def train(staging: Path) -> None:
+                from clinrag.retrieval.temporal import TemporalRetriever
+
+                model = TemporalRetriever(
+                    retriever.model_copy(update={"path": None}),
+                    variables=[cohort.variable(n) for n in cohort.table_columns],
+                )
+                model.index(store)
+                model.fit(cohort, store, progress=self.progress)
+                model.save_pretrained(staging)
+
+            folder, cached = self.cache.build("temporal_retriever", key, train)
+            self._stage(
+                f"{role}", key, cached, time.perf_counter() - start, "temporal retriever trained on train"
+            )
+            self.trained["retriever"] = folder
+            return retriever.model_copy(update={"path": str(folder)}), {"type": "temporal", "trained": key}
+        if isinstance(retriever, DenseConfig):
+            encoder = resolve_model_path(retriever.model)
+            encoder_hash = self._model_hash(f"{role}.encoder", retriever.model, encoder)
+            if not self.config.training.dense:
+                return retriever, {**settings, "model": encoder_hash}
+            payload = {
+                "cohort": self.cohort_hash,
+                "chunking": self.config.chunking.model_dump(),
+                "retriever": settings,
+                "encoder": encoder_hash,
+            }
+            key = self.cache.key("dense_encoder", payload)
+            start = time.perf_counter()
+
+            def tune(staging: Path) -> None:
+                from clinrag.retrieval.dense_training import fine_tune_dense
+
+                fine_tune_dense(cohort, store, retriever, staging, progress=self.progress)
+
+            folder, cached = self.cache.build("dense_encoder", key, tune)
+            self._stage(
+                f"{role}", key, cached, time.perf_counter() - start, "dense encoder fine-tuned on train"
+            )
+            self.trained["encoder"] = folder
+            return retriever.model_copy(update={"model": str(folder)}), {**settings, "model": key}
+        return retriever, settings  # bm25: nothing to train or hash
+
+    # ---- 3. retrieval -----------------------------------------------------------------------------------------
+    def retrieval(self, cohort: Cohort, store: PassageStore, variables: list[Variable], patients: list[str]):
+        """Top-k hits of every (patient, variable) asked, and the retrieval metrics (cached)."""
+        config = self.config
+        resolved, identity = self.resolve_retriever(config.retriever, cohort, store)
+        evaluation = config.evaluation
+        payload = {
+            "cohort": self.cohort_hash,
+            "chunking": config.chunking.model_dump(),
+            "retriever": identity,
+            "k": config.retrieval.k,
+            "patients": stable_hash(patients),
+            "variables": [v.name for v in variables],
+            "metrics": {
+                "split": evaluation.split,
+                "ks": config.retrieval.eval_ks,
+                "bootstrap": evaluation.bootstrap,
+                "seed": evaluation.seed,
+                "on": evaluation.retrieval,
+            },
+        }
+        key = self.cache.key("retrieval", payload)
+        start = time.perf_counter()
+
+        def build(staging: Path) -> None:
+            from clinrag.config import RetrievalSettings
+            from clinrag.evaluation import BootstrapSpec
+            from clinrag.retrieval.base import retrieve
+            from clinrag.retrieval.evaluation import evaluate_retriever
+            from clinrag.retrieval.pipeline import make_retriever
+
+            settings = RetrievalSettings(
+                chunking=config.chunking, retriever=resolved, retrieval=config.retrieval
+            )
+            retriever = make_retriever(settings, cohort)
+            retriever.index(store)
+            hits = {
+                pid: {
+                    v.name: [
+                        [h.index, round(h.score, 6)]
+                        for h in retrieve(retriever, store, pid, v, config.retrieval.k)
+                    ]
+                    for v in variables
+                }
+                for pid in patients
+            }
+            atomic_write_json(staging / "hits.json", hits)
+            metrics = None
+            if evaluation.retrieval and cohort.evidence:
+                try:
+                    metrics = evaluate_retriever(
+                        cohort,
+                        store,
+                        retriever,
+                        evaluation.split,
+                        tuple(config.retrieval.eval_ks),
+                        BootstrapSpec(evaluation.bootstrap, seed=evaluation.seed),
+                    )
+                except ValueError:
+                    metrics = None
+            atomic_write_json(staging / "metrics.json", {"retrieval": metrics})
+
+        folder, cached = self.cache.build("retrieval", key, build)
+        self._stage(
+            "retrieval",
+            key,
+            cached,
+            time.perf_counter() - start,
+            f"top-{config.retrieval.k} of {len(patients)} patients",
+        )
+        hits = json.loads((folder / "hits.json").read_text(encoding="utf-8"))
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["retrieval"]
+        return hits, metrics
+
+    # ---- 4. reader ----------------------------------------------------------------------------------------------
+    def reader_identity(self) -> dict[str, Any]:
+        """What the reader's answers depend on, besides its inputs (decoder, adapter, settings)."""
+        from clinrag.generation.decoder import resolve_decoder_path
+
+        reader = self.config.reader
+        decoder = resolve_decoder_path(reader.model)
+        identity = {
+            "model": self._model_hash("decoder", reader.model, decoder),
+            "settings": reader.model_dump(exclude={"model", "adapter", "lora", "device"}),
+        }
+        if reader.adapter:
+            identity["adapter"] = self._model_hash("adapter", reader.adapter, Path(reader.adapter))
+        return identity
+
+    def train_reader(
+        self, cohort: Cohort, store: PassageStore, variables: list[Variable], hits: dict
+    ) -> None:
+        """LoRA-tune the reader on the train split (cached); sets ``reader.adapter`` to the trained folder."""
+        from clinrag.generation.lora import train_lora
+
+        config = self.config
+        reader_config = config.reader
+        if reader_config.adapter:
+            raise ClinragError(
+                "reader.adapter is set and training.reader=lora: train new adapters (unset reader.adapter) or use "
+                "the given ones (training.reader=none)"
+            )
+        identity = self.reader_identity()
+        train = cohort.split_patients("train")
+        if not train:
+            raise ClinragError(f"{self.cohort_dir}: no patient in the train split to tune the reader on")
+        payload = {
+            "retrieval": self.keys["retrieval"],
+            "decoder": identity["model"],
+            "reader": reader_config.model_dump(
+                include={"prompt", "max_passages", "max_passage_chars", "mark_mentions", "dtype", "lora"}
+            ),
+            "variables": [v.name for v in variables],
+        }
+        key = self.cache.key("reader_adapter", payload)
+        start = time.perf_counter()
+
+        def tune(staging: Path) -> None:
+            from clinrag.generation.lora import training_target
+            from clinrag.generation.pipeline import build_reader
+
+            reader = build_reader(reader_config)
+            pairs = []
+            for pid in train:
+                for var in variables:
+                    request = _request(store, pid, var, hits[pid][var.name])
+                    pairs.append(
+                        (request, training_target(var, cohort.table[pid].get(var.name, ""), request))
+                    )
+            train_lora(reader, pairs, reader_config.lora, staging, progress=self.progress)
+
+        folder, cached = self.cache.build("reader_adapter", key, tune)
+        self._stage("reader", key, cached, time.perf_counter() - start, "LoRA adapters tuned on train")
+        self.trained["adapter"] = folder
+        self.config = config.model_copy(
+            update={"reader": reader_config.model_copy(update={"adapter": str(folder)})}
+        )
+
+    # ---- 5. generations -----------------------------------------------------------------------------------------
+    def generate(
+        self, cohort: Cohort, store: PassageStore, variables: list[Variable], patients: list[str], hits
+    ):
+        """Read every (patient, variable) of ``patients`` in fixed chunks, each cached as soon as it is done."""
+        from clinrag.generation.pipeline import build_reader
+        from clinrag.generation.reader import CellRequest, FullRecordReader
+
+        config = self.config
+        identity = self.reader_identity()
+        full_record = config.reader.type == "full_record"
+        payload = {
+            "cohort": self.cohort_hash,
+            "reader": identity,
+            "retrieval": None if full_record else self.keys["retrieval"],
+            "patients": patients,
+            "variables": [v.name for v in variables],
+            "cell_batch": config.cell_batch,
+        }
+        key = self.cache.key("generations", payload)
+        folder = self.cache.path("generations", key)
+        folder.mkdir(parents=True, exist_ok=True)
+        if full_record:  # the full-record reader reads a patient's record for all variables at once
+            per_chunk = max(1, config.cell_batch // max(1, len(variables)))
+            units = [patients[i : i + per_chunk] for i in range(0, len(patients), per_chunk)]
+        else:
+            cells = [(pid, var) for pid in patients for var in variables]
+            units = [cells[i : i + config.cell_batch] for i in range(0, len(cells), config.cell_batch)]
+        reader = None
+        results = []
+        computed = 0
+        start = time.perf_counter()
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(units), desc="reading (chunks)", unit="chunk")
+        for number, unit in enumerate(units):
+            chunk_file = folder / f"chunk-{number:05d}.jsonl"
+            if chunk_file.is_file():
+                records = [json.loads(line) for line in chunk_file.read_text(encoding="utf-8").splitlines()]
+            else:
+                if reader is None:
+                    reader = build_reader(config.reader)
+                if isinstance(reader, FullRecordReader):
+                    chunk = [r for pid in unit for r in reader.read_patient(cohort, pid, variables)]
+                else:
+                    requests = [
+                        CellRequest(pid, var, _passages(store, hits[pid][var.name])) for pid, var in unit
+                    ]
+                    chunk = reader.read(requests)
+                records = [_result_record(r) for r in chunk]
+                atomic_write_jsonl(chunk_file, records)
+                fault_point(f"generations:{number}")
+                computed += 1
+            results.extend(_result_from_record(r) for r in records)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        (folder / ".complete").write_text("", encoding="utf-8")
+        self._stage(
+            "generations",
+            key,
+            computed == 0,
+            time.perf_counter() - start,
+            f"{len(results)} cells, {computed} of {len(units)} chunks read now",
+        )
+        return results
+
+    # ---- the whole run ------------------------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        from clinrag.baselines import MajorityBaseline
+        from clinrag.data.cohort import table_to_csv
+        from clinrag.evaluation import BootstrapSpec, evaluate_table
+        from clinrag.generation.pipeline import provenance_records, rows_of
+
+        started = time.time()
+        self._check_out_dir()
+        cohort = self.load_cohort()
+        variables = self.variables(cohort)
+        self.variable_types = {v.name: v.type for v in variables}
+        config = self.config
+        split = config.evaluation.split
+        evaluated = cohort.split_patients(split)
+        if not evaluated:
+            raise ClinragError(f"{self.cohort_dir}: no patient in the {split} split to evaluate")
+        store = build_passages(cohort, config.chunking)
+        hits: dict = {}
+        retrieval_metrics = None
+        if config.reader.type == "llm":
+            needed = sorted(
+                set(evaluated)
+                | (set(cohort.split_patients("train")) if config.training.reader == "lora" else set())
+            )
+            hits, retrieval_metrics = self.retrieval(cohort, store, variables, needed)
+            if config.training.reader == "lora":
+                self.train_reader(cohort, store, variables, hits)
+        results = self.generate(cohort, store, variables, evaluated, hits)
+        columns = [v.name for v in variables]
+        rows = rows_of(results)
+        spec = BootstrapSpec(config.evaluation.bootstrap, seed=config.evaluation.seed)
+        metrics = evaluate_table(cohort, rows, split, spec, columns)
+        if retrieval_metrics is not None:
+            metrics["retrieval"] = retrieval_metrics
+        baselines = {}
+        if "majority" in config.evaluation.baselines:
+            majority = evaluate_table(
+                cohort, MajorityBaseline().fit(cohort).predict(evaluated), split, spec, columns
+            )
+            baselines["majority"] = {k: majority["overall"][k] for k in ("accuracy", "accuracy_ci", "n")}
+        if baselines:
+            metrics["baselines"] = baselines
+        metrics["reader"] = {
+            "cells": len(results),
+            "failed": sum(1 for r in results if r.failed),
+            "documented": sum(1 for r in results if r.cell),
+            "prompt_tokens_per_cell": round(sum(r.tokens for r in results) / max(1, len(results)), 1),
+        }
+        provenance = provenance_records(cohort, results)
+        out = self.out
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", dump_experiment(self.original_config))
+        self._copy_models(out)
+        atomic_write_text(out / "predictions.csv", table_to_csv(columns, sorted(rows.items())))
+        atomic_write_jsonl(out / "provenance.jsonl", provenance)
+        atomic_write_json(out / "metrics.json", metrics)
+        manifest = self.manifest(started)
+        atomic_write_json(out / "manifest.json", manifest)
+        self._report(out, cohort, rows, provenance, metrics, manifest)
+        self.log(
+            f"[done] accuracy {metrics['overall']['accuracy']:.3f} {metrics['overall']['accuracy_ci']} on "
+            f"{metrics['overall']['n']} {split} cells — report: {out / 'report.html'}"
+        )
+        return RunResult(out, metrics, self.stages)
+
+    def _check_out_dir(self) -> None:
+        self.original_config = self.config
+        config_file = self.out / "config.yaml"
+        if config_file.is_file() and config_file.read_text(encoding="utf-8") != dump_experiment(self.config):
+            raise ClinragError(
+                f"{self.out}: holds a run of another config (config.yaml differs); choose another --out or "
+                "remove it (the cache keeps what was computed)"
+            )
+
+    def _copy_models(self, out: Path) -> None:
+        for name, source in self.trained.items():
+            target = out / "models" / name
+            if target.is_dir() and _same_tree(source, target):
+                continue
+            staging = out / "models" / f".{name}.partial"
+            if staging.exists():
+                shutil.rmtree(staging)
+            shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".complete"))
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+
+    def _report(self, out, cohort, rows, provenance, metrics, manifest) -> None:
+        from clinrag.evaluation.report import write_report
+
+        write_report(
+            out / "report.html",
+            cohort,
+            rows,
+            provenance,
+            metrics,
+            json.loads(json.dumps(self.original_config.model_dump(mode="json"))),
+            manifest,
+            title=f"clinrag run — {self.config.name}",
+        )
+
+    def manifest(self, started: float) -> dict[str, Any]:
+        config = self.original_config
+        seeds = {
+            "evaluation.seed": config.evaluation.seed,
+            "reader.lora.seed": config.reader.lora.seed,
+        }
+        for path, section in _retriever_sections(config.retriever, "retriever"):
+            if hasattr(section, "train"):
+                seeds[f"{path}.train.seed"] = section.train.seed
+        if self.cohort_source.get("synthetic"):
+            seeds["cohort.synth.seed"] = config.cohort.synth.seed
+        return {
+            "clinrag_component": "run",
+            "name": config.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "seconds": round(time.time() - started, 1),
+            "command": sys.argv,
+            "git": _git_info(),
+            "versions": _versions(),
+            "cohort": self.cohort_source,
+            "variables": self.variable_types,
+            "models": self.model_hashes,
+            "trained": {
+                name: {"cache": str(folder), "run": f"models/{name}"} for name, folder in self.trained.items()
+            },
+            "seeds": seeds,
+            "cache": {"root": str(self.cache.root), "keys": self.keys},
+            "stages": self.stages,
+        }
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    out: str | Path,
+    cohort_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = _log_stderr,
+) -> RunResult:
+    """Run one experiment into ``out`` (see the module docstring).
+
+    Raises:
+        ClinragError: An invalid cohort, a variable not in its table, an untrained temporal retriever without
+            training, a model folder that is not one, or ``out`` holding a run of another config.
+    """
+    return Run(config, out, cohort_dir, cache_dir, progress, log).execute()
+
+
+# ---- small helpers ------------------------------------------------------------------------------------------
+def _passages(store: PassageStore, hits: list[list[float]]) -> list[Passage]:
+    return [store.passages[int(index)] for index, _ in hits]
+
+
+def _request(store: PassageStore, pid: str, var: Variable, hits: list[list[float]]):
+    from clinrag.generation.reader import CellRequest
+
+    return CellRequest(pid, var, _passages(store, hits))
+
+
+def _result_record(result) -> dict[str, Any]:
+    record = dataclasses.asdict(result)
+    record.pop("seconds", None)  # wall time: not part of the result
+    return record
+
+
+def _result_from_record(record: dict[str, Any]):
+    from clinrag.generation.reader import CellResult
+
+    support = record.get("support")
+    return CellResult(
+        patient_id=record["patient_id"],
+        variable=record["variable"],
+        cell=record["cell"],
+        raw=record["raw"],
+        failed=record["failed"],
+        score=record["score"],
+        support=Passage(**support) if support else None,
+        tokens=record["tokens"],
+        seconds=0.0,
+        extra=record.get("extra") or {},
+    )
+
+
+def _retriever_sections(section: Any, path: str):
+    yield path, section
+    for child in ("first", "second"):
+        if hasattr(section, child):
+            yield from _retriever_sections(getattr(section, child), f"{path}.{child}")
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != ".complete")
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
+
+
+def _clinrag_version() -> str:
+    import clinrag
+
+    return clinrag.__version__
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for dist in (
+        "clinrag",
+        "torch",
+        "transformers",
+        "peft",
+        "sentence-transformers",
+        "faiss-cpu",
+        "edsnlp",
+        "xgrammar",
+        "numpy",
+        "pydantic",
+        "bm25s",
+    ):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _git_info() -> dict[str, Any] | None:
+    """The commit of clinrag's source tree (and whether it had uncommitted changes), when it is a git checkout."""
+    import subprocess
+
+    source = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}

@@ -1,0 +1,289 @@
+"""`clinrag run`, `grid` and `fill`: Contract 3 outputs, caching, resume after SIGKILL, grids, filling a table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clinrag.data.validate import load_cohort
+from clinrag.errors import ClinragError
+from clinrag.experiment.config import ExperimentConfig, dump_experiment, load_experiment
+from clinrag.experiment.grid import combination_label, parse_axis
+from clinrag.experiment.runner import run_experiment
+from clinrag.synth import write_synthetic_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+VARIABLES = ["nihss_admission", "thrombolyse", "toast", "date_avc", "glycemie_admission"]
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory) -> Path:
+    """16 patients: enough for train, dev and test splits, small enough to read every cell quickly."""
+    out = tmp_path_factory.mktemp("experiment") / "cohort"
+    write_synthetic_cohort(out, 16, seed=21)
+    return out
+
+
+def _config(tiny_llama_dir: Path, **extra) -> dict:
+    config = {
+        "name": "tiny",
+        "variables": VARIABLES,
+        "retriever": {"type": "bm25"},
+        "retrieval": {"k": 2, "eval_ks": [1, 2]},
+        "reader": {
+            "model": str(tiny_llama_dir),
+            "max_passage_chars": 80,
+            "lora": {"r": 4, "alpha": 8, "epochs": 1, "last_layers": 1, "max_pairs": 24, "batch_size": 4},
+        },
+        "training": {"reader": "lora"},
+        "evaluation": {"bootstrap": 50},
+        "cell_batch": 4,
+    }
+    config.update(extra)
+    return config
+
+
+def _write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(small_cohort, tiny_llama_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    config = ExperimentConfig.model_validate(_config(tiny_llama_dir))
+    result = run_experiment(
+        config, root / "run", small_cohort, root / "cache", progress=False, log=lambda m: None
+    )
+    return config, result, root
+
+
+# ---- config --------------------------------------------------------------------------------------------------
+def test_shipped_configs_load_and_use_the_mission_pipeline():
+    default = load_experiment(REPO / "configs" / "default.yaml")
+    assert default.retriever.type == "temporal" and default.training.reader == "lora"
+    assert default.reader.model == "embedded:smollm2-135m-instruct"
+    server = load_experiment(REPO / "configs" / "server.yaml")
+    assert server.reader.dtype == "bfloat16" and server.reader.lora.last_layers is None
+    changed = load_experiment(REPO / "configs" / "default.yaml", ["retriever.type=bm25", "retrieval.k=5"])
+    assert changed.retriever.type == "bm25" and changed.retrieval.k == 5
+
+
+def test_config_errors_are_one_line(tmp_path, run_cli, small_cohort):
+    bad = _write_config(tmp_path / "bad.yaml", {"reader": {"lora": {"rank": 4}}})
+    with pytest.raises(ClinragError, match=r"field 'reader.lora.rank'"):
+        load_experiment(bad)
+    result = run_cli("run", bad, "--cohort", small_cohort, "--out", tmp_path / "out")
+    assert result.code == 2 and "reader.lora.rank" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("run", tmp_path / "absent.yaml", "--out", tmp_path / "out")
+    assert result.code == 2 and "no such config file" in result.stderr
+    result = run_cli("run", bad, "retrieval.k", "--out", tmp_path / "out")
+    assert result.code == 2 and "expected key=value" in result.stderr
+    good = _write_config(tmp_path / "good.yaml", {"variables": ["nihss_admission", "no_such_variable"]})
+    result = run_cli("run", good, "retriever.type=bm25", "--cohort", small_cohort, "--out", tmp_path / "o")
+    assert result.code == 2 and "no_such_variable" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o" / "predictions.csv").exists()
+
+
+# ---- one run ---------------------------------------------------------------------------------------------------
+def test_run_writes_contract_3(first_run, small_cohort):
+    config, result, _ = first_run
+    run_dir = result.run_dir
+    for name in (
+        "predictions.csv",
+        "provenance.jsonl",
+        "metrics.json",
+        "config.yaml",
+        "manifest.json",
+        "report.html",
+    ):
+        assert (run_dir / name).is_file(), name
+    cohort = load_cohort(small_cohort)
+    test = cohort.split_patients("test")
+    with (run_dir / "predictions.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["patient_id"] for r in rows] == sorted(test)
+    assert list(rows[0]) == ["patient_id", *VARIABLES]
+    records = [
+        json.loads(line) for line in (run_dir / "provenance.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(records) == len(test) * len(VARIABLES)
+    quoted = [r for r in records if r["doc_id"] is not None]
+    assert quoted, "some value should have been documented"
+    for record in quoted:
+        assert record["quote"] == cohort.document(record["doc_id"]).text[record["start"] : record["end"]]
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["overall"]["n"] == len(test) * len(VARIABLES)
+    low, high = metrics["overall"]["accuracy_ci"]
+    assert low <= metrics["overall"]["accuracy"] <= high
+    assert set(metrics["variables"]) == set(VARIABLES)
+    assert "recall@2" in metrics["retrieval"]["overall"] and "majority" in metrics["baselines"]
+    assert load_experiment(run_dir / "config.yaml") == config  # the resolved config reloads to the same
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["models"]["decoder"]["sha256"]) == 64
+    assert manifest["cohort"]["sha256"] == cohort.fingerprint()
+    assert manifest["seeds"]["reader.lora.seed"] == 0 and "torch" in manifest["versions"]
+    assert {s["stage"] for s in manifest["stages"]} == {"cohort", "retrieval", "reader", "generations"}
+    assert (run_dir / "models" / "adapter" / "adapter_config.json").is_file()
+
+
+def test_same_config_again_is_cached_and_identical(first_run, small_cohort, tiny_llama_dir):
+    config, result, root = first_run
+    again = run_experiment(
+        config, root / "again", small_cohort, root / "cache", progress=False, log=lambda m: None
+    )
+    assert all(stage["cached"] for stage in again.stages if stage["stage"] != "cohort")
+    for name in ("predictions.csv", "provenance.jsonl", "metrics.json"):
+        assert (again.run_dir / name).read_bytes() == (result.run_dir / name).read_bytes(), name
+    # changing the reader's k recomputes retrieval, training and generations; the cohort stays
+    other = ExperimentConfig.model_validate(_config(tiny_llama_dir, retrieval={"k": 1, "eval_ks": [1]}))
+    changed = run_experiment(
+        other, root / "k1", small_cohort, root / "cache", progress=False, log=lambda m: None
+    )
+    assert not any(stage["cached"] for stage in changed.stages if stage["stage"] != "cohort")
+    with pytest.raises(ClinragError, match="another config"):
+        run_experiment(
+            other, result.run_dir, small_cohort, root / "cache", progress=False, log=lambda m: None
+        )
+
+
+def _run_process(config: Path, cohort: Path, out: Path, cache: Path, fault: str | None = None):
+    env = {**os.environ, "CLINRAG_FAULT": fault or ""}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clinrag",
+            "run",
+            str(config),
+            "--cohort",
+            str(cohort),
+            "--out",
+            str(out),
+            "--cache",
+            str(cache),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_killed_runs_resume_to_identical_outputs(small_cohort, tiny_llama_dir, tmp_path):
+    """SIGKILL in the middle of reading, and inside the reader's training, then start again: the outputs equal
+    those of an uninterrupted run in a fresh cache (so training is reproducible too)."""
+    config = _write_config(tmp_path / "config.yaml", _config(tiny_llama_dir))
+    reference = _run_process(config, small_cohort, tmp_path / "reference", tmp_path / "cache-ref")
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    killed = _run_process(
+        config, small_cohort, tmp_path / "resumed", tmp_path / "cache", fault="generations:2"
+    )
+    assert killed.returncode == -9
+    assert not (tmp_path / "resumed" / "predictions.csv").exists()
+    resumed = _run_process(config, small_cohort, tmp_path / "resumed", tmp_path / "cache")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "[reader] cached" in resumed.stderr
+    read_now, chunks = re.search(r"(\d+) of (\d+) chunks read now", resumed.stderr).groups()
+    assert int(read_now) == int(chunks) - 3  # chunks 0, 1 and 2 were done before the kill
+    killed = _run_process(
+        config, small_cohort, tmp_path / "retrained", tmp_path / "cache-2", "stage:reader_adapter"
+    )
+    assert killed.returncode == -9
+    retrained = _run_process(config, small_cohort, tmp_path / "retrained", tmp_path / "cache-2")
+    assert retrained.returncode == 0, retrained.stderr[-2000:]
+    for name in ("predictions.csv", "provenance.jsonl"):
+        expected = (tmp_path / "reference" / name).read_bytes()
+        assert (tmp_path / "resumed" / name).read_bytes() == expected, name
+        assert (tmp_path / "retrained" / name).read_bytes() == expected, name
+
+
+# ---- fill --------------------------------------------------------------------------------------------------------
+def test_fill_applies_a_trained_run_to_patients_without_values(first_run, small_cohort, tmp_path, run_cli):
+    import shutil
+
+    _, result, _ = first_run
+    cohort_dir = tmp_path / "cohort"
+    shutil.copytree(small_cohort, cohort_dir)
+    lines = (cohort_dir / "table.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    removed = [line.split(",")[0] for line in lines[1:4]]
+    (cohort_dir / "table.csv").write_text("".join([lines[0], *lines[4:]]), encoding="utf-8")
+    splits = (cohort_dir / "splits.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in splits if line.split(",")[0] not in removed]
+    (cohort_dir / "splits.csv").write_text("".join(kept), encoding="utf-8")
+    out = tmp_path / "filled"
+    outcome = run_cli("fill", "--cohort", cohort_dir, "--run", result.run_dir, "--out", out, "--quiet")
+    assert outcome.code == 0, outcome.stderr
+    with (out / "table.csv").open(encoding="utf-8", newline="") as handle:
+        table = {row["patient_id"]: row for row in csv.DictReader(handle)}
+    cohort = load_cohort(cohort_dir)
+    assert set(table) == set(cohort.patients)
+    with (out / "predictions.csv").open(encoding="utf-8", newline="") as handle:
+        assert sorted(row["patient_id"] for row in csv.DictReader(handle)) == sorted(removed)
+    for record in map(json.loads, (out / "provenance.jsonl").read_text(encoding="utf-8").splitlines()):
+        assert record["patient_id"] in removed
+        if record["doc_id"]:
+            assert record["quote"] == cohort.document(record["doc_id"]).text[record["start"] : record["end"]]
+    assert (out / "report.html").is_file()
+    # bad inputs: not a run folder; a cohort lacking a variable of the run
+    outcome = run_cli("fill", "--cohort", cohort_dir, "--run", tmp_path, "--out", tmp_path / "x")
+    assert outcome.code == 2 and "not a run folder" in outcome.stderr
+    variables = yaml.safe_load((cohort_dir / "variables.yaml").read_text(encoding="utf-8"))
+    variables["variables"] = [v for v in variables["variables"] if v["name"] != "toast"]
+    (cohort_dir / "variables.yaml").write_text(
+        yaml.safe_dump(variables, allow_unicode=True), encoding="utf-8"
+    )
+    header, *rows = (cohort_dir / "table.csv").read_text(encoding="utf-8").splitlines()
+    index = header.split(",").index("toast")
+    drop = lambda line: ",".join(c for i, c in enumerate(next(csv.reader([line]))) if i != index)  # noqa: E731
+    (cohort_dir / "table.csv").write_text(
+        "\n".join(drop(x) for x in [header, *rows]) + "\n", encoding="utf-8"
+    )
+    outcome = run_cli("fill", "--cohort", cohort_dir, "--run", result.run_dir, "--out", tmp_path / "y")
+    assert outcome.code == 2 and "'toast'" in outcome.stderr and "Traceback" not in outcome.stderr
+
+
+# ---- grid ---------------------------------------------------------------------------------------------------------
+def test_parse_axis():
+    assert parse_axis("retrieval.k=3,5") == ("retrieval.k", [3, 5])
+    assert parse_axis("retriever.type=bm25, dense") == ("retriever.type", ["bm25", "dense"])
+    assert (
+        combination_label({"retriever.type": "bm25", "retrieval.k": 3}) == "retriever.type=bm25 retrieval.k=3"
+    )
+    for bad in ("retrieval.k", "=3", "retrieval.k="):
+        with pytest.raises(ClinragError, match="--axis"):
+            parse_axis(bad)
+
+
+def test_grid_over_retriever_and_k(small_cohort, tiny_llama_dir, tmp_path, run_cli):
+    config = _write_config(tmp_path / "grid.yaml", _config(tiny_llama_dir, training={"reader": "none"}))
+    out = tmp_path / "grid"
+    result = run_cli(
+        "grid", config, "--axis", "retriever.type=bm25,dense", "--axis", "retrieval.k=1,2",
+        "--cohort", small_cohort, "--out", out, "--cache", tmp_path / "cache", "--quiet",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    for name in ("results.md", "results.csv", "results.tex", "results.png", "summary.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert len(summary["rows"]) == 4
+    for row in summary["rows"]:
+        assert row["accuracy_ci"][0] <= row["accuracy"] <= row["accuracy_ci"][1]
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((out / "runs").iterdir())) == 4
+    markdown = (out / "results.md").read_text(encoding="utf-8")
+    assert "reference" in markdown and "retrieval.k" in markdown
+
+
+def test_dump_experiment_round_trips():
+    config = load_experiment(REPO / "configs" / "default.yaml", ["reader.lora.epochs=5"])
+    assert ExperimentConfig.model_validate(yaml.safe_load(dump_experiment(config))) == config
