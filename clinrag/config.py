@@ -41,13 +41,14 @@ class RetrievalSettings(BaseModel):
     @classmethod
     def _default_retriever_type(cls, data: Any) -> Any:
         # a retriever section without `type` (e.g. only `--set retriever.k1=1.2`) is a bm25 section
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("retriever"), dict)
-            and "type" not in data["retriever"]
-        ):
-            data = {**data, "retriever": {"type": "bm25", **data["retriever"]}}
-        return data
+        return default_section_type(data, "retriever", "bm25")
+
+
+def default_section_type(data: Any, section: str, default: str) -> Any:
+    """``data`` with ``data[section]["type"]`` set to ``default`` when the section is given without a type."""
+    if isinstance(data, dict) and isinstance(data.get(section), dict) and "type" not in data[section]:
+        data = {**data, section: {"type": default, **data[section]}}
+    return data
 
 
 def load_yaml_mapping(path: str | Path) -> dict[str, Any]:

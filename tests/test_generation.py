@@ -431,3 +431,54 @@ def test_grounded_choices_are_the_values_written_in_the_evidence():
     free = LLMReader(ReaderConfig(grounded=False), decoder=object())
     assert len(free.choices(CellRequest("p", nihss, passages))) == 44
     assert free.choices(CellRequest("p", glyc, passages)) is None
+
+
+def test_values_carry_the_timepoint_their_clause_names():
+    from clinrag.generation.reader import values_with_timepoints
+
+    nihss = Variable(name="nihss_admission", type="integer", description="NIHSS", minimum=0, maximum=42)
+    text = (
+        "Thrombolyse débutée à 8h17. NIHSS initial 4, NIHSS à H24 5. Score NIHSS de sortie 2. "
+        "Évaluation à 3 mois : Rankin modifié : 0, et mRS 1 à 3 mois."
+    )
+    found = [(text[s:e], label) for s, e, _, _, label in values_with_timepoints(nihss, text, "2024-01-02")]
+    # clock times ("8h17") and durations ("3 mois") are no scores; each value gets the cue of its clause
+    assert found == [
+        ("4", "admission"),
+        ("5", "24 heures"),
+        ("2", "sortie"),
+        ("0", "3 mois"),
+        ("1", "3 mois"),
+    ]
+    age = Variable(name="age", type="integer", description="âge", unit="ans", minimum=18, maximum=110)
+    assert [a for _, _, a, _, _ in values_with_timepoints(age, "Patiente de 81 ans.", "2024-01-02")] == ["81"]
+
+
+def test_the_reader_sees_timepoints_and_never_offers_a_duration(decoder):
+    nihss = Variable(name="nihss_admission", type="integer", description="NIHSS", minimum=0, maximum=42)
+    text = "NIHSS avant thrombolyse : 13. NIHSS à H24 : 11, revu à 3 mois."
+    passage = Passage("P1", "D1", 0, len(text), text, "2024-01-02", "urgences", "", 0, 0.0)
+    reader = LLMReader(ReaderConfig(max_passage_chars=200), decoder)
+    request = CellRequest("P1", nihss, [passage])
+    prompt = reader.messages(request)[1]["content"]
+    assert "«13|admission»" in prompt and "«11|24 heures»" in prompt and "«3" not in prompt
+    assert set(reader.choices(request)) == {"13", "11", "non documenté"}
+    plain = LLMReader(ReaderConfig(max_passage_chars=200, mark_timepoints=False), decoder)
+    assert "«13" not in plain.messages(request)[1]["content"]
+
+
+def test_an_adapter_read_with_other_settings_is_flagged(tmp_path):
+    from clinrag.generation.reader import check_adapter_settings
+
+    tuned = ReaderConfig(max_passage_chars=120)
+    record = {"max_passage_chars": 120, "mark_mentions": True, "prompt": tuned.prompt.model_dump()}
+    (tmp_path / "clinrag_reader.json").write_text(json.dumps(record), encoding="utf-8")
+    assert (
+        check_adapter_settings(tuned.model_copy(update={"adapter": str(tmp_path), "mark_timepoints": False}))
+        == []
+    )
+    with pytest.warns(UserWarning, match=r"reader\.max_passage_chars, reader\.mark_timepoints"):
+        assert check_adapter_settings(ReaderConfig(adapter=str(tmp_path))) == [
+            "max_passage_chars",
+            "mark_timepoints",
+        ]

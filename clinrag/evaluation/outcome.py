@@ -39,7 +39,7 @@ from clinrag.data.cohort import Cohort
 from clinrag.data.values import cells_match, parse_value
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
-from clinrag.evaluation.metrics import BootstrapSpec
+from clinrag.evaluation.metrics import BootstrapSpec, _interval
 
 # Admission variables of the synthetic cohort (clinrag/synth/variables.yaml) that a stroke outcome model uses.
 DEFAULT_FEATURES: tuple[str, ...] = (
@@ -346,15 +346,6 @@ def weighted_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) ->
     denominator = w_pos.sum(axis=1) * w_neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
-
-
-def _interval(samples: np.ndarray, spec: BootstrapSpec) -> list[float] | None:
-    samples = samples[~np.isnan(samples)]
-    if samples.size == 0:
-        return None
-    alpha = (1 - spec.confidence) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return [round(float(low), 4), round(float(high), 4)]
 
 
 def _round(value: float) -> float | None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+from clinrag.config import apply_overrides, build_settings, default_section_type, load_yaml_mapping
 from clinrag.generation.pipeline import PipelineSettings
 from clinrag.retrieval.config import RetrieverConfig, TemporalConfig
 
@@ -84,13 +84,7 @@ class ExperimentConfig(PipelineSettings):
     @classmethod
     def _default_retriever_type(cls, data: Any) -> Any:
         # an experiment's retriever section without `type` is a temporal one (the mission's retriever)
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("retriever"), dict)
-            and "type" not in data["retriever"]
-        ):
-            data = {**data, "retriever": {"type": "temporal", **data["retriever"]}}
-        return data
+        return default_section_type(data, "retriever", "temporal")
 
 
 def load_experiment(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:

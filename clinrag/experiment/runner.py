@@ -331,7 +331,15 @@ class Run:
             "retrieval": self.keys["retrieval"],
             "decoder": identity["model"],
             "reader": reader_config.model_dump(
-                include={"prompt", "max_passages", "max_passage_chars", "mark_mentions", "dtype", "lora"}
+                include={
+                    "prompt",
+                    "max_passages",
+                    "max_passage_chars",
+                    "mark_mentions",
+                    "mark_timepoints",
+                    "dtype",
+                    "lora",
+                }
             ),
             "variables": [v.name for v in variables],
         }

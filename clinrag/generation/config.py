@@ -89,6 +89,10 @@ class ReaderConfig(_Config):
     mark_mentions: bool = True
     """Mark the variable's terms in the passages, with what they name and edsnlp's qualifiers
     (« pas de «diabète|négation» »), so the reader sees negation, hypothesis and family history."""
+    mark_timepoints: bool = True
+    """Mark each integer and number in the passages with the timepoint its clause names
+    (« NIHSS initial «15|admission», NIHSS à H24 «12|24 heures» », lexicon in
+    :mod:`clinrag.text.timepoints`); numbers that are durations ("3 mois") are neither marked nor answers."""
     grounded: bool = True
     """Integers, numbers and dates are chosen among the values written in the passages shown (or "non
     documenté"): an extractive reader that cannot give a value its evidence does not state. False: bounded

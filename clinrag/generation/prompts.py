@@ -50,7 +50,7 @@ def evidence_view(
         spans.append(
             (m.start, m.end, tags + [label for attribute, label in _QUALIFIERS if getattr(m, attribute)])
         )
-    spans += [(start, stop, [canonical]) for start, stop, canonical in values or []]
+    spans += [(start, stop, [canonical] if canonical else []) for start, stop, canonical in values or []]
     pieces, cursor = [], begin
     for start, stop, tags in sorted(spans) if mark else []:
         if start < cursor or stop > end:  # outside the window, or overlapping a span already marked

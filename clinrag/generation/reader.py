@@ -32,6 +32,7 @@ from clinrag.generation.prompts import build_messages, evidence_window, format_p
 from clinrag.retrieval.supervision import states_value
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.passages import Passage
+from clinrag.text.timepoints import duration_spans, value_timepoints
 
 
 @dataclass
@@ -71,6 +72,23 @@ class CellResult:
     extra: dict = field(default_factory=dict)
 
 
+def values_with_timepoints(
+    var: Variable, text: str, date: str
+) -> list[tuple[int, int, str, str, str | None]]:
+    """The values of ``var`` written in ``text`` (:func:`stated_values`) with the timepoint each one's clause
+    names (:func:`clinrag.text.timepoints.value_timepoints`): ``(start, end, answer, cell, timepoint)``. For
+    integers, numbers that are durations ("3 mois", "24 h", "J3") are left out: they are never a score."""
+    stated = stated_values(var, text, date)
+    if var.type == "integer":
+        durations = duration_spans(text, var.unit)
+        stated = [v for v in stated if not any(start <= v[0] < end for start, end in durations)]
+    labels = (
+        value_timepoints(text, [(v[0], v[1]) for v in stated]) if var.type in ("integer", "number") else []
+    )
+    labels += [None] * (len(stated) - len(labels))
+    return [(*value, label) for value, label in zip(stated, labels, strict=True)]
+
+
 def supporting_passage(
     var: Variable, cell: str, passages: list[Passage], mentions: list[list[Mention]]
 ) -> Passage | None:
@@ -83,6 +101,34 @@ def supporting_passage(
     return passages[0]
 
 
+ADAPTER_VIEW_SETTINGS = ("max_passages", "max_passage_chars", "mark_mentions", "mark_timepoints", "prompt")
+"""Reader settings that shape what an adapter was tuned to read: reading with others degrades it silently."""
+
+
+def check_adapter_settings(config: ReaderConfig) -> list[str]:
+    """Warn (and return the differences) when ``config`` reads passages otherwise than ``config.adapter`` was
+    tuned on (its ``clinrag_reader.json``); an adapter without that file is not checked."""
+    import json
+    import warnings
+    from pathlib import Path
+
+    record_file = Path(config.adapter) / "clinrag_reader.json"
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    current = config.model_dump()
+    record = {"mark_timepoints": False, **record}  # adapters tuned before timepoints were marked
+    differences = [name for name in ADAPTER_VIEW_SETTINGS if name in record and record[name] != current[name]]
+    if differences:
+        warnings.warn(
+            f"{config.adapter}: tuned with other reader settings ({', '.join(f'reader.{d}' for d in differences)} "
+            f"differ from {record_file.name}); answers may degrade",
+            stacklevel=3,
+        )
+    return differences
+
+
 class LLMReader:
     """The retrieval-augmented reader (see the module docstring)."""
 
@@ -91,15 +137,23 @@ class LLMReader:
         self.decoder = decoder or Decoder(self.config)
         self._annotators: dict[str, Annotator] = {}
         self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
+        if self.config.adapter:
+            check_adapter_settings(self.config)
 
     def messages(self, request: CellRequest) -> list[dict[str, str]]:
         """The chat messages for a cell."""
         passages = request.passages[: self.config.max_passages]
         mentions = self._mentions(request.variable, passages)
+        var = request.variable
         values = None
-        if request.variable.type == "date":  # dates are shown resolved ("la veille" -> ISO), as answered
+        if var.type == "date":  # dates are shown resolved ("la veille" -> ISO), as answered
             values = [
-                [(s, e, cell) for s, e, _, cell in stated_values(request.variable, p.text, p.date)]
+                [(s, e, cell) for s, e, _, cell in stated_values(var, p.text, p.date)] for p in passages
+            ]
+        elif var.type in ("integer", "number") and self.config.mark_timepoints:
+            # each value with the timepoint its clause names: «15|admission», «12|24 heures»
+            values = [
+                [(s, e, label or "") for s, e, _, _, label in values_with_timepoints(var, p.text, p.date)]
                 for p in passages
             ]
         text = format_passages(
@@ -110,7 +164,7 @@ class LLMReader:
             self.config.mark_mentions,
             values,
         )
-        return build_messages(request.variable, text, self.config.prompt)
+        return build_messages(var, text, self.config.prompt)
 
     def choices(self, request: CellRequest) -> dict[str, str] | None:
         """``answer -> canonical cell`` the reader chooses from ("non documenté" included), or None for a
@@ -126,7 +180,7 @@ class LLMReader:
         found: dict[str, str] = {}
         for passage, mentions in zip(passages, self._mentions(var, passages), strict=True):
             begin, end = evidence_window(passage.text, mentions, self.config.max_passage_chars)
-            for _, _, answer, cell in stated_values(var, passage.text[begin:end], passage.date):
+            for _, _, answer, cell, _ in values_with_timepoints(var, passage.text[begin:end], passage.date):
                 found.setdefault(cell, answer)
         return {**{answer: cell for cell, answer in found.items()}, NOT_DOCUMENTED: ""}
 

@@ -1,0 +1,108 @@
+"""When a score was taken: the timepoint a clinical note attaches to a value, and the numbers that are durations.
+
+A note often states the same score several times ("NIHSS initial 15, NIHSS à H24 12, NIHSS de sortie 9"); which
+one a registry column wants depends on the words before the value, not on the value. :func:`value_timepoints`
+gives each value written in a text the timepoint its clause names (the nearest cue to its left, after the
+previous value and within its sentence; else a cue right after it, "mRS 2 à 3 mois"), from a lexicon of French
+clinical expressions (:data:`TIMEPOINT_CUES`, editable). :func:`duration_spans` finds numbers that are durations
+("3 mois", "24 heures", "J3"), which are never a score's value.
+"""
+
+from __future__ import annotations
+
+import re
+
+TIMEPOINT_CUES: dict[str, tuple[str, ...]] = {
+    "admission": (
+        r"arriv[ée]e",
+        r"admission",
+        r"\bentr[ée]e\b",
+        r"initia(?:l|le|ux)\b",
+        r"avant (?:la |sa )?thrombolyse",
+        r"pr[ée][- ]?thrombolyse",
+        r"accueil",
+        r"\bH0\b",
+        r"aux urgences",
+    ),
+    "24 heures": (r"\bH24\b", r"\b24 ?h(?:eures)?\b", r"\bJ1\b", r"lendemain"),
+    "sortie": (r"sortie",),
+    "3 mois": (r"\b3 mois\b", r"trois mois", r"\bM3\b", r"\b90 jours\b"),
+    "avant l'AVC": (
+        r"ant[ée]rieure?s?\b",
+        r"avant l'AVC",
+        r"pr[ée][- ]?(?:AVC|morbide)",
+        r"pr[ée]alable",
+        r"habituel(?:le)?",
+        r"\bde base\b",
+    ),
+}
+"""Timepoint label (as variables name it in ``timepoint``) -> regular expressions of its cues (case-insensitive)."""
+
+_CUES = [
+    (label, re.compile(pattern, re.IGNORECASE))
+    for label, patterns in TIMEPOINT_CUES.items()
+    for pattern in patterns
+]
+_DURATION = re.compile(
+    r"(?<![\w/,.])(\d{1,3})\s*(?:mois|jours?|semaines?|heures?|h\b|min\b|minutes?|ans?\b|années?)"
+    r"|\b[JM](\d{1,3})\b"
+    r"|(?<![\w/,.])(\d{1,2}) ?h ?\d{2}\b",  # a clock time, "8h17"
+    re.IGNORECASE,
+)
+_BOUNDARY = re.compile(r"[.;!?]\s|\n")
+_RIGHT = re.compile(r"\s*(?:à|au|en|de|du)\s", re.IGNORECASE)
+LEFT_CHARS = 60
+"""How far left of a value its cue is looked for (within its sentence, after the previous value)."""
+RIGHT_CHARS = 25
+"""How far right of a value a cue introduced by a preposition is looked for."""
+
+
+def duration_spans(text: str, unit: str | None = None) -> list[tuple[int, int]]:
+    """``(start, end)`` of the numbers of ``text`` that are durations, day numbers or clock times ("3 mois",
+    "24 h", "J3", "8h17"),
+    except those in ``unit`` (an age in "ans" is a value, not a duration)."""
+    spans = []
+    for match in _DURATION.finditer(text):
+        group = next(g for g in (1, 2, 3) if match.group(g) is not None)
+        if unit and match.group(0).lower().rstrip().endswith(unit.lower()):
+            continue
+        spans.append((match.start(group), match.end(group)))
+    return spans
+
+
+def _last_cue(text: str) -> str | None:
+    best, best_end = None, -1
+    for label, pattern in _CUES:
+        for match in pattern.finditer(text):
+            if match.end() > best_end:
+                best, best_end = label, match.end()
+    return best
+
+
+def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | None]:
+    """The timepoint label of each ``(start, end)`` value span of ``text`` (in text order), or None.
+
+    The cue is the last one in the value's left context: from the end of the previous value (or the start of its
+    sentence, or :data:`LEFT_CHARS` before it, whichever is nearest) to the value. Without one, a cue introduced
+    by a preposition right after the value ("2 à 3 mois") counts. A cue inside a number of the span itself is not
+    read (the "3" of "3 mois" is no value).
+    """
+    labels = []
+    previous_end = 0
+    spans = sorted(values)
+    for index, (start, end) in enumerate(spans):
+        floor = max(previous_end, start - LEFT_CHARS)
+        boundaries = [m.end() for m in _BOUNDARY.finditer(text, floor, start)]
+        if boundaries:
+            floor = boundaries[-1]
+        label = _last_cue(text[floor:start])
+        if label is None:
+            ceiling = spans[index + 1][0] if index + 1 < len(spans) else len(text)
+            ceiling = min(ceiling, end + RIGHT_CHARS)
+            stop = _BOUNDARY.search(text, end, ceiling)
+            right = text[end : stop.start() if stop else ceiling]
+            if _RIGHT.match(right):
+                label = _last_cue(right)
+        labels.append(label)
+        previous_end = end
+    return labels
