@@ -381,7 +381,14 @@ class Run:
         payload = {
             "cohort": self.cohort_hash,
             "reader": identity,
-            "retrieval": None if full_record else self.keys["retrieval"],
+            # the passages each evaluated cell reads (not the whole retrieval stage: a run that also retrieved
+            # for training reads the same cells as one that did not)
+            "passages": None
+            if full_record
+            else {
+                "chunking": config.chunking.model_dump(),
+                "hits": stable_hash({pid: hits[pid] for pid in patients}),
+            },
             "patients": patients,
             "variables": [v.name for v in variables],
             "cell_batch": config.cell_batch,
