@@ -69,6 +69,7 @@ class Run:
         log: Callable[[str], None] = _log_stderr,
     ):
         self.config = config
+        self.original_config = config  # as given: `config` gets the trained folders filled in
         self.out = Path(out)
         self.cohort_dir = (
             Path(cohort_dir) if cohort_dir else (Path(config.cohort.path) if config.cohort.path else None)
@@ -347,18 +348,14 @@ class Run:
         start = time.perf_counter()
 
         def tune(staging: Path) -> None:
-            from clinrag.generation.lora import training_target
+            from clinrag.generation.lora import labelled_pairs
             from clinrag.generation.pipeline import build_reader
 
-            reader = build_reader(reader_config)
-            pairs = []
-            for pid in train:
-                for var in variables:
-                    request = _request(store, pid, var, hits[pid][var.name])
-                    pairs.append(
-                        (request, training_target(var, cohort.table[pid].get(var.name, ""), request))
-                    )
-            train_lora(reader, pairs, reader_config.lora, staging, progress=self.progress)
+            requests = [_request(store, pid, var, hits) for pid in train for var in variables]
+            pairs = labelled_pairs(cohort, requests)
+            train_lora(
+                build_reader(reader_config), pairs, reader_config.lora, staging, progress=self.progress
+            )
 
         folder, cached = self.cache.build("reader_adapter", key, tune)
         self._stage("reader", key, cached, time.perf_counter() - start, "LoRA adapters tuned on train")
@@ -373,7 +370,7 @@ class Run:
     ):
         """Read every (patient, variable) of ``patients`` in fixed chunks, each cached as soon as it is done."""
         from clinrag.generation.pipeline import build_reader
-        from clinrag.generation.reader import CellRequest, FullRecordReader
+        from clinrag.generation.reader import FullRecordReader
 
         config = self.config
         identity = self.reader_identity()
@@ -421,10 +418,7 @@ class Run:
                 if isinstance(reader, FullRecordReader):
                     chunk = [r for pid in unit for r in reader.read_patient(cohort, pid, variables)]
                 else:
-                    requests = [
-                        CellRequest(pid, var, _passages(store, hits[pid][var.name])) for pid, var in unit
-                    ]
-                    chunk = reader.read(requests)
+                    chunk = reader.read([_request(store, pid, var, hits) for pid, var in unit])
                 records = [_result_record(r) for r in chunk]
                 atomic_write_jsonl(chunk_file, records)
                 fault_point(f"generations:{number}")
@@ -511,9 +505,10 @@ class Run:
         return RunResult(out, metrics, self.stages)
 
     def _check_out_dir(self) -> None:
-        self.original_config = self.config
         config_file = self.out / "config.yaml"
-        if config_file.is_file() and config_file.read_text(encoding="utf-8") != dump_experiment(self.config):
+        if config_file.is_file() and config_file.read_text(encoding="utf-8") != dump_experiment(
+            self.original_config
+        ):
             raise ClinragError(
                 f"{self.out}: holds a run of another config (config.yaml differs); choose another --out or "
                 "remove it (the cache keeps what was computed)"
@@ -522,7 +517,7 @@ class Run:
     def _copy_models(self, out: Path) -> None:
         for name, source in self.trained.items():
             target = out / "models" / name
-            if target.is_dir() and _same_tree(source, target):
+            if target.is_dir() and self.cache.folder_hash(source) == self.cache.folder_hash(target):
                 continue
             staging = out / "models" / f".{name}.partial"
             if staging.exists():
@@ -541,7 +536,7 @@ class Run:
             rows,
             provenance,
             metrics,
-            json.loads(json.dumps(self.original_config.model_dump(mode="json"))),
+            self.original_config.model_dump(mode="json"),
             manifest,
             title=f"clinrag run — {self.config.name}",
         )
@@ -595,14 +590,11 @@ def run_experiment(
 
 
 # ---- small helpers ------------------------------------------------------------------------------------------
-def _passages(store: PassageStore, hits: list[list[float]]) -> list[Passage]:
-    return [store.passages[int(index)] for index, _ in hits]
-
-
-def _request(store: PassageStore, pid: str, var: Variable, hits: list[list[float]]):
+def _request(store: PassageStore, pid: str, var: Variable, hits: dict[str, dict[str, list]]):
+    """The cell (pid, var) with the passages the retrieval stage found for it."""
     from clinrag.generation.reader import CellRequest
 
-    return CellRequest(pid, var, _passages(store, hits))
+    return CellRequest(pid, var, [store.passages[int(index)] for index, _ in hits[pid][var.name]])
 
 
 def _result_record(result) -> dict[str, Any]:
@@ -634,12 +626,6 @@ def _retriever_sections(section: Any, path: str):
     for child in ("first", "second"):
         if hasattr(section, child):
             yield from _retriever_sections(getattr(section, child), f"{path}.{child}")
-
-
-def _same_tree(a: Path, b: Path) -> bool:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != ".complete")
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
 
 
 def _clinrag_version() -> str:

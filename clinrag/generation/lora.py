@@ -48,16 +48,23 @@ def training_pairs(
 ) -> list[tuple[CellRequest, str]]:
     """(request, target) for each (patient, variable) of ``patients`` with a table row (empty cells included:
     the reader must learn to abstain)."""
-    if cohort.table is None:
-        raise ValueError("training pairs need a table")
     variables = variables or [cohort.variable(n) for n in cohort.table_columns]
-    pairs = []
+    requests = []
     for pid in patients:
         for var in variables:
             hits = retrieve(retriever, store, pid, var, k)
-            request = CellRequest(pid, var, [store.passages[h.index] for h in hits])
-            pairs.append((request, training_target(var, cohort.table[pid].get(var.name, ""), request)))
-    return pairs
+            requests.append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
+    return labelled_pairs(cohort, requests)
+
+
+def labelled_pairs(cohort: Cohort, requests: list[CellRequest]) -> list[tuple[CellRequest, str]]:
+    """Each request with the answer the reader is taught for it: its table cell (:func:`training_target`)."""
+    if cohort.table is None:
+        raise ValueError("training pairs need a table")
+    return [
+        (r, training_target(r.variable, cohort.table[r.patient_id].get(r.variable.name, ""), r))
+        for r in requests
+    ]
 
 
 def train_lora(
