@@ -414,8 +414,11 @@ def test_grounded_choices_are_the_values_written_in_the_evidence():
     ]
     reader = LLMReader(ReaderConfig(), decoder=object())
     assert reader.choices(CellRequest("p", nihss, passages)) == {"12": "12", "8": "8", NOT_DOCUMENTED: ""}
-    # every number valid for the variable is a choice, written as in the text ("1,32 g/L" read as mmol/L)
-    assert reader.choices(CellRequest("p", glyc, passages)) == {
+    # the numbers the variable's term announces are the choices, written as in the text ("1,32 g/L" read as
+    # mmol/L); without the filter, every number valid for the variable
+    assert reader.choices(CellRequest("p", glyc, passages)) == {"1,32 g/L": "7.3273", NOT_DOCUMENTED: ""}
+    unfiltered = LLMReader(ReaderConfig(timepoint_filter=False), decoder=object())
+    assert unfiltered.choices(CellRequest("p", glyc, passages)) == {
         "12": "12",
         "8": "8",
         "1,32 g/L": "7.3273",
@@ -482,3 +485,28 @@ def test_an_adapter_read_with_other_settings_is_flagged(tmp_path):
             "max_passage_chars",
             "mark_timepoints",
         ]
+
+
+def test_values_at_another_timepoint_are_not_offered(decoder):
+    text = (
+        "NIHSS initial 15, NIHSS à H24 8. NIHSS de sortie : 5. Revu(e) 93 jours après l'AVC du 03/04/2024. "
+        "Rankin : 2. NIHSS 1."
+    )
+    passage = Passage("P1", "D1", 0, len(text), text, "2024-04-10", "lettre", "", 0, 0.0)
+
+    def choices(name: str, timepoint: str | None, **settings) -> set[str]:
+        var = Variable(
+            name=name, type="integer", description="score", minimum=0, maximum=42, timepoint=timepoint
+        )
+        reader = LLMReader(ReaderConfig(max_passage_chars=400, **settings), decoder)
+        return set(reader.choices(CellRequest("P1", var, [passage]))) - {NOT_DOCUMENTED}
+
+    # a value stated at the variable's timepoint excludes the others; the day and month of a date are no values
+    assert choices("nihss_sortie", "sortie") == {"5"}
+    assert choices("nihss_admission", "admission") == {"15"}
+    # "93 jours après" is the 3-month visit (90 days give or take two weeks)
+    assert choices("mrs_3_mois", "3 mois") == {"2", "1"}
+    # no value at the timepoint: only values stated without one remain (none here: abstain)
+    assert choices("nihss_j7", "J7") == {"15", "8", "5", "2", "1"}  # a timepoint the lexicon does not know
+    assert choices("mrs_pre_avc", "avant l'AVC") == set()
+    assert choices("nihss_sortie", "sortie", timepoint_filter=False) == {"15", "8", "5", "2", "1"}

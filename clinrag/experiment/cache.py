@@ -24,7 +24,7 @@ from typing import Any
 
 from clinrag.io import atomic_write_json
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: integers inside dates are no values (weak labels, marks, answers)
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 

@@ -14,6 +14,7 @@ provenance, the score, and the tokens read.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -29,10 +30,10 @@ from clinrag.generation.constraints import (
 )
 from clinrag.generation.decoder import Decoder
 from clinrag.generation.prompts import build_messages, evidence_window, format_passages
-from clinrag.retrieval.supervision import states_value
+from clinrag.retrieval.supervision import WINDOW_AFTER, WINDOW_BEFORE, states_value
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.passages import Passage
-from clinrag.text.timepoints import duration_spans, value_timepoints
+from clinrag.text.timepoints import BOUNDARY, TIMEPOINT_CUES, TIMEPOINT_PATTERNS, duration_spans, value_timepoints
 
 
 @dataclass
@@ -87,6 +88,55 @@ def values_with_timepoints(
     )
     labels += [None] * (len(stated) - len(labels))
     return [(*value, label) for value, label in zip(stated, labels, strict=True)]
+
+
+_CONNECTORS = frozenset({"à", "a", "au", "aux", "puis", "et", "de", "du", "la", "le", "l'", "en", "était", "est"})
+
+
+def _continues(gap: str) -> bool:
+    """Whether the words between two values only carry the first value's term on ("12, à H24 : 8", "12 puis
+    8"): connectors and timepoint cues, no other noun ("16, mRS de sortie 5")."""
+    for pattern in TIMEPOINT_PATTERNS:
+        gap = pattern.sub(" ", gap)
+    words = re.findall(r"[^\W\d_]+'?", gap.lower())
+    return not BOUNDARY.search(gap) and "/" not in gap and all(w in _CONNECTORS for w in words)
+
+
+def attached(text: str, terms: list[tuple[int, int]], values: list[tuple[int, int]]) -> list[bool]:
+    """Which of the ``values`` (``(start, end)`` spans of ``text``, in text order) a term of the variable
+    (``terms``) announces: the first value after a term, within
+    :data:`~clinrag.retrieval.supervision.WINDOW_BEFORE` characters and the same clause ("NIHSS initial 15"), a
+    value that continues an announced one ("NIHSS 12, à H24 : 8"; not the 42 of "NIHSS 4/42" nor the 5 of
+    "NIHSS 16, mRS 5"), or a value with a term right after it in the same clause ("85 ans")."""
+    result: list[bool] = []
+    for index, (start, end) in enumerate(values):
+        previous_end = values[index - 1][1] if index else -1
+        announced = any(
+            term_end <= start
+            and start - term_end <= WINDOW_BEFORE
+            and term_end >= previous_end
+            and not BOUNDARY.search(text[term_end:start])
+            for _, term_end in terms
+        )
+        announced = announced or (index > 0 and result[-1] and _continues(text[previous_end:start]))
+        announced = announced or any(
+            term_start >= end and term_start - end <= WINDOW_AFTER and not BOUNDARY.search(text[end:term_start])
+            for term_start, _ in terms
+        )
+        result.append(announced)
+    return result
+
+
+def timepoint_consistent(var: Variable, labels: dict[str, set[str | None]]) -> list[str]:
+    """The cells (in ``labels`` order) consistent with the variable's timepoint, given the timepoint labels of
+    each cell's occurrences (None: no timepoint stated). When ``var.timepoint`` is a lexicon label
+    (:data:`clinrag.text.timepoints.TIMEPOINT_CUES`): the cells stated at that timepoint if any, else those stated
+    without a timepoint; otherwise every cell."""
+    wanted = (var.timepoint or "").strip().casefold()
+    if wanted not in {label.casefold() for label in TIMEPOINT_CUES}:
+        return list(labels)
+    named = [cell for cell, found in labels.items() if any(lb and lb.casefold() == wanted for lb in found)]
+    return named or [cell for cell, found in labels.items() if None in found]
 
 
 def supporting_passage(
@@ -178,10 +228,23 @@ class LLMReader:
             return options(var, self.config.max_options)
         passages = request.passages[: self.config.max_passages]
         found: dict[str, str] = {}
+        labels: dict[str, set[str | None]] = {}
+        near: set[str] = set()
         for passage, mentions in zip(passages, self._mentions(var, passages), strict=True):
             begin, end = evidence_window(passage.text, mentions, self.config.max_passage_chars)
-            for _, _, answer, cell, _ in values_with_timepoints(var, passage.text[begin:end], passage.date):
+            window = passage.text[begin:end]
+            terms = [(m.start - begin, m.end - begin) for m in mentions if not m.value]
+            stated = values_with_timepoints(var, window, passage.date)
+            announced = attached(window, terms, [(start, stop) for start, stop, *_ in stated])
+            for (_, _, answer, cell, label), is_announced in zip(stated, announced, strict=True):
                 found.setdefault(cell, answer)
+                labels.setdefault(cell, set()).add(label)
+                if is_announced:
+                    near.add(cell)
+        if self.config.timepoint_filter and var.type != "date":
+            # a number next to the variable's term answers it ("NIHSS : 12"); others ("15 ans") only without one
+            pool = {cell: cell_labels for cell, cell_labels in labels.items() if cell in near} or labels
+            found = {cell: found[cell] for cell in timepoint_consistent(var, pool)}
         return {**{answer: cell for cell, answer in found.items()}, NOT_DOCUMENTED: ""}
 
     def _mentions(self, var: Variable, passages: list[Passage]) -> list[list[Mention]]:

@@ -58,7 +58,12 @@ def _near_term(mentions: list[Mention], start: int, end: int) -> bool:
 def find_integers(text: str) -> list[tuple[int, int, int]]:
     """Whole numbers of at most 3 digits written in ``text`` (not inside a word, a decimal or a date):
     ``(start, end, value)``."""
-    return [(m.start(), m.end(), int(m.group(1))) for m in _INTEGER.finditer(text)]
+    dates = [(start, end) for start, end, _ in find_dates(text)]  # "03/04/1940", "3 avril 1940"
+    return [
+        (m.start(), m.end(), int(m.group(1)))
+        for m in _INTEGER.finditer(text)
+        if not any(start <= m.start() < end for start, end in dates)
+    ]
 
 
 def find_numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:

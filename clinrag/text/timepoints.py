@@ -43,13 +43,20 @@ _CUES = [
     for label, patterns in TIMEPOINT_CUES.items()
     for pattern in patterns
 ]
+TIMEPOINT_PATTERNS = [pattern for _, pattern in _CUES]
+"""The compiled cues of every timepoint."""
 _DURATION = re.compile(
     r"(?<![\w/,.])(\d{1,3})\s*(?:mois|jours?|semaines?|heures?|h\b|min\b|minutes?|ans?\b|années?)"
     r"|\b[JM](\d{1,3})\b"
     r"|(?<![\w/,.])(\d{1,2}) ?h ?\d{2}\b",  # a clock time, "8h17"
     re.IGNORECASE,
 )
-_BOUNDARY = re.compile(r"[.;!?]\s|\n")
+BOUNDARY = re.compile(r"[.;!?]\s|\n")
+_INTERVAL = re.compile(r"(?<![\w/,.])(\d{1,3})\s*(jours?|semaines?|mois)\s+(?:apr[èe]s|post)\b", re.IGNORECASE)
+_UNIT_DAYS = {"jour": 1, "semaine": 7, "mois": 30.4}
+THREE_MONTHS_DAYS = (75, 105)
+"""An interval since the event within these many days ("93 jours après l'AVC") is the 3-month timepoint (the
+usual 90-day window of registries, give or take two weeks)."""
 _RIGHT = re.compile(r"\s*(?:à|au|en|de|du)\s", re.IGNORECASE)
 LEFT_CHARS = 60
 """How far left of a value its cue is looked for (within its sentence, after the previous value)."""
@@ -79,30 +86,45 @@ def _last_cue(text: str) -> str | None:
     return best
 
 
+def _interval_label(text: str) -> str | None:
+    """The timepoint of the last interval since the event stated in ``text`` ("revu 93 jours après l'AVC"):
+    "3 mois" within :data:`THREE_MONTHS_DAYS`, else the interval as written ("39 jours")."""
+    matches = list(_INTERVAL.finditer(text))
+    if not matches:
+        return None
+    number, unit = int(matches[-1].group(1)), matches[-1].group(2).lower().rstrip("s")
+    days = number * _UNIT_DAYS.get(unit, _UNIT_DAYS["mois"])
+    low, high = THREE_MONTHS_DAYS
+    return "3 mois" if low <= days <= high else f"{number} {matches[-1].group(2).lower()}"
+
+
 def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | None]:
     """The timepoint label of each ``(start, end)`` value span of ``text`` (in text order), or None.
 
     The cue is the last one in the value's left context: from the end of the previous value (or the start of its
     sentence, or :data:`LEFT_CHARS` before it, whichever is nearest) to the value. Without one, a cue introduced
-    by a preposition right after the value ("2 à 3 mois") counts. A cue inside a number of the span itself is not
-    read (the "3" of "3 mois" is no value).
+    by a preposition right after the value ("2 à 3 mois") counts; without either, the last interval since the
+    event stated before the value in ``text`` ("revu 93 jours après l'AVC. mRS 2": "3 mois"; "39 jours après":
+    "39 jours"). A cue inside a number of the span itself is not read (the "3" of "3 mois" is no value).
     """
     labels = []
     previous_end = 0
     spans = sorted(values)
     for index, (start, end) in enumerate(spans):
         floor = max(previous_end, start - LEFT_CHARS)
-        boundaries = [m.end() for m in _BOUNDARY.finditer(text, floor, start)]
+        boundaries = [m.end() for m in BOUNDARY.finditer(text, floor, start)]
         if boundaries:
             floor = boundaries[-1]
         label = _last_cue(text[floor:start])
         if label is None:
             ceiling = spans[index + 1][0] if index + 1 < len(spans) else len(text)
             ceiling = min(ceiling, end + RIGHT_CHARS)
-            stop = _BOUNDARY.search(text, end, ceiling)
+            stop = BOUNDARY.search(text, end, ceiling)
             right = text[end : stop.start() if stop else ceiling]
             if _RIGHT.match(right):
                 label = _last_cue(right)
+        if label is None:
+            label = _interval_label(text[:start])
         labels.append(label)
         previous_end = end
     return labels
