@@ -510,3 +510,21 @@ def test_values_at_another_timepoint_are_not_offered(decoder):
     assert choices("nihss_j7", "J7") == {"15", "8", "5", "2", "1"}  # a timepoint the lexicon does not know
     assert choices("mrs_pre_avc", "avant l'AVC") == set()
     assert choices("nihss_sortie", "sortie", timepoint_filter=False) == {"15", "8", "5", "2", "1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("NIHSS à l'arrivée : 12, à H24 : 8.", [True, True]),  # "à H24" carries the term on
+        ("score NIHSS de sortie 16, mRS de sortie 5.", [True, False]),  # another score's value
+        ("NIHSS = 4/42.", [True, False]),  # the scale's maximum
+        ("NIHSS 21. Glycémie 1,82 g/L.", [True, False]),  # the next sentence's term is not this value's
+    ],
+)
+def test_a_value_counts_when_the_variables_term_announces_it(text, expected):
+    import re
+
+    from clinrag.generation.reader import attached
+
+    values = [(m.start(), m.end()) for m in re.finditer(r"\d+(?:,\d+)?", text)]
+    assert attached(text, [(text.index("NIHSS"), text.index("NIHSS") + 5)], values) == expected

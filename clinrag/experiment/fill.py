@@ -144,7 +144,11 @@ def fill_table(
     metrics: dict[str, Any] = {}
     scored = [pid for pid in chosen if pid in known]
     if scored and patients in ("train", "dev", "test"):
-        metrics = evaluate_table(cohort, rows, patients, BootstrapSpec(config.evaluation.bootstrap), columns)
+        # scored on the columns the cohort's table knows (a table may hold only some of the run's variables)
+        scored_columns = [c for c in columns if c in cohort.table_columns]
+        metrics = evaluate_table(
+            cohort, rows, patients, BootstrapSpec(config.evaluation.bootstrap), scored_columns
+        )
         atomic_write_json(out / "metrics.json", metrics)
     manifest = {
         "clinrag_component": "fill",

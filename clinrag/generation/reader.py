@@ -33,7 +33,13 @@ from clinrag.generation.prompts import build_messages, evidence_window, format_p
 from clinrag.retrieval.supervision import WINDOW_AFTER, WINDOW_BEFORE, states_value
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.passages import Passage
-from clinrag.text.timepoints import BOUNDARY, TIMEPOINT_CUES, TIMEPOINT_PATTERNS, duration_spans, value_timepoints
+from clinrag.text.timepoints import (
+    BOUNDARY,
+    TIMEPOINT_CUES,
+    TIMEPOINT_PATTERNS,
+    duration_spans,
+    value_timepoints,
+)
 
 
 @dataclass
@@ -90,7 +96,9 @@ def values_with_timepoints(
     return [(*value, label) for value, label in zip(stated, labels, strict=True)]
 
 
-_CONNECTORS = frozenset({"à", "a", "au", "aux", "puis", "et", "de", "du", "la", "le", "l'", "en", "était", "est"})
+_CONNECTORS = frozenset(
+    {"à", "a", "au", "aux", "puis", "et", "de", "du", "la", "le", "l'", "en", "était", "est"}
+)
 
 
 def _continues(gap: str) -> bool:
@@ -120,7 +128,9 @@ def attached(text: str, terms: list[tuple[int, int]], values: list[tuple[int, in
         )
         announced = announced or (index > 0 and result[-1] and _continues(text[previous_end:start]))
         announced = announced or any(
-            term_start >= end and term_start - end <= WINDOW_AFTER and not BOUNDARY.search(text[end:term_start])
+            term_start >= end
+            and term_start - end <= WINDOW_AFTER
+            and not BOUNDARY.search(text[end:term_start])
             for term_start, _ in terms
         )
         result.append(announced)

@@ -52,7 +52,9 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 BOUNDARY = re.compile(r"[.;!?]\s|\n")
-_INTERVAL = re.compile(r"(?<![\w/,.])(\d{1,3})\s*(jours?|semaines?|mois)\s+(?:apr[èe]s|post)\b", re.IGNORECASE)
+_INTERVAL = re.compile(
+    r"(?<![\w/,.])(\d{1,3})\s*(jours?|semaines?|mois)\s+(?:apr[èe]s|post)\b", re.IGNORECASE
+)
 _UNIT_DAYS = {"jour": 1, "semaine": 7, "mois": 30.4}
 THREE_MONTHS_DAYS = (75, 105)
 """An interval since the event within these many days ("93 jours après l'AVC") is the 3-month timepoint (the

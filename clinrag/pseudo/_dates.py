@@ -1,0 +1,207 @@
+"""Dates in every French form, told apart from ages, durations, scores and fractions; a date announced as a
+birth date ("né le", "DDN", "date de naissance") is a DATE_NAISSANCE."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+
+from clinrag.pseudo._numbers import digits_of
+from clinrag.pseudo.labels import Span
+from clinrag.pseudo.vocabulary import fold
+
+# Accent-insensitive month names and their usual abbreviations (with or without the final dot).
+_MONTH_FORMS: dict[int, str] = {
+    1: r"janvier|janv|jan",
+    2: r"f[ée]vrier|f[ée]vr|f[ée]v",
+    3: r"mars",
+    4: r"avril|avr",
+    5: r"mai",
+    6: r"juin",
+    7: r"juillet|juil",
+    8: r"ao[ûu]t",
+    9: r"septembre|sept|sep",
+    10: r"octobre|oct",
+    11: r"novembre|nov",
+    12: r"d[ée]cembre|d[ée]c",
+}
+_MONTH = "|".join(_MONTH_FORMS.values())
+_NUMBER_WORD = (
+    r"premier|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
+    r"vingt|trente|et"
+)
+_YEAR_WORD = rf"{_NUMBER_WORD}|mille|mil|cents?|soixante|quatre-vingts?"
+
+_NUMERIC = re.compile(
+    r"(?<![\w/.\-|])(?P<day>\d{1,2}) ?(?P<sep>[/.\-|]) ?(?P<month>\d{1,2}) ?(?P=sep) ?(?P<year>\d{4}|\d{2})"
+    r"(?![\w]|[/.\-|]\d)"
+)
+_ISO = re.compile(
+    r"(?<![\w/.\-])(?P<year>(?:19|20)\d{2})(?P<sep>[/.\-])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})(?![\w]|[/.\-]\d)"
+)
+_COMPACT = re.compile(r"(?<![\w])(?P<day>\d{2})(?P<month>\d{2})(?P<year>(?:19|20)\d{2})(?![\w])")
+_MONTH_SLASH_YEAR = re.compile(
+    r"(?<![\w/.\-|])(?P<month>0?[1-9]|1[0-2]) ?/ ?(?P<year>(?:19|20)\d{2})(?![\w]|/\d)"
+)
+_DAY_MONTH = re.compile(r"(?<![\w/.\-|])(?P<day>\d{1,2}) ?/ ?(?P<month>\d{1,2})(?![\w]| ?/ ?\d)")
+_TEXTUAL = re.compile(
+    rf"(?<![\w])(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche),? )?"
+    rf"(?P<day>1er|\d{{1,2}}),? ?(?P<month>{_MONTH})\.?(?:,? ?(?P<year>\d{{4}}))?(?![\w])",
+    re.IGNORECASE,
+)
+_MONTH_YEAR = re.compile(
+    rf"(?<![\w])(?P<month>{_MONTH})\.? ?(?P<year>(?:19|20)\d{{2}})(?![\w])", re.IGNORECASE
+)
+# A full month name with a two-digit year ("décembre 93"); abbreviations would be too loose ("mar 12").
+_FULL_MONTH_SHORT_YEAR = re.compile(
+    r"(?<![\w])(?P<month>janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[ûu]t|septembre|octobre|novembre|"
+    r"d[ée]cembre) (?P<year>'?\d{2})(?![\w])",
+    re.IGNORECASE,
+)
+# A year alone, when a preposition makes it a date ("opéré en 2007", "depuis 1995").
+_YEAR = re.compile(
+    r"(?<![\w])(?i:en|depuis|d[èe]s|ann[ée]e|courant|fin|d[ée]but|avant|apr[èe]s) (?P<year>(?:19|20)\d{2})(?![\w])"
+)
+_SPELLED = re.compile(
+    rf"(?<![\w])(?!et\b)(?:{_NUMBER_WORD})(?:[ \-](?:{_NUMBER_WORD})){{0,3}} (?P<month>{_MONTH})"
+    rf"(?: (?:{_YEAR_WORD})(?:[ \-](?:{_YEAR_WORD})){{0,6}})?(?![\w])",
+    re.IGNORECASE,
+)
+
+# What makes "12/8" a measure rather than a date: a score, pressure or ratio just before, a unit just after.
+_MEASURE_BEFORE = re.compile(
+    r"(?:\b(?:ta|pa|tas|tad|tension|pression|score|nihss|glasgow|gcs|eva|mrs|rankin|fc|sao2|spo2|ratio|"
+    r"soit|dont|sur|ecg|force|mrc|cotation|cote|cotee|note|grade|stade|tici|aspects|fazekas)\b|[=<>])\W{0,3}$"
+)
+_UNIT_AFTER = re.compile(
+    r"^ ?(?:mm ?hg|cm ?hg|%|mg|ml|g\b|kg|cp|comprim|ans?\b|mois\b|jours?\b|semaines?\b|h\b|heures?\b|min)"
+)
+# Prepositions that announce a date written as day/month only ("le 12/03", "du 2/8 au 5/8").
+_DATE_BEFORE = re.compile(
+    r"\b(?:le|du|au|depuis|des|jusqu'au|avant|apres|entre|et|date|rdv|prevu|vu|vue)\W{0,3}$"
+)
+# Birth-date announcements: "né le", "née le :", "né(e) le", "DDN :", "date de naissance :".
+_BIRTH_BEFORE = re.compile(
+    r"(?:\bn[ée]e?s?\b|\bn[ée] ?\(e\)|\bd\.?d\.?n\b\.?|\bnaissance\b|\bnee?\(e\))\W{0,3}(?:le\b|en\b|du\b)?\W{0,3}$"
+)
+_AGE_AFTER = re.compile(r"^ ?\(?\s?\d{1,3} ?ans\b")
+
+
+def _year(text: str) -> int:
+    """A four-digit year from two or four digits (``"24"`` is 2024, ``"87"`` 1987)."""
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year < 50 else 1900
+    return year
+
+
+def valid_date(day: str | int, month: str | int, year: int = 2000) -> bool:
+    """Whether day/month(/year) is a calendar date (29 February allowed on leap years only)."""
+    try:
+        dt.date(year, int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
+def _month_number(name: str) -> int:
+    folded = fold(name).rstrip(".")
+    return next(n for n, forms in _MONTH_FORMS.items() if re.fullmatch(fold(forms), folded))
+
+
+def _candidates(text: str) -> Iterator[tuple[int, int]]:
+    """Character ranges that hold a valid date, before birth-date labelling."""
+    for pattern in (_NUMERIC, _ISO):
+        for m in pattern.finditer(text):
+            if valid_date(m["day"], m["month"], _year(m["year"])) and not _unit_follows(text, m.end()):
+                yield m.span()
+    for m in _COMPACT.finditer(text):
+        if valid_date(m["day"], m["month"], int(m["year"])):
+            yield m.span()
+    for m in _DAY_MONTH.finditer(text):
+        if _day_month_is_date(text, m):
+            yield m.span()
+    for m in _TEXTUAL.finditer(text):
+        day = 1 if m["day"].lower() == "1er" else int(m["day"])
+        year = int(m["year"]) if m["year"] else 2000
+        if valid_date(day, _month_number(m["month"]), year) and not _unit_follows(text, m.end()):
+            yield m.span()
+    for pattern in (_MONTH_YEAR, _MONTH_SLASH_YEAR, _SPELLED):
+        for m in pattern.finditer(text):
+            yield m.span()
+    for m in _FULL_MONTH_SHORT_YEAR.finditer(text):
+        if not _unit_follows(text, m.end()):
+            yield m.span()
+    for m in _YEAR.finditer(text):
+        if not _unit_follows(text, m.end()):
+            yield m.span("year")
+
+
+def _unit_follows(text: str, end: int) -> bool:
+    """Whether a unit or duration follows, which makes the number a measure ("12/8 mmHg", "3 ans")."""
+    return _UNIT_AFTER.match(fold(text[end : end + 12])) is not None
+
+
+def _day_month_is_date(text: str, match: re.Match[str]) -> bool:
+    """Whether "12/03" is a date: a valid day and month, no score or unit around it, and either written with
+    two digits each ("01/09") or announced by a preposition ("le 2/8")."""
+    if not valid_date(match["day"], match["month"]):
+        return False
+    before = fold(text[max(0, match.start() - 20) : match.start()])
+    if _MEASURE_BEFORE.search(before) or _unit_follows(text, match.end()):
+        return False
+    two_digits = len(match["day"]) == 2 and len(match["month"]) == 2
+    return two_digits or _DATE_BEFORE.search(before) is not None
+
+
+def is_birth_date(text: str, start: int, end: int) -> bool:
+    """Whether the date at ``text[start:end]`` is announced as a birth date, or followed by an age in years."""
+    before = fold(text[max(0, start - 30) : start])
+    return _BIRTH_BEFORE.search(before) is not None or _AGE_AFTER.match(text[end : end + 12]) is not None
+
+
+def find_dates(text: str) -> Iterator[Span]:
+    """Every date, labelled DATE_NAISSANCE when announced as a birth date, DATE otherwise.
+
+    Forms: ``12/03/2024``, ``12.03.24``, ``12-03-2024``, ``2024-03-12``, ``12032024``, ``12/03`` (see
+    :func:`_day_month_is_date`), ``12 mars 2024``, ``1er mars``, ``mardi 12 mars``, ``mars 2024``,
+    ``décembre 93``, ``03/2024``, ``déc. 1993``, a year after "en" or "depuis", and dates spelled out in
+    words. Dates dictated digit by digit (``1 2 0 3 2 0 2 4``) are read by :mod:`._spaced`.
+
+    Ages ("78 ans") and durations ("3 heures", "J3") never match: a date needs a month, and a number followed
+    by a unit is dropped.
+    """
+    for start, end in sorted(set(_candidates(text))):
+        label = "DATE_NAISSANCE" if is_birth_date(text, start, end) else "DATE"
+        yield Span.of(text, start, end, label)
+
+
+def _year_suffix(date_text: str) -> str | None:
+    """The last two digits of a date's year ("12/05/77" and "12 mai 1977" give "77"), when it has digits."""
+    groups = re.findall(r"\d+", date_text)
+    for group in groups:
+        if len(group) == 4 and group[:2] in ("19", "20"):
+            return group[2:]
+    digits = "".join(groups)
+    if len(digits) in (6, 8):
+        return digits[-2:]
+    return None
+
+
+def relabel_birth_dates(spans: list[Span]) -> list[Span]:
+    """Turn into DATE_NAISSANCE the dates of the year of birth that a social security number of the same text
+    gives (its 2nd and 3rd digits): headers list the birth date without announcing it.
+
+    A date of the same year as the birth (a newborn's stay) is relabelled too; both are identifiers anyway.
+    """
+    birth_years = {digits_of(span.text)[1:3] for span in spans if span.label == "SECU"}
+    if not birth_years:
+        return spans
+    return [
+        replace(span, label="DATE_NAISSANCE")
+        if span.label == "DATE" and _year_suffix(span.text) in birth_years
+        else span
+        for span in spans
+    ]

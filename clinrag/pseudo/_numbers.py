@@ -1,0 +1,245 @@
+"""Identifiers made of digits or written like an address: e-mails, phone numbers, social security numbers (NIR),
+and the hospital's patient (IPP) and stay (NDA) numbers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from clinrag.pseudo.labels import Span
+
+# How far before a number its announcing words are looked for ("N° de sécurité sociale de l'assuré : ...").
+_CONTEXT_WINDOW = 80
+
+
+def digits_of(text: str) -> str:
+    """The digits of ``text``, in order."""
+    return "".join(c for c in text if c.isdigit())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# e-mails
+# ---------------------------------------------------------------------------------------------------------
+# The dots of the domain may be written " . " (spaces around, as in dictated text), never ". " alone, so that
+# "jean@exemple.fr. Le patient" stops before the end of the sentence.
+_MAIL = re.compile(
+    r"(?<![\w.+\-])[\w.+\-]+ ?@ ?[\w\-]+(?:(?:\.| \. )[\w\-]+)*(?:\.| \. )[A-Za-z]{2,}(?![\w\-])"
+)
+
+
+def find_mails(text: str) -> Iterator[Span]:
+    """E-mail addresses (``prenom.nom@aphp.fr``, ``x @ medimail . com``)."""
+    for match in _MAIL.finditer(text):
+        yield Span.of(text, match.start(), match.end(), "MAIL")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# phone numbers
+# ---------------------------------------------------------------------------------------------------------
+_INTERNATIONAL = r"(?:\+ ?\d{1,3}|\( ?\+?(?:\d ?){1,3}\)|\b00 ?\d{2})"
+_PHONE_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # 01 23 45 67 89 / 01.23.45.67.89 / 0123456789 / +33 6 12 34 56 78 / (33)0163752553 / +33 (0)6 ...
+    re.compile(
+        rf"(?<![\w+])(?:{_INTERNATIONAL}[ .\-]?(?:\(0\) ?)?0?[1-9]|0\d)(?P<sep>[ .\-]?)\d\d(?:(?P=sep)\d\d){{3}}"
+        r"(?![\w])(?!(?P=sep)\d)"
+    ),
+    # ( 3 3 ) 0 6 5 6 2 0 7 4 4 6: an international prefix before a number dictated digit by digit
+    re.compile(rf"(?<![\w+]){_INTERNATIONAL} ?0?\d(?: \d){{8}}(?!\w)(?! \d\b)"),
+    # 0 1 - 4 6 - 3 7 - 0 5 - 2 6
+    re.compile(r"(?<![\w+])0 ?\d(?: ?[.\-] ?\d ?\d){4}(?!\w)"),
+    # + 9 2 1 5 5 7 0 6 2 5 4 (international number dictated digit by digit; national ones: see _spaced)
+    re.compile(r"(?<![\w+])\+ ?\d(?: \d){9,12}(?!\w)(?! \d\b)"),
+    # +660306165373: an international prefix then 9 to 12 digits in one block
+    re.compile(r"(?<![\w+])\+ ?\d{9,13}(?!\w)"),
+)
+# 01 2039 2739, 06.45.0945.87: ten digits from 0, grouped in any way but with one kind of separator.
+_ANY_GROUPING_PHONE = re.compile(r"(?<![\w+])0\d(?:[ .\-]?\d){8}(?!\w)(?![ .\-]\d)")
+# A number announced as a phone number: any grouping, 9 to 13 digits on the same line.
+_PHONE_CONTEXT = re.compile(
+    r"(?i:\b(?:t[ée]l[ée]phone|t[ée]l|portable|mobile|fax|joignable au|au num[ée]ro|contact)\b)\.? ?(?::|n°)? ?"
+    r"(?P<number>[+(]?\d[\d() .\-]{7,24}\d)(?!\w)"
+)
+
+
+def find_phones(text: str) -> Iterator[Span]:
+    """French and international phone numbers, in pairs, digit by digit, or announced by "Tél :"."""
+    for pattern in _PHONE_PATTERNS:
+        for match in pattern.finditer(text):
+            yield Span.of(text, match.start(), match.end(), "TEL")
+    for match in _ANY_GROUPING_PHONE.finditer(text):
+        if len(set(re.findall(r"[ .\-]", match.group()))) <= 1:  # not "03-2024 14 12", a date then numbers
+            yield Span.of(text, match.start(), match.end(), "TEL")
+    for match in _PHONE_CONTEXT.finditer(text):
+        if 9 <= len(digits_of(match.group("number"))) <= 13:
+            start, end = match.span("number")
+            yield Span.of(text, start, end, "TEL")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# social security numbers (NIR)
+# ---------------------------------------------------------------------------------------------------------
+# sex (1) year (2) month (2) department (2, or 2A/2B for Corsica) commune (3) order (3) [key (2)], grouped by
+# spaces in any way after the sex digit ("1 84 12 75 123 456 78", "2840375123456 78"). Found with an overlapping
+# search (every start). Digit-by-digit NIR ("1 8 4 1 2 ...") are read by _spaced. The start may not follow a
+# lone digit, which would make it a window inside a digit-by-digit run.
+_NIR_BODY = r"[1-478](?: ?\d){4} ?(?:\d ?\d|2 ?[ABab])(?: ?\d){6}"
+_NIR_START = r"(?<![\w])(?<!\b\d )"
+_NIR_WITH_KEY = re.compile(rf"{_NIR_START}(?=({_NIR_BODY} ?\d ?\d)(?![\w]))")
+# Without a key: what follows may not read as its key (two digits, then the end of the number).
+_NIR_WITHOUT_KEY = re.compile(rf"{_NIR_START}(?=({_NIR_BODY})(?![\w])(?! ?\d ?\d(?![\w/.\-])))")
+_NIR_CONTEXT = re.compile(
+    r"(?i:s[ée]curit[ée] sociale|\bn\.?i\.?r\b|\bnss\b|\bn° ?ss\b|immatriculation|assur[ée]\(?e?\)?|"
+    r"assurance maladie|n° d'identification|id national)[^\n\d]{0,40}$"
+)
+
+
+def nir_key(nir13: str) -> int:
+    """The control key of a 13-character NIR: ``97 - (number mod 97)``.
+
+    For Corsica, the department ``2A`` counts as ``19`` and ``2B`` as ``18`` (the official rule: the number
+    read with ``20``, minus 1,000,000 for 2A or 2,000,000 for 2B).
+
+    Args:
+        nir13: The first 13 characters, without spaces (``"2840375123456"``, ``"1840B2A123456"``).
+    """
+    body = nir13.upper()
+    if body[5:7] == "2A":
+        number = int(body[:5] + "20" + body[7:]) - 1_000_000
+    elif body[5:7] == "2B":
+        number = int(body[:5] + "20" + body[7:]) - 2_000_000
+    else:
+        number = int(body)
+    return 97 - number % 97
+
+
+def nir_structure_ok(nir: str) -> bool:
+    """Whether a NIR (13 or 15 characters, no spaces) has a possible sex digit and month of birth.
+
+    Months are 01-12, or 20, 30-42 and 50-99 for the special cases of the official rules.
+    """
+    month = int(nir[3:5])
+    return nir[0] in "123478" and (1 <= month <= 12 or month == 20 or 30 <= month <= 42 or month >= 50)
+
+
+def nir_is_valid(nir: str) -> bool:
+    """Whether a 15-character NIR (spaces removed) has the right control key."""
+    nir = nir.replace(" ", "").upper()
+    if len(nir) != 15 or not nir[13:].isdigit() or not nir_structure_ok(nir):
+        return False
+    return nir_key(nir[:13]) == int(nir[13:])
+
+
+def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, int, str]]:
+    """Matches of a pattern written as ``(?=(...))``: every start position, overlaps included."""
+    for match in pattern.finditer(text):
+        yield match.start(1), match.end(1), match.group(1)
+
+
+# Where the fields of a NIR end (sex, year, month, department, commune, order): people group its digits there.
+_NIR_FIELD_ENDS = frozenset({1, 3, 5, 7, 10, 13})
+
+
+def _grouping_ok(found: str) -> bool:
+    """Whether the spaces of a NIR fall between its fields ("1 84 12 75 123 456", "184 12 75123456"), as
+    people write it; numbers grouped otherwise ("42 93 2930 293") are something else."""
+    position = 0
+    for group in found.split(" ")[:-1]:
+        position += len(group)
+        if position not in _NIR_FIELD_ENDS:
+            return False
+    return True
+
+
+def find_social_security_numbers(text: str) -> Iterator[Span]:
+    """NIR with a valid key (15 digits), or without a key (13 digits) when its structure is possible.
+
+    A number announced as a social security number ("N° de sécurité sociale", "NIR", "assuré", ...) is kept
+    even with a wrong key or an impossible month: a typing error still identifies the person.
+    """
+    for pattern, length in ((_NIR_WITH_KEY, 15), (_NIR_WITHOUT_KEY, 13)):
+        for start, end, found in _overlapping(pattern, text):
+            nir = found.replace(" ", "").upper()
+            if not _grouping_ok(found):
+                continue
+            announced = _NIR_CONTEXT.search(text, max(0, start - _CONTEXT_WINDOW), start) is not None
+            well_formed = nir_is_valid(nir) if length == 15 else nir_structure_ok(nir)
+            if well_formed or announced:
+                yield Span.of(text, start, end, "SECU")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IPP (patient number) and NDA (stay number)
+# ---------------------------------------------------------------------------------------------------------
+# Strong contexts name the number unambiguously and admit letters in it ("NDA : 28BG04493"); weak ones
+# ("patient", "visite") only announce a bare run of at least 7 digits right after them.
+_STRONG = {
+    "IPP": r"\bIPP\b|\bI\.P\.P\.?|\bNIP\b|\bIP\b|\bID\b|identifiant(?: du)? patient|"
+    r"num[ée]ro (?:du |de )?patient|n° (?:du |de )?patient|identit[ée] pivot|"
+    r"r[ée]f[ée]rence interne(?: d[eu] l[ae] patiente?| du patient)?",
+    "NDA": r"\bNDA\b|\bN\.D\.A\.?|n° ?(?:de )?s[ée]jour|num[ée]ro (?:de )?s[ée]jour|dossier n°|"
+    r"n° ?(?:de |d')?(?:venue|dossier|admission)|num[ée]ro (?:de |d')?(?:venue|dossier|admission)",
+}
+_WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
+_ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*"
+# Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ".
+_FILLER = r" ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?"
+
+
+def _context_pattern(words: str, value: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:{words}){_FILLER}(?P<value>{value})(?![\w])", re.IGNORECASE)
+
+
+_ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    ("IPP", _context_pattern(_STRONG["IPP"], _ID_VALUE), 4),
+    ("NDA", _context_pattern(_STRONG["NDA"], _ID_VALUE), 4),
+    ("IPP", _context_pattern(_WEAK["IPP"], r"\d{7,}"), 7),
+    ("NDA", _context_pattern(_WEAK["NDA"], r"\d{7,}"), 7),
+)
+# The word after the number: "9876543210 (IPP)".
+_ID_AFTER = re.compile(r"(?<![\w])(?P<value>\d{7,})(?![\w]) ?\(? ?(?P<label>IPP|NDA)\b")
+
+
+def find_patient_and_stay_numbers(text: str) -> Iterator[Span]:
+    """IPP and NDA announced by their name ("IPP : 8475619240", "N° de séjour 2345678901", "9281973 (NDA)")."""
+    for label, pattern, min_digits in _ID_PATTERNS:
+        for match in pattern.finditer(text):
+            if len(digits_of(match.group("value"))) >= min_digits:
+                start, end = match.span("value")
+                yield Span.of(text, start, end, label)
+    for match in _ID_AFTER.finditer(text):
+        start, end = match.span("value")
+        yield Span.of(text, start, end, match.group("label"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# long numbers no other rule explains
+# ---------------------------------------------------------------------------------------------------------
+_BARE_NUMBER = re.compile(r"(?<![\w+\-/.,])[1-9]\d{7,10}(?![\w\-/]|[.,]\d)")
+# Numbers of institutions and things, not of people.
+_NOT_PERSONAL = re.compile(
+    r"(?i:\b(?:finess|siret|siren|rpps|adeli|lot|facture|commande|r[ée]f[ée]rence produit)\b)[^\n\d]{0,15}$"
+)
+
+
+def find_bare_numbers(text: str, taken: list[Span]) -> Iterator[Span]:
+    """Long numbers (8 to 11 digits, not starting with 0) that no other rule explained.
+
+    In the headers and tables of hospital documents such numbers are the patient's IPP and the stay's NDA,
+    written in that order: the first on a line is an IPP, one after an IPP on the same line an NDA. Numbers of
+    institutions ("FINESS", "RPPS", "lot") are left alone.
+
+    Args:
+        text: The document.
+        taken: Spans already found by the other rules; a number overlapping one of them is skipped.
+    """
+    found: list[Span] = []
+    for match in _BARE_NUMBER.finditer(text):
+        start, end = match.span()
+        if any(span.start < end and start < span.end for span in taken):
+            continue
+        if _NOT_PERSONAL.search(text, max(0, start - _CONTEXT_WINDOW), start):
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        after_ipp = any(s.label == "IPP" and line_start <= s.start < start for s in (*taken, *found))
+        found.append(Span.of(text, start, end, "NDA" if after_ipp else "IPP"))
+    yield from found

@@ -1,0 +1,87 @@
+"""Word lists shipped with the package (protected clinical vocabulary, first names, common words) and the
+accent- and case-insensitive matching they need."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from importlib import resources
+
+import yaml
+
+_PACKAGE = "clinrag.pseudo"
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` and strip its accents, keeping one character per character.
+
+    Offsets into the folded text are offsets into the original, so a match found on folded text can be cut
+    from the original directly (``"Lasègue"`` and ``"LASEGUE"`` both fold to ``"lasegue"``).
+    """
+    return "".join(_fold_char(c) for c in text)
+
+
+@cache
+def _fold_char(char: str) -> str:
+    base = unicodedata.normalize("NFD", char)[0].lower()
+    return base if len(base) == 1 else char
+
+
+def _load(name: str) -> dict[str, list[str]]:
+    """Read one of the package's YAML files: lists of words under a few keys.
+
+    Raises:
+        TypeError: An entry is not a string (YAML reads a bare ``on`` or ``no`` as a boolean: quote it).
+    """
+    with resources.files(_PACKAGE).joinpath(name).open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    for key, words in data.items():
+        for word in words:
+            if not isinstance(word, str):
+                raise TypeError(f"{name}: '{key}' holds {word!r}, not a string (quote it)")
+    return data
+
+
+@cache
+def protected_terms() -> tuple[str, ...]:
+    """Every protected term (eponyms, scores, drugs), folded, longest first."""
+    data = _load("protected.yaml")
+    terms = {fold(term) for group in data.values() for term in group}
+    return tuple(sorted(terms, key=lambda t: (-len(t), t)))
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """Common French first names, folded."""
+    return frozenset(fold(name) for name in _load("lexicon.yaml")["first_names"])
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Words that are never part of a person's name (titles, function words, services...), folded."""
+    return frozenset(fold(word) for word in _load("lexicon.yaml")["common_words"])
+
+
+@cache
+def cities() -> tuple[str, ...]:
+    """French cities, as written (capitalized, with accents and hyphens)."""
+    return tuple(_load("lexicon.yaml")["cities"])
+
+
+@cache
+def _protected_pattern() -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(term) for term in protected_terms())
+    # Word boundaries that also treat "-" as part of a word, so that "Spetzler" does not protect
+    # "Spetzler-Dupont" half-way, and "Barré" inside "Guillain-Barré" is matched by the longer term first.
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
+
+
+def protected_ranges(text: str) -> list[tuple[int, int]]:
+    """The character ranges of ``text`` holding a protected clinical term (case- and accent-insensitive)."""
+    return [(m.start(), m.end()) for m in _protected_pattern().finditer(fold(text))]
+
+
+def is_protected(word: str) -> bool:
+    """Whether ``word`` (a single token or compound) is, as a whole, a protected clinical term."""
+    return _protected_pattern().fullmatch(fold(word)) is not None
