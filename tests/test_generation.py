@@ -526,5 +526,5 @@ def test_a_value_counts_when_the_variables_term_announces_it(text, expected):
 
     from clinrag.generation.reader import attached
 
-    values = [(m.start(), m.end()) for m in re.finditer(r"\d+(?:,\d+)?", text)]
+    values = [(m.start(), m.end()) for m in re.finditer(r"(?<![\w,])\d+(?:,\d+)?", text)]
     assert attached(text, [(text.index("NIHSS"), text.index("NIHSS") + 5)], values) == expected
