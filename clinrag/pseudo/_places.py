@@ -65,7 +65,11 @@ def _address_end(text: str, start: int, name_start: int, name_end: int) -> int:
         if folded in _ADDRESS_STOP or (capitalized and lower and folded not in _ADDRESS_PARTICLES):
             break
         end = name_start + word.end()
-    # A name never ends on a particle ("12 rue de").
+    return _without_trailing_particles(text, start, end)  # "12 rue de"
+
+
+def _without_trailing_particles(text: str, start: int, end: int) -> int:
+    """``end`` moved back so that ``text[start:end]`` does not end on particles ("de", "du", "la"...)."""
     tail = re.search(rf"(?: (?:{_PARTICLE}))+$", text[start:end], re.IGNORECASE)
     return start + tail.start() if tail else end
 
@@ -237,8 +241,7 @@ def _hospital_end(text: str, name_start: int, name_end: int) -> int:
         if folded in _HOSPITAL_STOP and word.group()[0].isupper():
             break
         end = name_start + word.end()
-    tail = re.search(rf"(?: (?:{_PARTICLE}))+$", text[name_start:end], re.IGNORECASE)
-    return name_start + tail.start() if tail else end
+    return _without_trailing_particles(text, name_start, end)
 
 
 # "Clinique" is also an adjective: "Chef de Clinique", "Examen Clinique", "Réunion Clinique Multidisciplinaire".
