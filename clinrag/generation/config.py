@@ -94,10 +94,12 @@ class ReaderConfig(_Config):
     (« NIHSS initial «15|admission», NIHSS à H24 «12|24 heures» », lexicon in
     :mod:`clinrag.text.timepoints`); numbers that are durations ("3 mois") are neither marked nor answers."""
     timepoint_filter: bool = True
-    """With ``grounded``: when the variable's ``timepoint`` is one of the lexicon's labels, a value the passages
-    attach to that timepoint excludes the others ("NIHSS de sortie 5" answers the discharge NIHSS, not "NIHSS
-    initial 15"), and values attached to another timepoint are never offered; no value left means "non
-    documenté". Variables whose timepoint the lexicon does not know are not filtered."""
+    """With ``grounded``, integers and numbers: only those a term of the variable announces are offered ("NIHSS
+    4/42" offers 4, "NIHSS 16, mRS 5" offers 16; every valid one when no term announces one). Then, when the
+    variable's ``timepoint`` is one of the lexicon's labels, a value the passages attach to that timepoint
+    excludes the others ("NIHSS de sortie 5" answers the discharge NIHSS, not "NIHSS initial 15"), and values
+    attached to another timepoint are never offered; no value left means "non documenté". Variables whose
+    timepoint the lexicon does not know get only the first step."""
     grounded: bool = True
     """Integers, numbers and dates are chosen among the values written in the passages shown (or "non
     documenté"): an extractive reader that cannot give a value its evidence does not state. False: bounded

@@ -55,7 +55,7 @@ BOUNDARY = re.compile(r"[.;!?]\s|\n")
 _INTERVAL = re.compile(
     r"(?<![\w/,.])(\d{1,3})\s*(jours?|semaines?|mois)\s+(?:apr[èe]s|post)\b", re.IGNORECASE
 )
-_UNIT_DAYS = {"jour": 1, "semaine": 7, "mois": 30.4}
+_UNIT_DAYS = {"jour": 1, "semaine": 7, "mois": 30.4}  # by the unit's singular, a prefix of its plural
 THREE_MONTHS_DAYS = (75, 105)
 """An interval since the event within these many days ("93 jours après l'AVC") is the 3-month timepoint (the
 usual 90-day window of registries, give or take two weeks)."""
@@ -88,16 +88,17 @@ def _last_cue(text: str) -> str | None:
     return best
 
 
-def _interval_label(text: str) -> str | None:
-    """The timepoint of the last interval since the event stated in ``text`` ("revu 93 jours après l'AVC"):
-    "3 mois" within :data:`THREE_MONTHS_DAYS`, else the interval as written ("39 jours")."""
-    matches = list(_INTERVAL.finditer(text))
-    if not matches:
+def _interval_label(intervals: list[re.Match[str]], before: int) -> str | None:
+    """The timepoint of the last of ``intervals`` (:data:`_INTERVAL` matches, in text order) that ends by
+    ``before`` ("revu 93 jours après l'AVC"): "3 mois" within :data:`THREE_MONTHS_DAYS`, else the interval as
+    written ("39 jours")."""
+    last = next((m for m in reversed(intervals) if m.end() <= before), None)
+    if last is None:
         return None
-    number, unit = int(matches[-1].group(1)), matches[-1].group(2).lower().rstrip("s")
-    days = number * _UNIT_DAYS.get(unit, _UNIT_DAYS["mois"])
+    number, unit = int(last.group(1)), last.group(2).lower()
+    days = number * next(per_unit for singular, per_unit in _UNIT_DAYS.items() if unit.startswith(singular))
     low, high = THREE_MONTHS_DAYS
-    return "3 mois" if low <= days <= high else f"{number} {matches[-1].group(2).lower()}"
+    return "3 mois" if low <= days <= high else f"{number} {unit}"
 
 
 def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | None]:
@@ -112,6 +113,7 @@ def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | Non
     labels = []
     previous_end = 0
     spans = sorted(values)
+    intervals = list(_INTERVAL.finditer(text))
     for index, (start, end) in enumerate(spans):
         floor = max(previous_end, start - LEFT_CHARS)
         boundaries = [m.end() for m in BOUNDARY.finditer(text, floor, start)]
@@ -126,7 +128,7 @@ def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | Non
             if _RIGHT.match(right):
                 label = _last_cue(right)
         if label is None:
-            label = _interval_label(text[:start])
+            label = _interval_label(intervals, start)
         labels.append(label)
         previous_end = end
     return labels
