@@ -556,6 +556,287 @@ def fill_command(
     )
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Pseudonymization
+# ---------------------------------------------------------------------------------------------------------
+def _pseudo_settings(config_file: Path | None, overrides: list[str] | None, **options: object):
+    """PseudoConfig from a YAML file, ``--set`` overrides, then the explicit options that were given."""
+    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+    from clinrag.pseudo.pipeline import PseudoConfig
+
+    data = load_yaml_mapping(config_file) if config_file else {}
+    data = apply_overrides(data, overrides or [])
+    data.update({k: v for k, v in options.items() if v not in (None, [], False)})
+    return build_settings(PseudoConfig, str(config_file or "settings"), data)
+
+
+PSEUDO_DETECTOR = typer.Option(
+    None, "--detector", help="rules, model (the trained NER model) or hybrid (both); default rules."
+)
+PSEUDO_MODEL = typer.Option(None, "--model", help="NER model folder from `clinrag train-pseudo`.")
+PSEUDO_CONFIG = typer.Option(None, "--config", help="YAML of pseudonymization settings (README).")
+PSEUDO_SET = typer.Option(
+    None, "--set", help="Override, repeatable: --set max_shift_days=180 --set propagate_names=false."
+)
+
+
+@app.command("train-pseudo")
+def train_pseudo_command(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the NER model to."),
+    cohort_dir: Path | None = typer.Option(
+        None, "--cohort", help="A cohort with phi.jsonl: its train-split patients' documents are used."
+    ),
+    eds_pseudo: list[Path] | None = typer.Option(
+        None, "--eds-pseudo", help="eds-pseudo JSONL file(s) of notes with gold identifiers (repeatable)."
+    ),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML of NER settings (README)."),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Override, repeatable: --set epochs=3 --set encoder=/models/camembert-bio."
+    ),
+) -> None:
+    """Train the identifier detector (token classification on a local encoder) from gold identifier spans."""
+    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+    from clinrag.data.validate import load_cohort
+    from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
+    from clinrag.pseudo.ner import Example, NerConfig, NerDetector
+
+    data = load_yaml_mapping(config_file) if config_file else {}
+    config = build_settings(NerConfig, str(config_file or "settings"), apply_overrides(data, overrides or []))
+    notes = []
+    if cohort_dir is not None:
+        cohort = load_cohort(cohort_dir)
+        if not cohort.phi:
+            raise ClinragError(f"{cohort_dir}/phi.jsonl: missing; training needs gold identifier spans")
+        notes += cohort_notes(cohort, cohort.split_patients("train"))
+    for path in eds_pseudo or []:
+        notes += load_eds_pseudo(path)
+    if not notes:
+        raise ClinragError("nothing to train on: give --cohort (with phi.jsonl) and/or --eds-pseudo")
+    detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config)
+    detector.save_pretrained(out_dir)
+    summary = detector.summary
+    out.print(
+        f"NER model trained on {summary['texts']} texts ({summary['identifiers']} identifiers, "
+        f"{summary['windows']} windows, final loss {summary['epoch_losses'][-1]:.4f}): {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("pseudonymize")
+def pseudonymize_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory to pseudonymize."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for the pseudonymized cohort (same format)."),
+    detector: str | None = PSEUDO_DETECTOR,
+    model: Path | None = PSEUDO_MODEL,
+    mode: str | None = typer.Option(
+        None, "--mode", help="surrogate (fake values, dates shifted; default) or mask ([NOM])."
+    ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="The secret that draws offsets and surrogates (keep it like a password); random if absent.",
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        help="Write the key (seed, date offsets, surrogates, id map) to this file; never elsewhere.",
+    ),
+    rename_ids: bool = typer.Option(
+        False, "--rename-ids", help="Replace patient and document ids by keyed hashes."
+    ),
+    keep_metadata: list[str] | None = typer.Option(
+        None, "--keep-metadata", help="Document metadata key to keep (repeatable); the others are dropped."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output directory."),
+    config_file: Path | None = PSEUDO_CONFIG,
+    overrides: list[str] | None = PSEUDO_SET,
+) -> None:
+    """Write a pseudonymized copy of a cohort: identifiers replaced, dates shifted per patient (intervals kept),
+    table dates and evidence offsets carried along, so every downstream command runs on it unchanged."""
+    import os
+
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_json
+    from clinrag.pseudo.pipeline import pseudonymize_cohort, write_cohort
+
+    config = _pseudo_settings(
+        config_file,
+        overrides,
+        detector=detector or ("hybrid" if model else None),
+        model=str(model) if model else None,
+        mode=mode,
+        rename_ids=rename_ids,
+        keep_metadata=keep_metadata or [],
+    )
+    if out_dir.resolve() == cohort_dir.resolve():
+        raise ClinragError(f"{out_dir}: the output must not be the input cohort")
+    if mapping is not None:
+        if mapping.resolve().is_relative_to(out_dir.resolve()):
+            raise ClinragError(
+                f"{mapping}: the key must not be written inside the output cohort (it would travel with it)"
+            )
+        if not mapping.parent.is_dir():
+            raise ClinragError(f"{mapping}: its folder does not exist(it would travel with it)")
+    cohort = load_cohort(cohort_dir)
+    result = pseudonymize_cohort(cohort, config, seed=seed)
+    write_cohort(result, out_dir, overwrite=overwrite)
+    if mapping is not None:
+        atomic_write_json(mapping, result.mapping)
+        os.chmod(mapping, 0o600)
+    summary = result.summary()
+    dropped = summary["dropped_metadata_keys"]
+    out.print(
+        f"pseudonymized {summary['documents']} documents ({config.detector}, {config.mode}): "
+        f"{summary['identifiers_replaced']} identifiers replaced"
+        + (f", metadata keys dropped: {', '.join(dropped)}" if dropped else "")
+        + (f"; key written to {mapping}" if mapping else "; key not kept (pass --mapping FILE to keep it)")
+        + f": {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("evaluate-pseudo")
+def evaluate_pseudo_command(
+    cohort_dir: Path | None = typer.Option(None, "--cohort", help="A cohort with phi.jsonl to score on."),
+    eds_pseudo: Path | None = typer.Option(
+        None, "--eds-pseudo", help="An eds-pseudo JSONL file to score on."
+    ),
+    split: str = typer.Option("test", "--split", help="The cohort's patients: train, dev, test or all."),
+    detector: str | None = PSEUDO_DETECTOR,
+    model: Path | None = PSEUDO_MODEL,
+    out_file: Path | None = typer.Option(None, "--out", help="Write the metrics (JSON) here."),
+    config_file: Path | None = PSEUDO_CONFIG,
+    overrides: list[str] | None = PSEUDO_SET,
+) -> None:
+    """Score identifier detection against gold spans: per-label precision, recall and F1 (entities and tokens),
+    redact, redact full, and the share of protected clinical terms (and gold evidence) left intact."""
+    from rich.table import Table
+
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_json
+    from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
+    from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
+
+    if (cohort_dir is None) == (eds_pseudo is None):
+        raise ClinragError("give exactly one of --cohort and --eds-pseudo")
+    config = _pseudo_settings(
+        config_file,
+        overrides,
+        detector=detector or ("hybrid" if model else None),
+        model=str(model) if model else None,
+    )
+    kept: list[list[tuple[int, int]]] = []
+    if cohort_dir is not None:
+        if split not in ("train", "dev", "test", "all"):
+            raise ClinragError(f"--split: unknown split '{split}' (expected train, dev, test or all)")
+        cohort = load_cohort(cohort_dir)
+        if not cohort.phi:
+            raise ClinragError(f"{cohort_dir}/phi.jsonl: missing, nothing to score against")
+        notes = cohort_notes(cohort, None if split == "all" else cohort.split_patients(split))
+        dates = {v.name for v in cohort.variables if v.type == "date"}
+        evidence: dict[str, list[tuple[int, int]]] = {}
+        for e in cohort.evidence:
+            if e.variable not in dates:  # a date's evidence is itself a DATE identifier
+                evidence.setdefault(e.doc_id, []).append((e.start, e.end))
+        kept = [evidence.get(n.note_id, []) for n in notes] if cohort.evidence else []
+    else:
+        notes = load_eds_pseudo(eds_pseudo)
+    if not notes:
+        raise ClinragError(f"{cohort_dir}: no document in the {split} split")
+    result = evaluate_detection(
+        notes, detect_notes(build_detector(config), notes, config.propagate_names), kept
+    )
+    table = Table(title=f"{config.detector} detector on {len(notes)} texts")
+    for column in (
+        "label",
+        "entity P",
+        "entity R",
+        "entity F1",
+        "token P",
+        "token R",
+        "token F1",
+        "redact",
+        "n",
+    ):
+        table.add_column(column, justify="left" if column == "label" else "right")
+
+    def cell(value: float | None) -> str:
+        return "—" if value is None else f"{value:.3f}"
+
+    for label in (*result["entity"]["per_label"], "micro"):
+        ent = result["entity"]["micro" if label == "micro" else "per_label"]
+        tok = result["token"]["micro" if label == "micro" else "per_label"]
+        ent, tok = (ent, tok) if label == "micro" else (ent[label], tok[label])
+        if not ent["support"] and not ent["predicted"]:
+            continue
+        redact = result["redact"] if label == "micro" else result["redact_per_label"][label]
+        table.add_row(
+            label, *(cell(ent[k]) for k in ("precision", "recall", "f1")),
+            *(cell(tok[k]) for k in ("precision", "recall", "f1")), cell(redact), str(ent["support"]),
+        )  # fmt: skip
+    out.print(table)
+    intact = result["protected_intact"]
+    line = (
+        f"redact {cell(result['redact'])}, redact full {cell(result['redact_full'])}, "
+        f"redact precision {cell(result['redact_precision'])}, protected terms intact {cell(intact['share'])} "
+        f"(n={intact['n']})"
+    )
+    if "evidence_intact" in result:
+        line += f", gold evidence intact {cell(result['evidence_intact']['share'])} (n={result['evidence_intact']['n']})"
+    out.print(line, markup=False)
+    if out_file is not None:
+        atomic_write_json(out_file, {"detector": config.detector, "texts": len(notes), **result})
+        out.print(f"metrics written to {out_file}", markup=False)
+
+
+@app.command("annotate")
+def annotate_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory to annotate."),
+    out_dir: Path = typer.Option(
+        ...,
+        "--out",
+        help="Folder for entities.jsonl and annotation.json (may be the cohort directory itself).",
+    ),
+    snomed: Path | None = typer.Option(
+        None,
+        "--snomed",
+        help="A SNOMED CT RF2 description file (sct2_Description_*.txt) or a CODE<TAB>TERM file to normalize to.",
+    ),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="YAML of annotation settings (lexicons, cim10, drugs, history, snomed...)."
+    ),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Dotted override, repeatable: --set cim10=false --set snomed.threshold=85."
+    ),
+) -> None:
+    """Annotate a cohort's documents: sections, dates (relative ones resolved), CIM-10 / ATC / lexicon codes,
+    negation, hypothesis, family and history qualifiers, optional SNOMED CT codes; writes entities.jsonl."""
+    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_json, atomic_write_jsonl
+    from clinrag.text.entities import AnnotationConfig, annotate_cohort, annotation_manifest
+
+    data = load_yaml_mapping(config_file) if config_file else {}
+    config = build_settings(
+        AnnotationConfig, str(config_file or "settings"), apply_overrides(data, overrides or [])
+    )
+    if snomed is not None:
+        config = config.model_copy(update={"snomed": config.snomed.model_copy(update={"path": str(snomed)})})
+    cohort = load_cohort(cohort_dir)
+    records = annotate_cohort(cohort, config)
+    atomic_write_jsonl(out_dir / "entities.jsonl", records)
+    atomic_write_json(out_dir / "annotation.json", annotation_manifest(cohort, config, records))
+    coded = sum(1 for r in records if r["snomed_code"])
+    out.print(
+        f"annotated {len(cohort.documents)} documents: {len(records)} entities "
+        f"({sum(1 for r in records if r['label'] == 'DATE')} dates, {sum(1 for r in records if r['negated'])} negated, "
+        f"{sum(1 for r in records if r['family'])} about relatives"
+        + (f", {coded} with a SNOMED CT code" if config.snomed.path else "")
+        + f"): {out_dir / 'entities.jsonl'}",
+        markup=False,
+    )
+
+
 @models_app.command("prepare")
 def models_prepare(
     force: bool = typer.Option(False, "--force", help="Convert again even if already prepared."),

@@ -57,3 +57,30 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> N
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def read_component_record(folder: str | Path, file_name: str, component: str, what: str) -> dict[str, Any]:
+    """Read the JSON record of a saved clinrag component folder and check which component it is.
+
+    Args:
+        folder: The component's folder.
+        file_name: Its record (``config.json``, ``clinrag_ner.json``).
+        component: The expected ``clinrag_component`` value.
+        what: How to name the component in errors ("temporal retriever").
+
+    Raises:
+        ClinragError: No record, an unreadable one, or another component's.
+    """
+    from clinrag.errors import ClinragError
+
+    record_file = Path(folder) / file_name
+    if not record_file.is_file():
+        raise ClinragError(f"{folder}: not a {what} folder (no {file_name})")
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ClinragError(f"{record_file}: unreadable ({err})") from err
+    if not isinstance(record, dict) or record.get("clinrag_component") != component:
+        found = record.get("clinrag_component") if isinstance(record, dict) else None
+        raise ClinragError(f"{record_file}: not a {what} (component {found!r})")
+    return record

@@ -25,7 +25,7 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
     Raises:
         ClinragError: Not a run folder, or a trained component it needs is missing.
     """
-    from clinrag.retrieval.config import DenseConfig, HybridConfig, TemporalConfig
+    from clinrag.retrieval.config import AnnotatedConfig, DenseConfig, HybridConfig, TemporalConfig
 
     config_file = run_dir / "config.yaml"
     predictions = run_dir / "predictions.csv"
@@ -40,6 +40,8 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
     models = run_dir / "models"
 
     def resolve(section: Any) -> Any:
+        if isinstance(section, AnnotatedConfig):
+            return section.model_copy(update={"base": resolve(section.base)})
         if isinstance(section, HybridConfig):
             return section.model_copy(
                 update={"first": resolve(section.first), "second": resolve(section.second)}

@@ -145,8 +145,14 @@ class Run:
     def resolve_retriever(self, retriever: Any, cohort: Cohort, store: PassageStore, role: str = "retriever"):
         """The retriever section with trained folders filled in, and its identity (what its scores depend on)."""
         from clinrag.models import resolve_model_path
-        from clinrag.retrieval.config import DenseConfig, HybridConfig, TemporalConfig
+        from clinrag.retrieval.config import AnnotatedConfig, DenseConfig, HybridConfig, TemporalConfig
 
+        if isinstance(retriever, AnnotatedConfig):
+            base, base_id = self.resolve_retriever(retriever.base, cohort, store, f"{role}.base")
+            return retriever.model_copy(update={"base": base}), {
+                **retriever.model_dump(exclude={"base"}),
+                "base": base_id,
+            }
         if isinstance(retriever, HybridConfig):
             first, first_id = self.resolve_retriever(retriever.first, cohort, store, f"{role}.first")
             second, second_id = self.resolve_retriever(retriever.second, cohort, store, f"{role}.second")

@@ -1,6 +1,6 @@
-"""Pseudonymization: finding the personal identifiers of French clinical text (rules; a trainable NER model
-comes later), replacing them by masks or consistent surrogates, and scoring a detector against gold
-annotations the way eds-pseudo does."""
+"""Pseudonymization: finding the personal identifiers of French clinical text (rules, a trainable NER model, or
+both), replacing them by masks or consistent surrogates, rewriting a whole cohort consistently, and scoring a
+detector against gold annotations the way eds-pseudo does."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ def find_titled_names(text: str) -> Iterator[Span]:
 
 
 _NAME_RUN = re.compile(
-    rf"(?<![\w'’.-])(?:{_INITIAL}|{_WORD})(?:[ \t](?:{_PARTICLE}[ \t])?(?:{_INITIAL}|{_WORD})){{1,4}}"
+    rf"(?<![\w'’./-])(?:{_INITIAL}|{_WORD})(?:[ \t](?:{_PARTICLE}[ \t])?(?:{_INITIAL}|{_WORD})){{1,4}}"
 )
 
 

@@ -186,7 +186,10 @@ def _known_cities() -> re.Pattern[str]:
 _HOSPITAL_KIND = (
     r"CHU|CHRU|CHR|CHI|CHG|CHS|CH|GHU|GH|HIA|H[ôo]pital|H[ÔO]PITAL|h[ôo]pital|H[ôo]p\.|HOP|Clinique|CLINIQUE|clinique|"
     r"Polyclinique|[Cc]entre [Hh]ospitalier(?: [Uu]niversitaire| [Rr][ée]gional| [Ii]ntercommunal| [Gg][ée]n[ée]ral)?|"
-    r"CENTRE HOSPITALIER|[Gg]roupe(?:ment)? [Hh]ospitalier|[Cc]entre de [Ss]ant[ée]|Institut|Fondation"
+    r"CENTRE HOSPITALIER|[Gg]roupe(?:ment)? [Hh]ospitalier|[Cc]entre de [Ss]ant[ée]|Institut|Fondation|"
+    # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit
+    r"(?:[Cc]entre|[Cc]linique) de (?:[Rr][ée][ée]ducation|[Rr][ée]adaptation)(?: [Ff]onctionnelle)?|"
+    r"[Cc]entre (?:MPR|SSR)|SSR|EHPAD|USLD|[Mm]aison de retraite"
 )
 # An adjective may come between the kind and the name ("Hôpital européen Georges-Pompidou"); "l'" is part of
 # the span, as eds-pseudo annotates it.
@@ -233,11 +236,16 @@ _HOSPITAL_STOP = {
 }
 
 
+_ARTICLES = {"le", "la", "les"}
+
+
 def _hospital_end(text: str, name_start: int, name_end: int) -> int:
     """Where the hospital's name ends: before a service word or a title, and never on a particle."""
     end = name_start
-    for word in re.finditer(r"\S+", text[name_start:name_end]):
+    for index, word in enumerate(re.finditer(r"\S+", text[name_start:name_end])):
         folded = fold(word.group()).rstrip(".,")
+        if index == 0 and folded in _ARTICLES:
+            continue  # an article may open the name ("SSR Les Grands Chênes"); alone, it is trimmed below
         if folded in _HOSPITAL_STOP and word.group()[0].isupper():
             break
         end = name_start + word.end()

@@ -558,6 +558,22 @@ class OffsetMap:
             raise ValueError(f"invalid span {start}..{end}")
         return self.point(start), self.point(end)
 
+    def widen(self, start: int, end: int) -> tuple[int, int]:
+        """Like :meth:`map`, but an end that cuts through a replaced identifier moves outward to the edge of its
+        replacement, so the span still covers (at least) what it covered.
+
+        Raises:
+            ValueError: ``start > end``.
+        """
+        if start > end:
+            raise ValueError(f"invalid span {start}..{end}")
+        for old_start, old_end, _, _ in self.edits:
+            if old_start < start < old_end:
+                start = old_start
+            if old_start < end < old_end:
+                end = old_end
+        return self.point(start), self.point(end)
+
 
 @dataclass(frozen=True)
 class Replaced:

@@ -8,7 +8,8 @@ the year of birth that a social security number gives become DATE_NAISSANCE.
 The rules favour recall: a missed identifier leaks, an extra mask costs little. Measured on eds-pseudo's public
 dev set (800 notes): 92% of identifier tokens redacted, every identifier in 70% of the notes (see
 tests/test_pseudo.py). The rules were written while looking at that set, so this is a development measurement,
-not a held-out one; the trainable model of issue 7 is still to come.
+not a held-out one; the trained model (:mod:`clinrag.pseudo.ner`) is cross-validated on it instead, and the
+hybrid detector (:mod:`clinrag.pseudo.pipeline`) passes its spans to :func:`detect` as ``extra``.
 """
 
 from __future__ import annotations
@@ -56,23 +57,32 @@ RULES: tuple[Rule, ...] = (
 _NAME_LABELS = ("NOM", "PRENOM")
 
 
-def detect(text: str, known_names: list[str] | None = None) -> list[Span]:
+def detect(
+    text: str,
+    known_names: list[str] | None = None,
+    extra: Iterable[Span] = (),
+    labelled_names: Iterable[tuple[str, str]] = (),
+) -> list[Span]:
     """Find the personal identifiers of a French clinical text.
 
     Args:
         text: The document.
         known_names: The patient's names when known (from the hospital's records): every occurrence of each
             of their words is found, case- and accent-insensitive, even without a title before it.
+        extra: Spans found by another detector (the trained model), merged with the rules' first pass: the
+            names among them are found again everywhere too.
+        labelled_names: ``(name, label)`` pairs found elsewhere in the patient's record (another document),
+            found again in this one.
 
     Returns:
         Non-overlapping spans, sorted by position.
     """
     candidates = [span for rule in RULES for span in rule(text)]
-    first_pass = resolve_overlaps(_unprotected(text, candidates))
+    first_pass = resolve_overlaps(_unprotected(text, [*candidates, *extra]))
     # Second pass, on what the first found: long numbers nothing explained are the IPP and NDA of headers, and
     # names found once (after a title) or known are found again wherever they occur, even bare.
     found_names = [(span.text, span.label) for span in first_pass if span.label in _NAME_LABELS]
-    names = [*known_name_words(known_names or []), *_unique(found_names)]
+    names = [*known_name_words(known_names or []), *_unique([*found_names, *labelled_names])]
     second_pass = [*find_bare_numbers(text, first_pass), *find_occurrences(text, names)]
     return relabel_birth_dates(resolve_overlaps(_unprotected(text, [*first_pass, *second_pass])))
 

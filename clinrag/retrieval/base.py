@@ -84,7 +84,8 @@ def build_retriever(config: Any, **kwargs: Any) -> Retriever:
     Raises:
         ClinragError: No retriever of that name.
     """
-    import clinrag.retrieval.bm25  # noqa: F401  (registers)
+    import clinrag.retrieval.annotated  # noqa: F401  (registers)
+    import clinrag.retrieval.bm25  # noqa: F401
     import clinrag.retrieval.dense  # noqa: F401
     import clinrag.retrieval.hybrid  # noqa: F401
     import clinrag.retrieval.temporal  # noqa: F401

@@ -133,13 +133,36 @@ class TemporalConfig(_Config):
     """Training settings."""
 
 
+class AnnotatedConfig(_Config):
+    """A base retriever re-ranked with corpus annotations (:mod:`clinrag.retrieval.annotated`)."""
+
+    type: Literal["annotated"] = "annotated"
+    base: RetrieverConfig = Field(default_factory=BM25Config)
+    """The retriever whose scores are adjusted."""
+    demote_family: bool = True
+    """Demote passages whose mentions of the variable's terms are all about a relative."""
+    demote_hypothetical: bool = True
+    """Demote passages whose mentions of the variable's terms are all hypothetical."""
+    demote_negated: bool = False
+    """Demote passages whose mentions are all negated (off: "pas de diabète" is evidence of a false boolean)."""
+    demote: float = Field(0.5, ge=0, le=1)
+    """Factor applied to a demoted passage's score."""
+    section_weight: float = Field(1.0, ge=0)
+    """Weight of the section prior learned from the train split's weak labels (0: off)."""
+    date_weight: float = Field(1.0, ge=0)
+    """Weight of the prior over days since the patient's index event, learned from weak labels (0: off)."""
+
+
 RetrieverConfig = Annotated[
-    BM25Config | DenseConfig | HybridConfig | TemporalConfig, Field(discriminator="type")
+    BM25Config | DenseConfig | HybridConfig | TemporalConfig | AnnotatedConfig, Field(discriminator="type")
 ]
 HybridConfig.model_rebuild()
+AnnotatedConfig.model_rebuild()
 
 
-def retriever_config(data: dict) -> BM25Config | DenseConfig | HybridConfig | TemporalConfig:
+def retriever_config(
+    data: dict,
+) -> BM25Config | DenseConfig | HybridConfig | TemporalConfig | AnnotatedConfig:
     """Validate a retriever config mapping (its ``type`` chooses the model)."""
     from pydantic import TypeAdapter
 

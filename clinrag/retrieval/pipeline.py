@@ -19,7 +19,7 @@ from clinrag.data.cohort import Cohort
 from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_bytes, atomic_write_json
 from clinrag.retrieval.base import Retriever, build_retriever
-from clinrag.retrieval.config import HybridConfig, TemporalConfig
+from clinrag.retrieval.config import AnnotatedConfig, HybridConfig, TemporalConfig
 from clinrag.text.passages import PassageStore, build_passages
 
 
@@ -44,12 +44,18 @@ def _check_trained(config: Any) -> None:
     if isinstance(config, HybridConfig):
         _check_trained(config.first)
         _check_trained(config.second)
+    if isinstance(config, AnnotatedConfig):
+        _check_trained(config.base)
 
 
 def make_retriever(settings: RetrievalSettings, cohort: Cohort) -> Retriever:
-    """Build the retriever of ``settings`` for a cohort (a temporal one must name a trained folder)."""
+    """Build the retriever of ``settings`` for a cohort (a temporal one must name a trained folder); one that
+    learns from the cohort when indexed (``annotated``: priors from the train split's weak labels) gets it."""
     _check_trained(settings.retriever)
-    return build_retriever(settings.retriever)
+    retriever = build_retriever(settings.retriever)
+    if hasattr(retriever, "attach_cohort"):
+        retriever.attach_cohort(cohort)
+    return retriever
 
 
 def prepare_retrieval(settings: RetrievalSettings, cohort: Cohort) -> tuple[PassageStore, Retriever]:

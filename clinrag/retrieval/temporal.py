@@ -21,7 +21,6 @@ The trained retriever saves as a self-describing folder (``config.json`` + ``mod
 from __future__ import annotations
 
 import copy
-import json
 import math
 import random
 from pathlib import Path
@@ -34,7 +33,7 @@ from torch import nn
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
-from clinrag.io import atomic_write_bytes, atomic_write_json
+from clinrag.io import atomic_write_bytes, atomic_write_json, read_component_record
 from clinrag.retrieval.base import build_query, register_retriever
 from clinrag.retrieval.bm25 import BM25Retriever
 from clinrag.retrieval.config import BM25Config, TemporalConfig
@@ -471,17 +470,7 @@ class TemporalRetriever:
     def _load(self, folder: Path, requested: TemporalConfig) -> None:
         import safetensors.torch
 
-        config_file = folder / CONFIG_NAME
-        if not config_file.is_file():
-            raise ClinragError(f"{folder}: not a temporal retriever folder (no {CONFIG_NAME})")
-        try:
-            record = json.loads(config_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ClinragError(f"{config_file}: unreadable ({err})") from err
-        if record.get("clinrag_component") != "temporal_retriever":
-            raise ClinragError(
-                f"{config_file}: not a temporal retriever (component {record.get('clinrag_component')!r})"
-            )
+        record = read_component_record(folder, CONFIG_NAME, "temporal_retriever", "temporal retriever")
         saved = TemporalConfig(**record["config"])
         if saved.encoder == "encoder":  # fine-tuned end to end: the encoder lives in the folder
             saved = saved.model_copy(update={"encoder": str(folder / "encoder")})

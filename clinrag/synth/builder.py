@@ -8,17 +8,47 @@ each span is checked against the text it claims, so an offset can never be wrong
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the writer meant by a mention of a concept (the gold standard of the qualifier study).
+
+    Attributes:
+        concept: The concept mentioned (a variable's name, or ``avc``).
+        negated: Said to be absent ("pas de FA").
+        hypothetical: Only suspected or to be looked for ("FA ? Holter à prévoir").
+        family: About a relative ("père diabétique").
+    """
+
+    concept: str
+    negated: bool = False
+    hypothetical: bool = False
+    family: bool = False
 
 
 @dataclass
 class Para:
     """A paragraph under construction; the same Para can be copied into several documents (copy-forward)."""
 
-    items: list[tuple[str, str, str]] = field(default_factory=list)
+    items: list[tuple[str, str, Any]] = field(default_factory=list)
 
-    def t(self, text: str) -> Para:
-        """Append plain text."""
-        self.items.append(("text", text, ""))
+    def t(self, text: str, truth: Truth | None = None, term: str | None = None) -> Para:
+        """Append plain text; with ``truth``, record it as a mention of a concept (of ``term``, its first
+        occurrence in ``text``, when given; else of the whole text). The text written is the same either way."""
+        if truth is None:
+            self.items.append(("text", text, ""))
+            return self
+        at = text.index(term) if term else 0
+        end = at + len(term) if term else len(text)
+        for kind, piece, tag in (
+            ("text", text[:at], ""),
+            ("mention", text[at:end], truth),
+            ("text", text[end:], ""),
+        ):
+            if piece:
+                self.items.append((kind, piece, tag))
         return self
 
     def phi(self, label: str, text: str) -> Para:
@@ -26,9 +56,9 @@ class Para:
         self.items.append(("phi", text, label))
         return self
 
-    def ev(self, variable: str, text: str) -> Para:
-        """Append text that states the value of ``variable``."""
-        return self.open(variable).t(text).close(variable)
+    def ev(self, variable: str, text: str, truth: Truth | None = None, term: str | None = None) -> Para:
+        """Append text that states the value of ``variable`` (with ``truth``: a mention, see :meth:`t`)."""
+        return self.open(variable).t(text, truth, term).close(variable)
 
     def open(self, variable: str) -> Para:
         """Start evidence for ``variable`` (closed by :meth:`close`)."""
@@ -53,6 +83,8 @@ class Rendered:
     text: str
     evidence: list[tuple[int, int, str]]
     phi: list[tuple[int, int, str]]
+    mentions: list[tuple[int, int, Truth]] = field(default_factory=list)
+    """Mentions of concepts with what the writer meant (negated, hypothetical, about a relative)."""
 
 
 def render(paras: list[Para], separator: str = "\n") -> Rendered:
@@ -65,6 +97,7 @@ def render(paras: list[Para], separator: str = "\n") -> Rendered:
     position = 0
     evidence: list[tuple[int, int, str]] = []
     phi: list[tuple[int, int, str]] = []
+    mentions: list[tuple[int, int, Truth]] = []
     for index, para in enumerate(paras):
         if index:
             chunks.append(separator)
@@ -81,6 +114,8 @@ def render(paras: list[Para], separator: str = "\n") -> Rendered:
                 continue
             if kind == "phi":
                 phi.append((position, position + len(text), tag))
+            elif kind == "mention":
+                mentions.append((position, position + len(text), tag))
             chunks.append(text)
             position += len(text)
         assert not opened, f"evidence left open: {sorted(opened)}"
@@ -88,4 +123,4 @@ def render(paras: list[Para], separator: str = "\n") -> Rendered:
     for start, end, tag in evidence + phi:
         span = full[start:end]
         assert end > start and span == span.strip(), f"bad span for {tag}: {span!r}"
-    return Rendered(full, evidence, phi)
+    return Rendered(full, evidence, phi, mentions)

@@ -34,7 +34,7 @@ from clinrag.data.cohort import Cohort, Document, EvidenceSpan, PhiSpan
 from clinrag.data.values import canonical_cell
 from clinrag.data.variables import Variable
 from clinrag.synth import lexicon as lx
-from clinrag.synth.builder import Para, render
+from clinrag.synth.builder import Para, Truth, render
 
 EPOCH_START = dt.date(2021, 1, 4)
 EPOCH_DAYS = 1300
@@ -381,6 +381,10 @@ def _gold_row(case: Case) -> dict[str, str]:
     return row
 
 
+NEGATED_TERMS = ("HTA", "hypertension", "diabétique", "diabète", "DT2", "dyslipidémie")
+"""The concept words of the antecedents' negations ("pas d'HTA", "non diabétique"): the mentions' spans."""
+
+
 def _b(value: bool) -> str:
     return "true" if value else "false"
 
@@ -520,7 +524,7 @@ class Writer:
             if index:
                 p.t(", ")
             if var:
-                p.ev(var, text)
+                p.ev(var, text, Truth(var))
             else:
                 p.t(text)
         p.t(".")
@@ -537,7 +541,10 @@ class Writer:
             p.t(" ")
             for index, (var, text) in enumerate(negations):
                 p.t(", " if index else "")
-                p.ev(var, text[0].upper() + text[1:] if index == 0 else text)
+                # "bilan lipidique antérieur normal" states no dyslipidemia without a negation: no mention
+                truth = None if text.startswith("bilan") else Truth(var, negated=True)
+                term = next((t for t in NEGATED_TERMS if t in text), None) if truth else None
+                p.ev(var, text[0].upper() + text[1:] if index == 0 else text, truth, term)
             p.t(".")
         # Family history: about relatives, never the patient's own value.
         if self.rng.random() < 0.55:
@@ -549,7 +556,19 @@ class Writer:
                 "en fibrillation atriale",
                 "dyslipidémique",
             )
-            p.t(f"\nAntécédents familiaux :\n{relative} {condition}.")
+            concept = {
+                "diabétique": "diabete",
+                "hypertendu(e)": "hta",
+                "décédé(e) d'un AVC": "avc",
+                "en fibrillation atriale": "fibrillation_atriale",
+                "dyslipidémique": "dyslipidemie",
+            }[condition]
+            term = {"hta": "hypertendu(e)", "avc": "AVC", "fibrillation_atriale": "fibrillation atriale"}.get(
+                concept, condition
+            )
+            p.t("\nAntécédents familiaux :\n").t(
+                f"{relative} {condition}", Truth(concept, family=True), term
+            ).t(".")
         if c.documented["tabagisme"]:
             p.t("\nMode de vie :\n")
             if c.tabac:
@@ -560,14 +579,15 @@ class Writer:
                         "fumeur actif",
                         "tabac actif (1 paquet/jour)",
                     ),
+                    Truth("tabagisme"),
                 )
             else:
-                p.ev(
-                    "tabagisme",
-                    self.pick(
-                        "non fumeur", "pas de tabagisme", "tabagisme sevré depuis 15 ans", "ne fume pas"
-                    ),
+                text = self.pick(
+                    "non fumeur", "pas de tabagisme", "tabagisme sevré depuis 15 ans", "ne fume pas"
                 )
+                # a former smoker is neither a negation nor a current smoker: no mention
+                term = next((t for t in ("fumeur", "tabagisme", "fume") if t in text), None)
+                p.ev("tabagisme", text, None if "sevré" in text else Truth("tabagisme", negated=True), term)
             p.t(".")
         return p
 
@@ -655,16 +675,18 @@ class Writer:
         paras.append(exam)
         concl = Para().t(self.pick("Conclusion :\n", "Au total :\n"))
         concl.t(
-            f"suspicion d'AVC ischémique {'sylvien ' if c.site in ('m1', 'm2', 'carotide_interne') else ''}{c.side if c.side == 'gauche' else 'droit'}. "
+            f"suspicion d'AVC ischémique {'sylvien ' if c.site in ('m1', 'm2', 'carotide_interne') else ''}{c.side if c.side == 'gauche' else 'droit'}. ",
+            Truth("avc", hypothetical=True),
+            "AVC ischémique",
         )
         if not c.af_known and self.rng.random() < 0.5:
-            concl.t(
-                self.pick(
-                    "FA ? Holter à prévoir.",
-                    "Rechercher une FA paroxystique.",
-                    "Cardiopathie emboligène à éliminer.",
-                )
+            text = self.pick(
+                "FA ? Holter à prévoir.",
+                "Rechercher une FA paroxystique.",
+                "Cardiopathie emboligène à éliminer.",
             )
+            term = "Cardiopathie emboligène" if text.startswith("Cardio") else "FA"
+            concl.t(text, Truth("fibrillation_atriale" if term == "FA" else "toast", hypothetical=True), term)
         paras.append(concl)
         paras.append(self.signature())
         return Draft("urgences", moment, True, paras)
@@ -714,8 +736,11 @@ class Writer:
             p.t("Angiographie : ").ev("site_occlusion", occl[0].upper() + occl[1:]).t(".")
         else:
             p.t("Séquences angiographiques non réalisées (patient agité).")
+        p.t(f" Leucopathie vasculaire ({self.pick(*lx.EPONYMS[8:9])} {self.rng.randint(1, 3)}). ")
         p.t(
-            f" Leucopathie vasculaire ({self.pick(*lx.EPONYMS[8:9])} {self.rng.randint(1, 3)}). Pas de saignement intracrânien."
+            "Pas de saignement intracrânien.",
+            Truth("transformation_hemorragique", negated=True),
+            "saignement intracrânien",
         )
         paras.append(p)
         paras.append(self.signature(Person(self.pick(*lx.MALE_FIRST_NAMES), self.pick(*lx.SURNAMES))))
@@ -795,24 +820,25 @@ class Writer:
         paras = [self.header("Cardiologie", moment, title="ECG 12 DÉRIVATIONS")]
         p = Para()
         if c.af_known or c.af_on_ecg:
-            p.ev(
-                "fibrillation_atriale",
-                self.pick(
-                    f"{self.w('fibrillation').capitalize()} atriale à réponse ventriculaire rapide",
-                    "ACFA à 110/min",
-                    "Rythme irrégulier : FA",
-                ),
+            text = self.pick(
+                f"{self.w('fibrillation').capitalize()} atriale à réponse ventriculaire rapide",
+                "ACFA à 110/min",
+                "Rythme irrégulier : FA",
             )
+            term = "ACFA" if "ACFA" in text else "FA" if text.endswith("FA") else text.split(" à ")[0]
+            p.ev("fibrillation_atriale", text, Truth("fibrillation_atriale"), term)
         else:
             text = self.pick(
                 "Rythme sinusal régulier, pas de FA sur ce tracé",
                 "Rythme sinusal, absence de trouble du rythme à l'ECG d'entrée",
             )
+            truth = Truth("fibrillation_atriale", negated=True)
+            term = "FA" if "FA" in text else "trouble du rythme"
             # A sinus rhythm on admission supports "no AF" only when nothing is found later.
             if c.af:
-                p.t(text)
+                p.t(text, truth, term)
             else:
-                p.ev("fibrillation_atriale", text)
+                p.ev("fibrillation_atriale", text, truth, term)
         p.t(f". QRS fins, PR {self.rng.randint(140, 200)} ms.")
         paras.append(p)
         return Draft("ecg", moment, True, paras)
@@ -828,26 +854,32 @@ class Writer:
         ]
         p = Para().t(f"Enregistrement de {duration}. ")
         if c.af and not c.af_known:
-            p.ev(
-                "fibrillation_atriale",
-                self.pick(
-                    f"Épisodes de FA paroxystique, le plus long de {self.rng.randint(2, 300)} minutes",
-                    f"Passage en {self.w('fibrillation')} atriale paroxystique",
-                    "Mise en évidence d'une ACFA paroxystique",
-                ),
+            text = self.pick(
+                f"Épisodes de FA paroxystique, le plus long de {self.rng.randint(2, 300)} minutes",
+                f"Passage en {self.w('fibrillation')} atriale paroxystique",
+                "Mise en évidence d'une ACFA paroxystique",
             )
-            p.t(". Conclusion : FA paroxystique, indication à une anticoagulation.")
+            term = (
+                "FA"
+                if text.startswith("Épisodes")
+                else "ACFA"
+                if "ACFA" in text
+                else text[len("Passage en ") :]
+            )
+            p.ev("fibrillation_atriale", text, Truth("fibrillation_atriale"), term)
+            p.t(". Conclusion : ").t("FA paroxystique", Truth("fibrillation_atriale")).t(
+                ", indication à une anticoagulation."
+            )
             if c.af_late_holter and c.documented["toast"]:
                 p.t(" ").ev("toast", "Origine cardioembolique de l'AVC retenue").t(".")
         else:
-            p.ev(
-                "fibrillation_atriale",
-                self.pick(
-                    "Absence de fibrillation atriale",
-                    "Pas de passage en FA",
-                    "Pas d'épisode de FA ni de flutter",
-                ),
+            text = self.pick(
+                "Absence de fibrillation atriale",
+                "Pas de passage en FA",
+                "Pas d'épisode de FA ni de flutter",
             )
+            term = "fibrillation atriale" if text.startswith("Absence") else "FA"
+            p.ev("fibrillation_atriale", text, Truth("fibrillation_atriale", negated=True), term)
             p.t(f". Extrasystoles auriculaires isolées ({self.rng.randint(10, 900)}/24 h).")
         paras.append(p)
         return Draft("holter", moment, True, paras)
@@ -859,13 +891,17 @@ class Writer:
         p = Para().t(
             f"FEVG {self.rng.randint(45, 70)} %. Oreillette gauche {self.pick('non dilatée', 'dilatée', 'modérément dilatée')}. "
         )
-        p.t(
-            self.pick(
-                "Pas de thrombus intracavitaire.",
-                "Pas de foramen ovale perméable au test aux microbulles.",
-                "Valves fines.",
-            )
+        text = self.pick(
+            "Pas de thrombus intracavitaire.",
+            "Pas de foramen ovale perméable au test aux microbulles.",
+            "Valves fines.",
         )
+        if text.startswith("Pas de thrombus"):
+            p.t(text, Truth("thrombus", negated=True), "thrombus intracavitaire")
+        elif text.startswith("Pas de foramen"):
+            p.t(text, Truth("fop", negated=True), "foramen ovale perméable")
+        else:
+            p.t(text)
         paras.append(p)
         return Draft("echographie_cardiaque", moment, True, paras)
 
@@ -877,22 +913,22 @@ class Writer:
         ]
         p = Para().t("Comparaison avec l'imagerie initiale. ")
         if c.hemorrhage:
-            p.ev(
-                "transformation_hemorragique",
-                self.pick(
-                    f"Transformation hémorragique de type {self.pick('HI1', 'HI2', 'PH1', 'PH2')}",
-                    "Remaniement hémorragique de l'infarctus",
-                    "Pétéchies hémorragiques au sein de la zone infarcie (HI1)",
-                ),
+            text = self.pick(
+                f"Transformation hémorragique de type {self.pick('HI1', 'HI2', 'PH1', 'PH2')}",
+                "Remaniement hémorragique de l'infarctus",
+                "Pétéchies hémorragiques au sein de la zone infarcie (HI1)",
             )
+            term = " ".join(text.split()[:2])
+            p.ev("transformation_hemorragique", text, Truth("transformation_hemorragique"), term)
         else:
+            text = self.pick(
+                "Pas de transformation hémorragique",
+                "Absence de remaniement hémorragique",
+                "Pas de saignement",
+            )
+            term = text.split(" de ", 1)[1]
             p.ev(
-                "transformation_hemorragique",
-                self.pick(
-                    "Pas de transformation hémorragique",
-                    "Absence de remaniement hémorragique",
-                    "Pas de saignement",
-                ),
+                "transformation_hemorragique", text, Truth("transformation_hemorragique", negated=True), term
             )
         p.t(". Œdème cérébral modéré.")
         paras.append(p)
@@ -933,31 +969,43 @@ class Writer:
             paras.append(self.antecedents)
         course = Para().t("Évolution :\n")
         if c.thrombolysis:
-            course.ev(
-                "thrombolyse",
-                self.pick(
-                    "thrombolysé(e) à l'arrivée",
-                    "traitement par thrombolyse IV",
-                    "bénéficie d'une thrombolyse intraveineuse",
-                ),
+            text = self.pick(
+                "thrombolysé(e) à l'arrivée",
+                "traitement par thrombolyse IV",
+                "bénéficie d'une thrombolyse intraveineuse",
             )
+            term = "thrombolysé(e)" if text.startswith("thrombolysé") else "thrombolyse"
+            course.ev("thrombolyse", text, Truth("thrombolyse"), term)
             course.t(". ")
         else:
-            course.ev(
-                "thrombolyse",
-                self.pick(
-                    "pas de thrombolyse (hors délai)", "thrombolyse non indiquée", "pas de thrombolyse IV"
-                ),
+            text = self.pick(
+                "pas de thrombolyse (hors délai)", "thrombolyse non indiquée", "pas de thrombolyse IV"
             )
+            # "non indiquée" is a decision, not a negation cue: no mention
+            truth = None if "non indiquée" in text else Truth("thrombolyse", negated=True)
+            course.ev("thrombolyse", text, truth, "thrombolyse" if truth else None)
             course.t(". ")
         if c.thrombectomy:
             course.ev(
-                "thrombectomie", self.pick("thrombectomie mécanique", "bénéficie d'une thrombectomie")
+                "thrombectomie",
+                self.pick("thrombectomie mécanique", "bénéficie d'une thrombectomie"),
+                Truth("thrombectomie"),
+                "thrombectomie",
             ).t(" avec bonne recanalisation. ")
         elif c.site in ("m1", "m2", "carotide_interne", "tronc_basilaire"):
-            course.ev("thrombectomie", "pas de thrombectomie (occlusion distale / terrain)").t(". ")
+            course.ev(
+                "thrombectomie",
+                "pas de thrombectomie (occlusion distale / terrain)",
+                Truth("thrombectomie", negated=True),
+                "thrombectomie",
+            ).t(". ")
         else:
-            course.ev("thrombectomie", "pas d'indication de thrombectomie").t(". ")
+            course.ev(
+                "thrombectomie",
+                "pas d'indication de thrombectomie",
+                Truth("thrombectomie", negated=True),
+                "thrombectomie",
+            ).t(". ")
         if c.nihss_corrected_from is None and self.rng.random() < 0.5:
             course.t("NIHSS initial ").ev("nihss_admission", str(c.nihss_adm)).t(", ")
         course.t(f"NIHSS à H24 {c.nihss_h24}. ")
@@ -967,12 +1015,16 @@ class Writer:
                 "transformation hémorragique au scanner de contrôle"
                 if c.hemorrhage
                 else "pas de transformation hémorragique au contrôle",
+                Truth("transformation_hemorragique", negated=not c.hemorrhage),
+                "transformation hémorragique",
             )
             course.t(". ")
         else:
             course.ev(
                 "transformation_hemorragique",
                 "pas de complication hémorragique" if not c.hemorrhage else "complication hémorragique",
+                Truth("transformation_hemorragique", negated=not c.hemorrhage),
+                "complication hémorragique",
             ).t(". ")
         if c.died_in_hospital:
             course.t("Aggravation neurologique secondaire. ")
@@ -997,18 +1049,33 @@ class Writer:
         paras.append(course)
         bilan = Para().t("Examens complémentaires :\n")
         if c.af_known or c.af_on_ecg:
-            bilan.ev("fibrillation_atriale", "FA" if c.af_known else "FA découverte à l'ECG d'entrée").t(
-                ", anticoagulation introduite. "
-            )
+            bilan.ev(
+                "fibrillation_atriale",
+                "FA" if c.af_known else "FA découverte à l'ECG d'entrée",
+                Truth("fibrillation_atriale"),
+                "FA",
+            ).t(", anticoagulation introduite. ")
         elif c.af and not c.af_late_holter:
-            bilan.ev("fibrillation_atriale", "FA paroxystique découverte au Holter").t(
-                ", anticoagulation par AOD. "
-            )
+            bilan.ev(
+                "fibrillation_atriale",
+                "FA paroxystique découverte au Holter",
+                Truth("fibrillation_atriale"),
+                "FA",
+            ).t(", anticoagulation par AOD. ")
         elif c.af:
             # Written before the late Holter: true then, wrong in the end (not evidence).
-            bilan.t("pas de FA au scope ni au Holter des 24 h. ")
+            bilan.t(
+                "pas de FA au scope ni au Holter des 24 h. ",
+                Truth("fibrillation_atriale", negated=True),
+                "FA",
+            )
         else:
-            bilan.ev("fibrillation_atriale", "pas de FA au scope ni au Holter").t(". ")
+            bilan.ev(
+                "fibrillation_atriale",
+                "pas de FA au scope ni au Holter",
+                Truth("fibrillation_atriale", negated=True),
+                "FA",
+            ).t(". ")
         if c.documented["ldl"] and c.ldl is not None and self.rng.random() < 0.5:
             bilan.ev("ldl", f"LDL {fr_number(c.ldl, 2)} g/L").t(". ")
         if c.documented["toast"] and c.toast:
@@ -1104,7 +1171,7 @@ class Writer:
         self.date_phrase(p, c.onset.date()).close("date_avc").t(". ")
         if kind == "3m" and c.af and c.af_late_holter:
             p.t("Le Holter de 21 jours réalisé après la sortie a mis en évidence une ")
-            p.ev("fibrillation_atriale", "FA paroxystique").t(". ")
+            p.ev("fibrillation_atriale", "FA paroxystique", Truth("fibrillation_atriale"), "FA").t(". ")
             if c.documented["toast"] and c.toast:
                 p.t("L'étiologie est donc révisée : ").ev("toast", "AVC cardioembolique").t(
                     ". Introduction d'un AOD. "
@@ -1223,6 +1290,50 @@ class Writer:
 # ---------------------------------------------------------------------------------------------------------
 # The cohort
 # ---------------------------------------------------------------------------------------------------------
+def _rendered_documents(case: Case, seed: int):
+    """Yield ``(doc_id, draft, rendered)`` for each of a patient's documents, in date order."""
+    for number, draft in enumerate(Writer(case, seed).record(), start=1):
+        yield f"{case.patient_id}-D{number:02d}", draft, render(draft.paras)
+
+
+@dataclass(frozen=True)
+class GoldMention:
+    """A mention of a concept that the generator wrote, with what it meant (see :class:`~clinrag.synth.builder.Truth`)."""
+
+    patient_id: str
+    doc_id: str
+    start: int
+    end: int
+    concept: str
+    negated: bool
+    hypothetical: bool
+    family: bool
+
+
+def synthesize_mentions(n_patients: int, seed: int = 0) -> list[GoldMention]:
+    """The qualified mentions the generator writes into the cohort of ``(n_patients, seed)``: risk factors affirmed
+    or negated, relatives' conditions, suspected AF, AF and hemorrhage found or ruled out, treatments given or not.
+    Offsets index the documents of :func:`synthesize_cohort` with the same arguments (same doc_ids)."""
+    mentions = []
+    for index in range(n_patients):
+        case = draw_case(index, seed)
+        for doc_id, _draft, rendered in _rendered_documents(case, seed):
+            for start, end, truth in rendered.mentions:
+                mentions.append(
+                    GoldMention(
+                        case.patient_id,
+                        doc_id,
+                        start,
+                        end,
+                        truth.concept,
+                        truth.negated,
+                        truth.hypothetical,
+                        truth.family,
+                    )
+                )
+    return mentions
+
+
 def synthesize_cohort(n_patients: int, seed: int = 0) -> Cohort:
     """Generate a synthetic French stroke cohort.
 
@@ -1257,11 +1368,8 @@ def synthesize_cohort(n_patients: int, seed: int = 0) -> Cohort:
         case = draw_case(index, seed)
         for name, cell in case.gold.items():
             assert canonical_cell(by_name[name], cell) == cell, (name, cell)
-        drafts = Writer(case, seed).record()
         found: set[str] = set()
-        for number, draft in enumerate(drafts, start=1):
-            rendered = render(draft.paras)
-            doc_id = f"{case.patient_id}-D{number:02d}"
+        for doc_id, draft, rendered in _rendered_documents(case, seed):
             documents.append(
                 Document(
                     case.patient_id,

@@ -70,6 +70,18 @@ def variable_terms(var: Variable) -> dict[str, list[str]]:
     return terms
 
 
+def silence_edsnlp() -> None:
+    """Quiet edsnlp's own logging: it warns that eds.sections is in beta at every construction and shows a
+    progress bar while adding terms; that is known, not news."""
+    logging.getLogger("edsnlp").setLevel(logging.ERROR)
+    try:
+        from loguru import logger as loguru_logger
+
+        loguru_logger.disable("edsnlp")
+    except ImportError:  # pragma: no cover - edsnlp depends on loguru
+        pass
+
+
 class Annotator:
     """An edsnlp pipeline built for a set of variables.
 
@@ -81,14 +93,7 @@ class Annotator:
         import edsnlp
         import edsnlp.pipes as eds
 
-        # edsnlp warns that eds.sections is in beta at every construction; that is known, not news.
-        logging.getLogger("edsnlp").setLevel(logging.ERROR)
-        try:
-            from loguru import logger as loguru_logger
-
-            loguru_logger.disable("edsnlp")
-        except ImportError:  # pragma: no cover - edsnlp depends on loguru
-            pass
+        silence_edsnlp()
         self.variables = variables
         self._keys: dict[str, tuple[str, str]] = {}
         terms: dict[str, list[str]] = {}

@@ -61,3 +61,62 @@ def find_dates(text: str, reference: dt.date | None = None) -> list[tuple[int, i
             for match in re.finditer(re.escape(phrase), folded):
                 found.append((match.start(), match.end(), reference + dt.timedelta(days=shift)))
     return sorted(found)
+
+
+# Offsets counted from the index event (the stroke, the admission): "J3" is the third day after it, "H24" the
+# 24th hour, "à 3 mois" the visit three months on. Month notations ("M1", "M3") are left out on purpose: in a
+# stroke note "M1" is a segment of the middle cerebral artery far more often than a month.
+_EVENT_DAY = re.compile(r"(?<![\w/.,-])([jh])\s?\+?\s?(\d{1,3})(?![\w/])")
+_EVENT_AFTER = re.compile(
+    r"(?<![\w'])(?<!y )(?:a|au bout de)\s+(\d{1,3}|un|une|deux|trois|six|douze)\s+(jours?|semaines?|mois|ans?|heures?|h)\b"
+)
+_WORD_NUMBERS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "six": 6, "douze": 12}
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):  # the 31st plus one month is the last day of the shorter month
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def find_event_offsets(text: str, index_date: dt.date) -> list[tuple[int, int, dt.date]]:
+    """Day counts from the index event ("J3", "J+3", "H24", "à 3 mois", "à 6 semaines"), resolved against
+    ``index_date`` (the event's or the admission's date): ``(start, end, date)``, offsets indexing ``text``.
+
+    Hours count in whole days ("H24" and "à 48 h" are one and two days on); months and years are calendar ones.
+    """
+    folded = strip_accents(text).lower()
+    if len(folded) != len(text):
+        folded = text.lower()
+    found: list[tuple[int, int, dt.date]] = []
+    for match in _EVENT_DAY.finditer(folded):
+        count = int(match.group(2))
+        if match.group(1) == "h":
+            if (
+                count > 72
+            ):  # "H120" is no clinical hour count; "h" followed by a large number is something else
+                continue
+            count //= 24
+        elif count > 400:
+            continue
+        found.append((match.start(), match.end(), index_date + dt.timedelta(days=count)))
+    for match in _EVENT_AFTER.finditer(folded):
+        raw, unit = match.group(1), match.group(2)
+        count = _WORD_NUMBERS[raw] if raw in _WORD_NUMBERS else int(raw)
+        if unit.startswith("jour"):
+            day = index_date + dt.timedelta(days=count)
+        elif unit.startswith("semaine"):
+            day = index_date + dt.timedelta(weeks=count)
+        elif unit == "mois":
+            day = _add_months(index_date, count)
+        elif unit.startswith("an"):
+            day = _add_months(index_date, 12 * count)
+        else:  # hours
+            day = index_date + dt.timedelta(days=count // 24)
+        found.append((match.start(), match.end(), day))
+    return sorted(found)

@@ -1,0 +1,417 @@
+"""Pseudonymizing a whole cohort: detection (rules, the trained model, or both), patient by patient, then
+replacement, with every file of the cohort kept consistent with the new texts.
+
+* **Detectors** are chosen by name from :data:`DETECTORS`: ``rules`` (:func:`~clinrag.pseudo.rules.detect`),
+  ``model`` (the trained :class:`~clinrag.pseudo.ner.NerDetector` alone) and ``hybrid`` (the model's spans merged
+  into the rules' first pass). Over a patient's record, the names found in any document are looked for again in
+  all the others (``propagate_names``), so "Mme Durand" in the letter's header also catches a bare "Durand"
+  in the nurse's note.
+* **A pseudonymized cohort is still a cohort**: documents rewritten, their ``date`` fields and the table's date
+  columns shifted by the patient's offset (intervals kept), evidence and gold identifier offsets carried to the
+  new texts, text cells of the table pseudonymized too, splits kept. Document metadata is dropped unless named in
+  ``keep_metadata`` (a free key may hold a name). Patient and document ids can be replaced by keyed hashes.
+* **Nothing identifying is logged.** Counts go to the summary; the key (seed, offsets, surrogates, id map) is
+  written only to the mapping file the user names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clinrag.data.cohort import Cohort, Document, EvidenceSpan, PhiSpan, save_cohort
+from clinrag.errors import ClinragError
+from clinrag.pseudo.corpora import Note
+from clinrag.pseudo.evaluate import score
+from clinrag.pseudo.labels import Span
+from clinrag.pseudo.ner import NerDetector
+from clinrag.pseudo.replace import PatientKey, Replaced, replace, shift_iso_date
+from clinrag.pseudo.rules import detect, resolve_overlaps
+from clinrag.pseudo.vocabulary import protected_ranges
+
+DetectorName = Literal["rules", "model", "hybrid"]
+_NAME_LABELS = ("NOM", "PRENOM")
+
+
+class PseudoConfig(BaseModel):
+    """Settings of ``clinrag pseudonymize`` and ``clinrag evaluate-pseudo``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: DetectorName = "rules"
+    """Which detector: ``rules``, ``model`` (the trained NER model alone) or ``hybrid`` (both)."""
+    model: str | None = None
+    """Folder of a NER model trained by ``clinrag train-pseudo`` (needed by ``model`` and ``hybrid``)."""
+    mode: Literal["mask", "surrogate"] = "surrogate"
+    """``mask`` writes ``[NOM]``; ``surrogate`` writes consistent fake values and shifts dates."""
+    propagate_names: bool = True
+    """Look for the names found in one of a patient's documents in all the others."""
+    max_shift_days: int = Field(365, ge=1)
+    """Largest date offset, in days, either way."""
+    min_shift_days: int = Field(32, ge=1)
+    """Smallest date offset, in days, either way (32: a month-year always changes)."""
+    keep_metadata: list[str] = Field(default_factory=list)
+    """Document metadata keys kept as they are (every other metadata key is dropped)."""
+    rename_ids: bool = False
+    """Replace patient and document ids by keyed hashes (``pat-…``, ``doc-…``)."""
+    device: str = "cpu"
+    """torch device of the NER model."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# detectors
+# ---------------------------------------------------------------------------------------------------------
+class Detector(Protocol):
+    """Finds identifiers in a batch of texts; ``names`` are ``(name, label)`` pairs known for each text."""
+
+    def detect(
+        self, texts: Sequence[str], names: Sequence[Sequence[tuple[str, str]]]
+    ) -> list[list[Span]]: ...
+
+
+class RuleDetector:
+    """The rules of :mod:`clinrag.pseudo.rules`."""
+
+    def __init__(self, config: PseudoConfig) -> None:
+        self.config = config
+
+    def detect(self, texts: Sequence[str], names: Sequence[Sequence[tuple[str, str]]]) -> list[list[Span]]:
+        return [detect(text, labelled_names=known) for text, known in zip(texts, names, strict=True)]
+
+
+class ModelDetector:
+    """The trained NER model alone (protected clinical terms still never masked).
+
+    Args:
+        config: Settings (``model`` names the folder).
+        ner: A model already in memory, used instead of loading ``config.model``.
+    """
+
+    def __init__(self, config: PseudoConfig, ner: NerDetector | None = None) -> None:
+        if ner is None:
+            if not config.model:
+                raise ClinragError(
+                    f"detector '{config.detector}' needs a trained NER model (pseudo.model=FOLDER)"
+                )
+            ner = NerDetector.from_pretrained(config.model, device=config.device)
+        self.config = config
+        self.ner = ner
+        self._last: tuple[tuple[str, ...], list[list[Span]]] | None = None
+
+    def predict(self, texts: Sequence[str]) -> list[list[Span]]:
+        """The model's spans, remembered for the last batch: :func:`detect_record`'s second pass (the same
+        texts, more names) does not run the model again."""
+        key = tuple(texts)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.ner.predict(texts))
+        return self._last[1]
+
+    def detect(self, texts: Sequence[str], names: Sequence[Sequence[tuple[str, str]]]) -> list[list[Span]]:
+        return [unprotected(text, spans) for text, spans in zip(texts, self.predict(texts), strict=True)]
+
+
+class HybridDetector(ModelDetector):
+    """The model's spans merged into the rules' first pass."""
+
+    def detect(self, texts: Sequence[str], names: Sequence[Sequence[tuple[str, str]]]) -> list[list[Span]]:
+        predicted = self.predict(texts)
+        return [
+            detect(text, extra=spans, labelled_names=known)
+            for text, spans, known in zip(texts, predicted, names, strict=True)
+        ]
+
+
+#: Detectors by name.
+DETECTORS: dict[str, Callable[[PseudoConfig], Detector]] = {
+    "rules": RuleDetector,
+    "model": ModelDetector,
+    "hybrid": HybridDetector,
+}
+
+
+def build_detector(config: PseudoConfig) -> Detector:
+    """The detector ``config.detector`` names.
+
+    Raises:
+        ClinragError: An unknown name, or a model detector without a model folder.
+    """
+    try:
+        factory = DETECTORS[config.detector]
+    except KeyError:
+        raise ClinragError(
+            f"unknown detector '{config.detector}' (expected one of {', '.join(DETECTORS)})"
+        ) from None
+    return factory(config)
+
+
+def unprotected(text: str, spans: Sequence[Span]) -> list[Span]:
+    """The spans that touch no protected clinical term, without overlaps."""
+    ranges = protected_ranges(text)
+    return resolve_overlaps(s for s in spans if not any(a < s.end and s.start < b for a, b in ranges))
+
+
+def detect_record(detector: Detector, texts: Sequence[str], propagate_names: bool = True) -> list[list[Span]]:
+    """Identifiers of one patient's documents; with ``propagate_names``, the names found in any of them are
+    looked for again in all (a second pass)."""
+    found = detector.detect(texts, [()] * len(texts))
+    if not propagate_names or len(texts) < 2:
+        return found
+    names = sorted({(s.text, s.label) for spans in found for s in spans if s.label in _NAME_LABELS})
+    if not names:
+        return found
+    return detector.detect(texts, [names] * len(texts))
+
+
+def detect_cohort(
+    detector: Detector, documents: Sequence[Document], propagate_names: bool = True
+) -> dict[str, list[Span]]:
+    """Identifiers of every document, patient by patient: ``doc_id -> spans``."""
+    by_patient: dict[str, list[Document]] = {}
+    for doc in documents:
+        by_patient.setdefault(doc.patient_id, []).append(doc)
+    out: dict[str, list[Span]] = {}
+    for docs in by_patient.values():
+        spans = detect_record(detector, [d.text for d in docs], propagate_names)
+        out.update({doc.doc_id: doc_spans for doc, doc_spans in zip(docs, spans, strict=True)})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the cohort
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class PseudoResult:
+    """What :func:`pseudonymize_cohort` did (counts only: nothing identifying) and the key, kept in memory."""
+
+    cohort: Cohort
+    counts: Counter[str] = field(default_factory=Counter)
+    documents: int = 0
+    dropped_metadata: set[str] = field(default_factory=set)
+    mapping: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per label, documents, dropped metadata keys: safe to print and to write beside the cohort."""
+        return {
+            "documents": self.documents,
+            "identifiers_replaced": sum(self.counts.values()),
+            "per_label": dict(sorted(self.counts.items())),
+            "dropped_metadata_keys": sorted(self.dropped_metadata),
+        }
+
+
+def pseudonymize_cohort(
+    cohort: Cohort, config: PseudoConfig, seed: int | None = None, detector: Detector | None = None
+) -> PseudoResult:
+    """A new cohort with every document pseudonymized and every other file kept consistent with it.
+
+    Args:
+        cohort: The cohort to pseudonymize (left unchanged).
+        config: Settings.
+        seed: The secret that draws offsets and surrogates; None draws a random one (the run is then
+            reproducible only from the mapping file).
+        detector: The detector (built from ``config`` when None).
+
+    Returns:
+        The new cohort, counts, and the mapping (seed, offsets, surrogates, ids) for the caller to keep or drop.
+    """
+    if config.min_shift_days > config.max_shift_days:
+        raise ClinragError(
+            f"min_shift_days ({config.min_shift_days}) is larger than max_shift_days ({config.max_shift_days})"
+        )
+    secret = secrets.randbits(64) if seed is None else seed
+    detector = detector or build_detector(config)
+    keys = {
+        pid: PatientKey(pid, secret, config.max_shift_days, config.min_shift_days) for pid in cohort.patients
+    }
+    if cohort.table:
+        for pid in cohort.table:
+            keys.setdefault(pid, PatientKey(pid, secret, config.max_shift_days, config.min_shift_days))
+    spans = detect_cohort(detector, cohort.documents, config.propagate_names)
+    result = PseudoResult(cohort=cohort)
+    patient_ids = {pid: _hashed_id("pat", secret, pid) if config.rename_ids else pid for pid in keys}
+    doc_ids = {
+        doc.doc_id: _hashed_id("doc", secret, doc.doc_id) if config.rename_ids else doc.doc_id
+        for doc in cohort.documents
+    }
+    replaced: dict[str, Replaced] = {}
+    surrogates: dict[str, list[dict[str, str]]] = {}
+    new_documents = []
+    for doc in cohort.documents:
+        key = keys[doc.patient_id]
+        rewritten = replace(doc.text, spans[doc.doc_id], key, config.mode)
+        replaced[doc.doc_id] = rewritten
+        result.counts.update(s.label for s in rewritten.spans)
+        result.documents += 1
+        for old, new in zip(spans[doc.doc_id], rewritten.spans, strict=True):
+            surrogates.setdefault(doc.patient_id, []).append(
+                {"doc_id": doc.doc_id, "label": old.label, "original": old.text, "replacement": new.text}
+            )
+        kept = {k: v for k, v in doc.metadata.items() if k in config.keep_metadata}
+        result.dropped_metadata.update(k for k in doc.metadata if k not in config.keep_metadata)
+        new_documents.append(
+            Document(
+                patient_id=patient_ids[doc.patient_id],
+                doc_id=doc_ids[doc.doc_id],
+                date=_shift_datetime(doc, key),
+                doc_type=doc.doc_type,
+                text=rewritten.text,
+                has_time=doc.has_time,
+                metadata=kept,
+            )
+        )
+    table = None
+    if cohort.table is not None:
+        table = {
+            patient_ids[pid]: _pseudonymize_row(cohort, row, keys[pid], detector, config.mode)
+            for pid, row in cohort.table.items()
+        }
+    evidence = [
+        EvidenceSpan(
+            patient_ids[e.patient_id],
+            e.variable,
+            doc_ids[e.doc_id],
+            *replaced[e.doc_id].offsets.widen(e.start, e.end),
+        )
+        for e in cohort.evidence
+    ]
+    phi = [
+        PhiSpan(doc_ids[p.doc_id], *replaced[p.doc_id].offsets.widen(p.start, p.end), p.label)
+        for p in cohort.phi
+    ]
+    result.cohort = Cohort(
+        variables=cohort.variables,
+        documents=new_documents,
+        table=table,
+        table_columns=cohort.table_columns,
+        splits={patient_ids[pid]: split for pid, split in cohort.splits.items()},
+        # a renamed cohort keeps its split explicitly: the default split hashes the (new) ids
+        splits_given=cohort.splits_given or (config.rename_ids and bool(cohort.splits)),
+        evidence=evidence,
+        phi=phi,
+    )
+    result.mapping = {
+        "seed": secret,
+        "mode": config.mode,
+        "patients": {
+            pid: {
+                "new_id": patient_ids[pid],
+                "offset_days": keys[pid].offset_days,
+                "replacements": surrogates.get(pid, []),
+            }
+            for pid in keys
+        },
+        "documents": doc_ids if config.rename_ids else {},
+    }
+    return result
+
+
+def write_cohort(result: PseudoResult, out: Path, overwrite: bool = False) -> None:
+    """Write the pseudonymized cohort to ``out`` all at once (a temporary folder renamed at the end), with
+    ``pseudonymization.json`` (counts, no identifier) beside it.
+
+    Raises:
+        ClinragError: ``out`` exists and is not empty, without ``overwrite``.
+    """
+    from clinrag.io import atomic_write_json
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ClinragError(f"{out}: exists and is not empty (pass --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save_cohort(result.cohort, staging)
+        atomic_write_json(staging / "pseudonymization.json", result.summary())
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _pseudonymize_row(
+    cohort: Cohort, row: dict[str, str], key: PatientKey, detector: Detector, mode: str
+) -> dict[str, str]:
+    """A table row: dates shifted by the patient's offset, free-text cells pseudonymized like documents."""
+    kinds = {v.name: v.type for v in cohort.variables}
+    out = {}
+    for name, cell in row.items():
+        kind = kinds.get(name)
+        if cell and kind == "date":
+            out[name] = shift_iso_date(cell, key)
+        elif cell and kind == "text":
+            spans = detector.detect([cell], [()])[0]
+            out[name] = replace(cell, spans, key, mode).text  # type: ignore[arg-type]
+        else:
+            out[name] = cell
+    return out
+
+
+def _shift_datetime(doc: Document, key: PatientKey) -> Any:
+    """The document's date moved by the patient's offset (its time of day kept)."""
+    return doc.date + (key.shift(doc.date.date()) - doc.date.date())
+
+
+def _hashed_id(prefix: str, secret: int, value: str) -> str:
+    """A keyed hash of an id (HMAC-SHA256, 10 hex digits): stable under one secret, meaningless without it."""
+    digest = hmac.new(str(secret).encode(), value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{prefix}-{digest[:10]}"
+
+
+def detect_notes(detector: Detector, notes: Sequence[Note], propagate_names: bool = True) -> list[list[Span]]:
+    """Identifiers of each note, group by group (a patient's documents together, as :func:`detect_cohort`)."""
+    by_group: dict[str, list[int]] = {}
+    for index, note in enumerate(notes):
+        by_group.setdefault(note.group, []).append(index)
+    out: list[list[Span]] = [[] for _ in notes]
+    for indices in by_group.values():
+        found = detect_record(detector, [notes[i].text for i in indices], propagate_names)
+        for index, spans in zip(indices, found, strict=True):
+            out[index] = spans
+    return out
+
+
+def evaluate_detection(
+    notes: Sequence[Note], predicted: Sequence[Sequence[Span]], kept: Sequence[Sequence[tuple[int, int]]] = ()
+) -> dict[str, Any]:
+    """eds-pseudo's metrics (:func:`~clinrag.pseudo.evaluate.score`) plus what must stay intact.
+
+    Args:
+        notes: The texts with their gold spans.
+        predicted: The detector's spans for each note.
+        kept: For each note, character ranges that must not be touched (a cohort's gold evidence); empty:
+            not measured.
+
+    Returns:
+        :func:`~clinrag.pseudo.evaluate.score`'s dict, plus ``protected_intact`` (the share of protected
+        clinical terms of the texts that no span touches, with their count) and, when ``kept`` is given,
+        ``evidence_intact`` (the same for those ranges).
+    """
+    result = score([list(n.spans) for n in notes], [list(p) for p in predicted], [n.text for n in notes])
+    protected = [protected_ranges(note.text) for note in notes]
+    result["protected_intact"] = _intact(protected, predicted)
+    if kept:
+        result["evidence_intact"] = _intact(kept, predicted)
+    return result
+
+
+def _intact(
+    ranges: Sequence[Sequence[tuple[int, int]]], predicted: Sequence[Sequence[Span]]
+) -> dict[str, Any]:
+    total = touched = 0
+    for doc_ranges, spans in zip(ranges, predicted, strict=True):
+        for start, end in doc_ranges:
+            total += 1
+            touched += any(s.start < end and start < s.end for s in spans)
+    return {"share": (total - touched) / total if total else None, "n": total}
