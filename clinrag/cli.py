@@ -166,12 +166,23 @@ SET_OPTION = typer.Option(
 )
 
 
-def _retrieval_settings(config_file: Path | None, retriever: str | None, overrides: list[str] | None):
-    from clinrag.config import RetrievalSettings, apply_overrides, build_settings, load_yaml_mapping
+def _settings(kind: type, config_file: Path | None, overrides: list[str] | None, /, **options: object):
+    """A typed config from an optional YAML file, then ``--set`` overrides, then the explicit options given
+    (None, [] and False mean "not given"; ``kind`` and the rest are positional, so an option may be called
+    ``model``)."""
+    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
 
     data = load_yaml_mapping(config_file) if config_file else {}
+    data = apply_overrides(data, list(overrides or []))
+    data.update({k: v for k, v in options.items() if v not in (None, [], False)})
+    return build_settings(kind, str(config_file or "settings"), data)
+
+
+def _retrieval_settings(config_file: Path | None, retriever: str | None, overrides: list[str] | None):
+    from clinrag.config import RetrievalSettings
+
     extra = ([f"retriever.type={retriever}"] if retriever else []) + list(overrides or [])
-    return build_settings(RetrievalSettings, str(config_file or "settings"), apply_overrides(data, extra))
+    return _settings(RetrievalSettings, config_file, extra)
 
 
 @app.command("index")
@@ -370,13 +381,9 @@ def evaluate_retrieval_command(
 # Generation
 # ---------------------------------------------------------------------------------------------------------
 def _pipeline_settings(config_file: Path | None, overrides: list[str] | None):
-    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
     from clinrag.generation.pipeline import PipelineSettings
 
-    data = load_yaml_mapping(config_file) if config_file else {}
-    return build_settings(
-        PipelineSettings, str(config_file or "settings"), apply_overrides(data, list(overrides or []))
-    )
+    return _settings(PipelineSettings, config_file, overrides)
 
 
 PIPELINE_CONFIG = typer.Option(
@@ -561,13 +568,9 @@ def fill_command(
 # ---------------------------------------------------------------------------------------------------------
 def _pseudo_settings(config_file: Path | None, overrides: list[str] | None, **options: object):
     """PseudoConfig from a YAML file, ``--set`` overrides, then the explicit options that were given."""
-    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
     from clinrag.pseudo.pipeline import PseudoConfig
 
-    data = load_yaml_mapping(config_file) if config_file else {}
-    data = apply_overrides(data, overrides or [])
-    data.update({k: v for k, v in options.items() if v not in (None, [], False)})
-    return build_settings(PseudoConfig, str(config_file or "settings"), data)
+    return _settings(PseudoConfig, config_file, overrides, **options)
 
 
 PSEUDO_DETECTOR = typer.Option(
@@ -595,13 +598,11 @@ def train_pseudo_command(
     ),
 ) -> None:
     """Train the identifier detector (token classification on a local encoder) from gold identifier spans."""
-    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
     from clinrag.data.validate import load_cohort
     from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
     from clinrag.pseudo.ner import Example, NerConfig, NerDetector
 
-    data = load_yaml_mapping(config_file) if config_file else {}
-    config = build_settings(NerConfig, str(config_file or "settings"), apply_overrides(data, overrides or []))
+    config = _settings(NerConfig, config_file, overrides)
     notes = []
     if cohort_dir is not None:
         cohort = load_cohort(cohort_dir)
@@ -714,7 +715,7 @@ def evaluate_pseudo_command(
 
     from clinrag.data.validate import load_cohort
     from clinrag.io import atomic_write_json
-    from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
+    from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, load_eds_pseudo
     from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
 
     if (cohort_dir is None) == (eds_pseudo is None):
@@ -733,12 +734,7 @@ def evaluate_pseudo_command(
         if not cohort.phi:
             raise ClinragError(f"{cohort_dir}/phi.jsonl: missing, nothing to score against")
         notes = cohort_notes(cohort, None if split == "all" else cohort.split_patients(split))
-        dates = {v.name for v in cohort.variables if v.type == "date"}
-        evidence: dict[str, list[tuple[int, int]]] = {}
-        for e in cohort.evidence:
-            if e.variable not in dates:  # a date's evidence is itself a DATE identifier
-                evidence.setdefault(e.doc_id, []).append((e.start, e.end))
-        kept = [evidence.get(n.note_id, []) for n in notes] if cohort.evidence else []
+        kept = evidence_ranges(cohort, notes) if cohort.evidence else []
     else:
         notes = load_eds_pseudo(eds_pseudo)
     if not notes:
@@ -811,15 +807,11 @@ def annotate_command(
 ) -> None:
     """Annotate a cohort's documents: sections, dates (relative ones resolved), CIM-10 / ATC / lexicon codes,
     negation, hypothesis, family and history qualifiers, optional SNOMED CT codes; writes entities.jsonl."""
-    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
     from clinrag.data.validate import load_cohort
     from clinrag.io import atomic_write_json, atomic_write_jsonl
     from clinrag.text.entities import AnnotationConfig, annotate_cohort, annotation_manifest
 
-    data = load_yaml_mapping(config_file) if config_file else {}
-    config = build_settings(
-        AnnotationConfig, str(config_file or "settings"), apply_overrides(data, overrides or [])
-    )
+    config = _settings(AnnotationConfig, config_file, overrides)
     if snomed is not None:
         config = config.model_copy(update={"snomed": config.snomed.model_copy(update={"path": str(snomed)})})
     cohort = load_cohort(cohort_dir)

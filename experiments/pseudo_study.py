@@ -27,7 +27,7 @@ from pathlib import Path
 
 from clinrag.data.validate import load_cohort
 from clinrag.io import atomic_write_json, atomic_write_text
-from clinrag.pseudo.corpora import Note, cohort_notes, folds, load_eds_pseudo
+from clinrag.pseudo.corpora import Note, cohort_notes, evidence_ranges, folds, load_eds_pseudo
 from clinrag.pseudo.ner import Example, NerConfig, NerDetector
 from clinrag.pseudo.pipeline import (
     HybridDetector,
@@ -91,12 +91,6 @@ def main() -> None:
     cohort = load_cohort(cohort_dir)
     synth_train = cohort_notes(cohort, cohort.split_patients("train"))
     synth_test = cohort_notes(cohort, cohort.split_patients("test"))
-    evidence: dict[str, list[tuple[int, int]]] = {}
-    dates = {v.name for v in cohort.variables if v.type == "date"}
-    for e in cohort.evidence:
-        if e.variable in dates:
-            continue  # a date's evidence is a DATE identifier: shifted, as its table cell is
-        evidence.setdefault(e.doc_id, []).append((e.start, e.end))
     eds = load_eds_pseudo(args.eds_pseudo)[: args.limit]
     fold_of = folds(eds, args.folds, seed=0)
     config = NerConfig(epochs=args.epochs)
@@ -121,7 +115,7 @@ def main() -> None:
                 pooled[name][i] = spans
         print(f"fold {fold}: {len(train)} + {len(synth)} training texts, {timings[-1]:.0f} s", flush=True)
         if fold == 0:  # the synthetic test split, read by the first fold's model (it saw no test patient)
-            kept = [evidence.get(n.note_id, []) for n in synth_test]
+            kept = evidence_ranges(cohort, synth_test)
             for name, detector in (
                 ("rules", RuleDetector(PseudoConfig())),
                 ("model", ModelDetector(PseudoConfig(), ner)),

@@ -95,6 +95,18 @@ def cohort_notes(cohort: Cohort, patients: Sequence[str] | None = None) -> list[
     ]
 
 
+def evidence_ranges(cohort: Cohort, notes: Sequence[Note]) -> list[list[tuple[int, int]]]:
+    """For each note (a cohort document), the character ranges of its gold evidence that pseudonymization must
+    leave intact. Date variables are left out: their evidence is itself a DATE identifier, shifted as the table's
+    cell is."""
+    dates = {v.name for v in cohort.variables if v.type == "date"}
+    by_doc: dict[str, list[tuple[int, int]]] = {}
+    for e in cohort.evidence:
+        if e.variable not in dates:
+            by_doc.setdefault(e.doc_id, []).append((e.start, e.end))
+    return [by_doc.get(note.note_id, []) for note in notes]
+
+
 def folds(notes: Sequence[Note], k: int, seed: int = 0) -> list[int]:
     """A fold number (0..k-1) for each note, drawn per group, so a group is never split."""
     import hashlib

@@ -166,7 +166,7 @@ class NerDetector:
         windows = [
             w for index, text in enumerate(texts) for w in _windows(self.tokenizer, text, config, index)
         ]
-        # token probabilities, summed over the windows that read each token: text -> token start -> (sum, n)
+        # token probabilities, summed over the windows that read each token: text -> (start, end) -> sum
         sums: list[dict[tuple[int, int], Any]] = [{} for _ in texts]
         ordered = sorted(windows, key=lambda w: len(w.input_ids))
         with torch.inference_mode():

@@ -36,7 +36,7 @@ from clinrag.pseudo.evaluate import score
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.ner import NerDetector
 from clinrag.pseudo.replace import PatientKey, Replaced, replace, shift_iso_date
-from clinrag.pseudo.rules import detect, resolve_overlaps
+from clinrag.pseudo.rules import detect, resolve_overlaps, unprotected_spans
 from clinrag.pseudo.vocabulary import protected_ranges
 
 DetectorName = Literal["rules", "model", "hybrid"]
@@ -156,8 +156,7 @@ def build_detector(config: PseudoConfig) -> Detector:
 
 def unprotected(text: str, spans: Sequence[Span]) -> list[Span]:
     """The spans that touch no protected clinical term, without overlaps."""
-    ranges = protected_ranges(text)
-    return resolve_overlaps(s for s in spans if not any(a < s.end and s.start < b for a, b in ranges))
+    return resolve_overlaps(unprotected_spans(text, spans))
 
 
 def detect_record(detector: Detector, texts: Sequence[str], propagate_names: bool = True) -> list[list[Span]]:

@@ -78,13 +78,13 @@ def detect(
         Non-overlapping spans, sorted by position.
     """
     candidates = [span for rule in RULES for span in rule(text)]
-    first_pass = resolve_overlaps(_unprotected(text, [*candidates, *extra]))
+    first_pass = resolve_overlaps(unprotected_spans(text, [*candidates, *extra]))
     # Second pass, on what the first found: long numbers nothing explained are the IPP and NDA of headers, and
     # names found once (after a title) or known are found again wherever they occur, even bare.
     found_names = [(span.text, span.label) for span in first_pass if span.label in _NAME_LABELS]
     names = [*known_name_words(known_names or []), *_unique([*found_names, *labelled_names])]
     second_pass = [*find_bare_numbers(text, first_pass), *find_occurrences(text, names)]
-    return relabel_birth_dates(resolve_overlaps(_unprotected(text, [*first_pass, *second_pass])))
+    return relabel_birth_dates(resolve_overlaps(unprotected_spans(text, [*first_pass, *second_pass])))
 
 
 def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
@@ -105,7 +105,7 @@ def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
-def _unprotected(text: str, spans: Iterable[Span]) -> Iterator[Span]:
+def unprotected_spans(text: str, spans: Iterable[Span]) -> Iterator[Span]:
     """The spans that do not touch a protected clinical term."""
     ranges = protected_ranges(text)
     for span in spans:
