@@ -534,6 +534,39 @@ def grid_command(
     )
 
 
+@app.command("merge")
+def merge_command(
+    recipe_file: Path = typer.Argument(
+        ...,
+        help="A merge recipe in mergekit's YAML format (merge_method, base_model, models with parameters, dtype); "
+        "models are folders, embedded:NAME or MODEL+ADAPTER (a LoRA adapter folder applied to MODEL).",
+    ),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="The merged model folder to write (must be empty or absent)."
+    ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="Seed of randomized methods (DARE's drops); default the recipe's random_seed, else 0.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Merge models with mergekit (linear, task_arithmetic, ties, dare_ties, dare_linear, ...) into a model folder
+    that loads as a decoder (reader.model), recording the recipe, its inputs' hashes and the versions used.
+
+    Inputs of different architectures, shapes or vocabularies are refused before any weight is read."""
+    from clinrag.merging import build_merge, load_recipe
+
+    recipe = load_recipe(recipe_file, seed=seed)
+    folder = build_merge(recipe, out_dir, overwrite=overwrite, progress=not quiet)
+    out.print(
+        f"merged {len(recipe.inputs)} input(s) with {recipe.method} (seed {recipe.seed}) into {folder}; "
+        f"recipe sha256 {recipe.sha256()[:12]}",
+        markup=False,
+    )
+
+
 @app.command("fill")
 def fill_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort whose patients to fill."),

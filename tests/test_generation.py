@@ -465,7 +465,7 @@ def test_the_reader_sees_timepoints_and_never_offers_a_duration(decoder):
     request = CellRequest("P1", nihss, [passage])
     prompt = reader.messages(request)[1]["content"]
     assert "«13|admission»" in prompt and "«11|24 heures»" in prompt and "«3" not in prompt
-    assert set(reader.choices(request)) == {"13", "11", "non documenté"}
+    assert set(reader.choices(request)) == {"13", "11", NOT_DOCUMENTED}
     plain = LLMReader(ReaderConfig(max_passage_chars=200, mark_timepoints=False), decoder)
     assert "«13" not in plain.messages(request)[1]["content"]
 
@@ -528,3 +528,30 @@ def test_a_value_counts_when_the_variables_term_announces_it(text, expected):
 
     values = [(m.start(), m.end()) for m in re.finditer(r"(?<![\w,])\d+(?:,\d+)?", text)]
     assert attached(text, [(text.index("NIHSS"), text.index("NIHSS") + 5)], values) == expected
+
+
+def test_categories_offered_are_those_the_evidence_names():
+    destination = Variable(
+        name="destination_sortie",
+        type="category",
+        description="Destination à la sortie",
+        values=["domicile", "reeducation", "ehpad", "autre_hopital"],
+        synonyms={"domicile": ["RAD", "retour à domicile"], "reeducation": ["SSR", "rééducation"]},
+        keywords=["sortie", "transfert"],
+    )
+
+    def offered(text: str, **settings) -> set[str]:
+        passage = Passage("P1", "D1", 0, len(text), text, "2024-04-10", "lettre", "", 0, 0.0)
+        reader = LLMReader(ReaderConfig(**settings), decoder=object())
+        return set(reader.choices(CellRequest("P1", destination, [passage])).values())
+
+    every = {"domicile", "reeducation", "ehpad", "autre_hopital", ""}
+    # named by a synonym: that value (or the abstention)
+    assert offered("Modalités de sortie : transfert en SSR (Les Grands Chênes).") == {"reeducation", ""}
+    assert offered("Sortie : RAD avec kinésithérapie.") == {"domicile", ""}
+    # several named: the reader chooses among them
+    assert offered("Sortie : SSR puis retour à domicile.") == {"reeducation", "domicile", ""}
+    # a negated or hypothetical value is not offered; none named: every value
+    assert offered("Sortie : pas de SSR, retour à domicile.") == {"domicile", ""}
+    assert offered("Modalités de sortie : à discuter.") == every
+    assert offered("Sortie : transfert en SSR.", grounded_categories=False) == every

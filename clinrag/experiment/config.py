@@ -77,6 +77,10 @@ class ExperimentConfig(PipelineSettings):
     """What is trained."""
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     """What is scored."""
+    merge: str | None = None
+    """A merge recipe (mergekit's YAML, as ``clinrag merge`` reads it): the run builds the merged model into its
+    cache (keyed by the recipe's content, its seed and its inputs' content hashes) and reads with it in place of
+    ``reader.model``; ``clinrag grid --axis merge=a.yaml,b.yaml`` compares merges (``null``: no merge)."""
     cell_batch: int = Field(32, ge=1)
     """Cells read per cached chunk of generations: a killed run resumes from the last finished chunk."""
 

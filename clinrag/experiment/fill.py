@@ -1,7 +1,7 @@
 """``clinrag fill``: apply a trained run to patients without values, writing the filled table with provenance.
 
 The run folder gives the settings (config.yaml) and the trained components (models/retriever, models/encoder,
-models/adapter); the cohort gives the documents. Outputs: ``predictions.csv`` (the filled patients),
+models/adapter, models/merged); the cohort gives the documents. Outputs: ``predictions.csv`` (the filled patients),
 ``table.csv`` (the cohort's known rows kept as they are, plus the filled rows), ``provenance.jsonl``,
 ``metrics.json`` when the filled patients have known values (e.g. ``--patients test``), and ``report.html``.
 """
@@ -61,10 +61,19 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
         return section
 
     update: dict[str, Any] = {"retriever": resolve(config.retriever)}
+    reader = config.reader
+    if config.merge:  # the run read with the model its merge recipe built
+        if not (models / "merged").is_dir():
+            raise ClinragError(
+                f"{run_dir}: models/merged is missing (the model the run's merge recipe built)"
+            )
+        reader = reader.model_copy(update={"model": str(models / "merged")})
     if config.reader.type == "llm" and config.training.reader == "lora":
         if not (models / "adapter").is_dir():
             raise ClinragError(f"{run_dir}: models/adapter is missing (the run's LoRA adapters)")
-        update["reader"] = config.reader.model_copy(update={"adapter": str(models / "adapter")})
+        reader = reader.model_copy(update={"adapter": str(models / "adapter")})
+    if reader is not config.reader:
+        update["reader"] = reader
     return config.model_copy(update=update), columns
 
 

@@ -8,6 +8,8 @@ Stages, each cached under a key that hashes what it depends on (:mod:`clinrag.ex
    hash);
 3. **retrieval**: the top-k passages of every (patient, variable) of the train and evaluated splits, and the
    retrieval metrics against gold evidence (key: retriever, k, evaluation settings);
+3b. **merge** (only with ``merge`` set): the config's recipe built with mergekit (key: the recipe's content, seed
+   and inputs' content hashes); the merged folder then replaces ``reader.model`` (:mod:`clinrag.merging`);
 4. **reader**: LoRA adapters tuned on (variable, retrieved passages, table value) pairs of the train split (key:
    retrieval, decoder hash, reader and LoRA settings);
 5. **generations**: the evaluated cells, read in fixed chunks of ``cell_batch`` cells, each chunk written
@@ -15,13 +17,15 @@ Stages, each cached under a key that hashes what it depends on (:mod:`clinrag.ex
    chunks make the result independent of where it was killed.
 
 Then the run folder: predictions.csv, provenance.jsonl, metrics.json, config.yaml, manifest.json, report.html,
-and models/ (the trained retriever and adapter, which ``clinrag fill`` applies to new patients). Every file is
-written atomically. Logs name stages, counts and keys, never document text or identifiers.
+and models/ (the trained retriever and adapter, and the merged decoder of a ``merge`` recipe, which ``clinrag
+fill`` applies to new patients). Every file is written atomically. Logs name stages, counts and keys, never
+document text or identifiers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import sys
@@ -81,6 +85,7 @@ class Run:
         self.keys: dict[str, str] = {}
         self.model_hashes: dict[str, dict[str, str]] = {}
         self.trained: dict[str, Path] = {}
+        self.merge_record: dict[str, Any] | None = None
 
     # ---- helpers --------------------------------------------------------------------------------------------
     def _stage(self, name: str, key: str, cached: bool, seconds: float, detail: str = "") -> None:
@@ -227,6 +232,52 @@ class Run:
             self.trained["encoder"] = folder
             return retriever.model_copy(update={"model": str(folder)}), {**settings, "model": key}
         return retriever, settings  # bm25: nothing to train or hash
+
+    # ---- merge (optional) -------------------------------------------------------------------------------------
+    def build_merge(self) -> None:
+        """Build the config's merge recipe into the cache (keyed by the recipe's content, seed and inputs' content
+        hashes); sets ``reader.model`` to the merged folder."""
+        from clinrag.merging import build_merge, input_hashes, load_recipe
+        from clinrag.merging.build import merge_record
+
+        recipe_file = Path(self.config.merge)
+        recipe = load_recipe(recipe_file)
+        hashes = input_hashes(recipe, self.cache.folder_hash)
+        key = self.cache.key("merge", recipe.identity(hashes))
+        start = time.perf_counter()
+        folder, cached = self.cache.build(
+            "merge", key, lambda staging: build_merge(recipe, staging / "model", progress=self.progress)
+        )
+        merged = folder / "model"
+        self._stage(
+            "merge",
+            key,
+            cached,
+            time.perf_counter() - start,
+            f"{recipe.method} of {len(recipe.inputs)} input(s)",
+        )
+        record = merge_record(recipe, hashes)
+        self.merge_record = {
+            "recipe_file": str(recipe_file),
+            "recipe_file_sha256": hashlib.sha256(recipe_file.read_bytes()).hexdigest(),
+            "recipe_sha256": record["recipe_sha256"],
+            "merge_method": recipe.method,
+            "random_seed": recipe.seed,
+            "recipe": record["recipe"],
+            "inputs": record["inputs"],
+            "folder": str(merged),
+        }
+        for number, item in enumerate(record["inputs"]):
+            self.model_hashes[f"merge.input{number}"] = {
+                "spec": item["reference"],
+                "path": item["model"]["path"],
+                "sha256": item["model"]["sha256"],
+                **({"adapter": item["adapter"]} if "adapter" in item else {}),
+            }
+        self.trained["merged"] = merged
+        self.config = self.config.model_copy(
+            update={"reader": self.config.reader.model_copy(update={"model": str(merged)})}
+        )
 
     # ---- 3. retrieval -----------------------------------------------------------------------------------------
     def retrieval(self, cohort: Cohort, store: PassageStore, variables: list[Variable], patients: list[str]):
@@ -461,6 +512,9 @@ class Run:
         evaluated = cohort.split_patients(split)
         if not evaluated:
             raise ClinragError(f"{self.cohort_dir}: no patient in the {split} split to evaluate")
+        if config.merge:
+            self.build_merge()
+            config = self.config
         store = build_passages(cohort, config.chunking)
         hits: dict = {}
         retrieval_metrics = None
@@ -528,7 +582,10 @@ class Run:
             staging = out / "models" / f".{name}.partial"
             if staging.exists():
                 shutil.rmtree(staging)
-            shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".complete"))
+            # a merged model is as big as its base: hard links, where the file system allows, spare the copy
+            shutil.copytree(
+                source, staging, ignore=shutil.ignore_patterns(".complete"), copy_function=_link_or_copy
+            )
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)
@@ -558,6 +615,8 @@ class Run:
                 seeds[f"{path}.train.seed"] = section.train.seed
         if self.cohort_source.get("synthetic"):
             seeds["cohort.synth.seed"] = config.cohort.synth.seed
+        if self.merge_record is not None:
+            seeds["merge.random_seed"] = self.merge_record["random_seed"]
         return {
             "clinrag_component": "run",
             "name": config.name,
@@ -573,6 +632,7 @@ class Run:
                 name: {"cache": str(folder), "run": f"models/{name}"} for name, folder in self.trained.items()
             },
             "seeds": seeds,
+            "merge": self.merge_record,
             "cache": {"root": str(self.cache.root), "keys": self.keys},
             "stages": self.stages,
         }
@@ -593,6 +653,17 @@ def run_experiment(
             training, a model folder that is not one, or ``out`` holding a run of another config.
     """
     return Run(config, out, cohort_dir, cache_dir, progress, log).execute()
+
+
+def _link_or_copy(source: str, target: str) -> str:
+    """Hard-link ``source`` to ``target`` (cache entries are never modified in place), else copy it."""
+    import os
+
+    try:
+        os.link(source, target)
+        return target
+    except OSError:
+        return shutil.copy2(source, target)
 
 
 # ---- small helpers ------------------------------------------------------------------------------------------

@@ -230,10 +230,13 @@ class LLMReader:
         """``answer -> canonical cell`` the reader chooses from ("non documenté" included), or None for a
         free-form answer generated under a grammar.
 
-        Booleans and categories: their values. Integers, numbers and dates with ``grounded``: the values written
+        Booleans: their values. Categories: their values, or with ``grounded_categories`` those the passages
+        name when they name some. Integers, numbers and dates with ``grounded``: the values written
         in the part of the passages the reader sees (an extractive reader: every value it gives is quoted in the
         evidence, or it abstains). Otherwise bounded integers: every value of the range."""
         var = request.variable
+        if var.type == "category" and self.config.grounded_categories:
+            return self._stated_categories(request)
         if not (self.config.grounded and var.type in ("integer", "number", "date")):
             return options(var, self.config.max_options)
         passages = request.passages[: self.config.max_passages]
@@ -256,6 +259,28 @@ class LLMReader:
             pool = {cell: cell_labels for cell, cell_labels in labels.items() if cell in near} or labels
             found = {cell: found[cell] for cell in timepoint_consistent(var, pool)}
         return {**{answer: cell for cell, answer in found.items()}, NOT_DOCUMENTED: ""}
+
+    def _stated_categories(self, request: CellRequest) -> dict[str, str] | None:
+        """A category's options when the passages shown name some of its values (by value or synonym, in a
+        mention that is not negated, hypothetical or about the family): those values and the abstention; every
+        value when they name none."""
+        var = request.variable
+        every = options(var, self.config.max_options)
+        passages = request.passages[: self.config.max_passages]
+        stated: set[str] = set()
+        for passage, mentions in zip(passages, self._mentions(var, passages), strict=True):
+            begin, end = evidence_window(passage.text, mentions, self.config.max_passage_chars)
+            stated.update(
+                m.value
+                for m in mentions
+                if m.value
+                and begin <= m.start
+                and m.end <= end
+                and not (m.negated or m.hypothetical or m.family)
+            )
+        if not stated or every is None:
+            return every
+        return {answer: cell for answer, cell in every.items() if cell in stated or cell == ""}
 
     def _mentions(self, var: Variable, passages: list[Passage]) -> list[list[Mention]]:
         """The variable's qualified mentions in each passage (edsnlp; remembered per passage)."""
