@@ -84,3 +84,18 @@ def read_component_record(folder: str | Path, file_name: str, component: str, wh
         found = record.get("clinrag_component") if isinstance(record, dict) else None
         raise ClinragError(f"{record_file}: not a {what} (component {found!r})")
     return record
+
+
+def package_versions(*dists: str) -> dict[str, str]:
+    """The Python version and the installed version of each distribution (those not installed left out), for the
+    records that say what made an output."""
+    import importlib.metadata
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for dist in dists:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions

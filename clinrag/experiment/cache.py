@@ -100,33 +100,26 @@ class Cache:
 
     # ---- content hashes of folders ------------------------------------------------------------------------
     def folder_hash(self, folder: str | Path) -> str:
-        """SHA-256 over a file or folder's files (relative paths and contents; a cache entry's ``.complete`` marker
-        excluded, so an entry and its copy hash alike), remembered per file."""
-        folder = Path(folder).resolve()
-        files = (
-            [folder]
-            if folder.is_file()
-            else sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".complete")
-        )
-        digest = hashlib.sha256()
+        """:func:`folder_sha256`, each file's digest remembered by size and modification time."""
         memo = self._load_file_hashes()
         changed = False
-        for file in files:
+
+        def file_digest(file: Path) -> str:
+            nonlocal changed
             stat = file.stat()
-            memo_key = str(file)
             signature = [stat.st_size, stat.st_mtime_ns]
-            known = memo.get(memo_key)
+            known = memo.get(str(file))
             if known and known[0] == signature:
-                file_digest = known[1]
-            else:
-                file_digest = _file_sha256(file)
-                memo[memo_key] = [signature, file_digest]
-                changed = True
-            relative = file.name if file == folder else file.relative_to(folder).as_posix()
-            digest.update(relative.encode("utf-8") + b"\0" + file_digest.encode() + b"\n")
+                return known[1]
+            digest = _file_sha256(file)
+            memo[str(file)] = [signature, digest]
+            changed = True
+            return digest
+
+        result = folder_sha256(folder, file_digest)
         if changed:
             atomic_write_json(self.root / "file_hashes.json", memo)
-        return digest.hexdigest()
+        return result
 
     def _load_file_hashes(self) -> dict[str, Any]:
         if self._file_hashes is None:
@@ -136,6 +129,23 @@ class Cache:
             except (OSError, ValueError):
                 self._file_hashes = {}
         return self._file_hashes
+
+
+def folder_sha256(folder: str | Path, file_digest: Callable[[Path], str] | None = None) -> str:
+    """SHA-256 over a file or folder's files (relative paths and contents; a cache entry's ``.complete`` marker
+    excluded, so an entry and its copy hash alike). ``file_digest``: each file's SHA-256 (default: read it)."""
+    file_digest = file_digest or _file_sha256
+    folder = Path(folder).resolve()
+    files = (
+        [folder]
+        if folder.is_file()
+        else sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".complete")
+    )
+    digest = hashlib.sha256()
+    for file in files:
+        relative = file.name if file == folder else file.relative_to(folder).as_posix()
+        digest.update(relative.encode("utf-8") + b"\0" + file_digest(file).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

@@ -712,11 +712,9 @@ def _clinrag_version() -> str:
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata
-    import platform
+    from clinrag.io import package_versions
 
-    versions = {"python": platform.python_version()}
-    for dist in (
+    return package_versions(
         "clinrag",
         "torch",
         "transformers",
@@ -728,12 +726,7 @@ def _versions() -> dict[str, str]:
         "numpy",
         "pydantic",
         "bm25s",
-    ):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    )
 
 
 def _git_info() -> dict[str, Any] | None:

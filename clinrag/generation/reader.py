@@ -271,12 +271,7 @@ class LLMReader:
         for passage, mentions in zip(passages, self._mentions(var, passages), strict=True):
             begin, end = evidence_window(passage.text, mentions, self.config.max_passage_chars)
             stated.update(
-                m.value
-                for m in mentions
-                if m.value
-                and begin <= m.start
-                and m.end <= end
-                and not (m.negated or m.hypothetical or m.family)
+                m.value for m in mentions if m.value and m.affirmed and begin <= m.start and m.end <= end
             )
         if not stated or every is None:
             return every

@@ -12,7 +12,6 @@ half-written. ``MODEL+ADAPTER`` inputs are merged with peft into a temporary fol
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clinrag.errors import ClinragError
+from clinrag.experiment.cache import folder_sha256
 from clinrag.merging.recipe import Recipe, replace_references
 
 RECORD_FILE = "clinrag_merge.json"
@@ -37,21 +37,6 @@ _TOKENIZER_FILES = (
     "added_tokens.json",
     "chat_template.jinja",
 )
-
-
-def folder_sha256(folder: str | Path) -> str:
-    """SHA-256 over a folder's files (relative paths and contents): the same digest as
-    :meth:`clinrag.experiment.cache.Cache.folder_hash`, without its memo."""
-    from clinrag.experiment.cache import _file_sha256
-
-    folder = Path(folder).resolve()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".complete")
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(
-            file.relative_to(folder).as_posix().encode("utf-8") + b"\0" + _file_sha256(file).encode() + b"\n"
-        )
-    return digest.hexdigest()
 
 
 def input_hashes(recipe: Recipe, hasher: Callable[[Path], str] = folder_sha256) -> dict[str, str]:
@@ -142,16 +127,9 @@ def merge_record(recipe: Recipe, hashes: dict[str, str], started: float | None =
 
 def versions() -> dict[str, str]:
     """Versions of what makes a merge."""
-    import importlib.metadata
-    import platform
+    from clinrag.io import package_versions
 
-    found = {"python": platform.python_version()}
-    for dist in ("clinrag", "mergekit", "torch", "transformers", "peft", "safetensors"):
-        try:
-            found[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return found
+    return package_versions("clinrag", "mergekit", "torch", "transformers", "peft", "safetensors")
 
 
 def _run_mergekit(recipe: Recipe, staging: Path, lora_cache: Path, progress: bool) -> None:
