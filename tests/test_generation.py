@@ -359,6 +359,21 @@ def test_frozen_layer_cache_is_exact(cohort, store, bm25, synth_cohort_dir, tmp_
     assert plain[-1]["loss"] < plain[0]["loss"]
 
 
+def test_learning_rate_schedule():
+    """Linear: warmup to the peak, then down to 0 after the last step; constant: the peak throughout."""
+    from clinrag.generation.lora import learning_rate_factor
+
+    factor = learning_rate_factor(LoraConfig(schedule="linear", warmup=0.1), 100)
+    values = [factor(step) for step in range(100)]
+    assert values[0] == pytest.approx(0.1) and values[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(values[:10], values[1:10], strict=False))  # warming up
+    assert values[10] == 1.0 and all(a > b for a, b in zip(values[10:], values[11:], strict=False))  # decay
+    assert values[-1] == pytest.approx(1 / 90) and factor(100) == 0.0
+    assert learning_rate_factor(LoraConfig(schedule="linear", warmup=0.0), 10)(0) == 1.0
+    constant = learning_rate_factor(LoraConfig(schedule="constant"), 100)
+    assert {constant(step) for step in range(100)} == {1.0}
+
+
 def test_evidence_view_marks_qualified_mentions_and_keeps_them_in_the_window():
     from clinrag.generation.prompts import evidence_view
     from clinrag.text.annotate import Annotator

@@ -85,6 +85,16 @@ def test_store_round_trip(store, tmp_path):
 NIHSS = Variable(
     name="nihss_admission", type="integer", description="NIHSS", minimum=0, maximum=42, keywords=["NIHSS"]
 )
+NIHSS_IN = NIHSS.model_copy(update={"timepoint": "admission"})
+MRS3 = Variable(
+    name="mrs_3_mois",
+    type="integer",
+    description="mRS à 3 mois",
+    minimum=0,
+    maximum=6,
+    timepoint="3 mois",
+    keywords=["mRS", "Rankin"],
+)
 DIABETE = Variable(name="diabete", type="boolean", description="diabète", keywords=["diabète", "diabétique"])
 AF = Variable(name="fa", type="boolean", description="FA", keywords=["FA", "fibrillation atriale"])
 GLYC = Variable(
@@ -137,6 +147,14 @@ def _states(var: Variable, cell: str, text: str, date: str = "2024-03-12") -> bo
         (ONSET, "2024-03-12", "déficit d'installation brutale le 12/03/2024 à 10h", True),
         (TOAST, "lacunaire", "Conclusion : infarctus lacunaire.", True),
         (TOAST, "cardioembolique", "Conclusion : infarctus lacunaire.", False),
+        # a value stated at another timepoint than the variable's is no evidence, even when equal
+        (NIHSS_IN, "12", "NIHSS de sortie 12.", False),
+        (NIHSS_IN, "12", "NIHSS initial 12, NIHSS de sortie 4.", True),
+        (NIHSS_IN, "12", "NIHSS 12 à l'examen.", True),  # no timepoint named
+        (MRS3, "1", "Revu en consultation, 364 jours après l'AVC. Rankin modifié à 1.", False),
+        (MRS3, "1", "Revu en consultation, 92 jours après l'AVC. Rankin modifié à 1.", True),
+        (MRS3, "3", "mRS à 3 mois : 2.", False),  # "3 mois" is a duration, not a score
+        (MRS3, "2", "mRS à 3 mois : 2.", True),
     ],
 )
 def test_states_value(var, cell, text, expected):

@@ -51,7 +51,13 @@ class LoraConfig(_Config):
     epochs: int = Field(3, ge=1)
     """Passes over the training pairs."""
     lr: float = Field(2e-3, gt=0)
-    """AdamW learning rate."""
+    """AdamW peak learning rate."""
+    schedule: Literal["constant", "linear"] = "linear"
+    """Learning-rate schedule: ``linear`` warms up over ``warmup`` of the steps, then decays to 0 at the last
+    step (the adapters end where the updates are small, not wherever the last batches pushed them);
+    ``constant``: ``lr`` throughout."""
+    warmup: float = Field(0.06, ge=0, lt=1)
+    """With ``schedule: linear``: the fraction of the steps spent warming up from 0 to ``lr``."""
     batch_size: int = Field(8, ge=1)
     """Pairs per optimizer step."""
     max_pairs: int | None = Field(None, ge=1)

@@ -121,6 +121,7 @@ def train_lora(
     history = []
     bar = None
     n_steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(config, n_steps))
     if progress:
         from tqdm.auto import tqdm
 
@@ -161,6 +162,7 @@ def train_lora(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            scheduler.step()
             total += loss.item() * len(batch)
             count += len(batch)
             if bar is not None:
@@ -179,6 +181,22 @@ def train_lora(
             decoder.tokenizer.save_pretrained(str(Path(out) / "merged"))
     decoder.model = model.eval()
     return history
+
+
+def learning_rate_factor(config: LoraConfig, n_steps: int):
+    """The factor of ``config.lr`` at each optimizer step (0-based): 1 for ``constant``; for ``linear``, a warmup
+    from ``1/warmup_steps`` to 1 over ``warmup`` of the steps, then a linear decay that reaches 0 after the
+    last step."""
+    if config.schedule == "constant":
+        return lambda step: 1.0
+    warmup = int(config.warmup * n_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (n_steps - step) / max(1, n_steps - warmup))
+
+    return factor
 
 
 def left_padded(sequences: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

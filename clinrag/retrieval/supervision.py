@@ -3,8 +3,12 @@
 A passage of a patient is a likely positive for a variable when it states the patient's table value in the
 variable's type:
 
-* integer: the number, next to one of the variable's terms (``NIHSS à l'arrivée : 12``);
+* integer: the number, next to one of the variable's terms (``NIHSS à l'arrivée : 12``), not a duration ("3
+  mois");
 * number: a number that equals the value by the type's rules (units converted), next to a term;
+* for both, when the variable's ``timepoint`` is a label of :data:`clinrag.text.timepoints.TIMEPOINT_CUES`: the
+  number's clause names that timepoint or none (``NIHSS de sortie 12`` is no evidence of an admission NIHSS of
+  12, and a 1-year visit's "Rankin 1" none of a 3-month mRS of 1, even when the values are equal);
 * boolean: a term of the variable that is affirmed (value true) or negated (value false), never hypothetical
   or about a relative (edsnlp's qualifiers);
 * category: a term naming the value (a value or one of its synonyms), not hypothetical or about a relative;
@@ -28,6 +32,7 @@ from clinrag.data.variables import Variable
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.dates import find_dates
 from clinrag.text.passages import Passage, PassageStore
+from clinrag.text.timepoints import TIMEPOINT_CUES, duration_spans, value_timepoints
 
 WINDOW_BEFORE = 40  # characters between a term and the value it announces
 WINDOW_AFTER = 15  # "85 ans": the term may follow the number
@@ -82,19 +87,43 @@ def find_numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
 
 def value_near_term(var: Variable, passage: Passage, mentions: list[Mention]) -> bool:
     """Whether the passage holds something shaped like a value of ``var`` next to one of its terms (whatever the
-    value): a number for integer/number variables, a date for dates, a value term for categories, a term for
-    booleans and text. A feature for retrievers: it needs no table value."""
+    value): a number for integer/number variables (not a duration, and at the variable's timepoint as
+    :func:`states_value` requires), a date for dates, a value term for categories, a term for booleans and text.
+    A feature for retrievers: it needs no table value."""
     mentions = [m for m in mentions if m.variable == var.name]
-    if var.type == "integer":
-        return any(_near_term(mentions, s, e) for s, e, _ in find_integers(passage.text))
-    if var.type == "number":
-        return any(_near_term(mentions, s, e) for s, e, _ in find_numbers(var, passage.text))
+    if var.type in ("integer", "number"):
+        return any(_near_term(mentions, s, e) for s, e, _ in _timed_values(var, passage.text))
     if var.type == "date":
         reference = dt.date.fromisoformat(passage.date[:10])
         return any(_near_term(mentions, s, e) for s, e, _ in find_dates(passage.text, reference))
     if var.type == "category":
         return any(m.value for m in mentions)
     return bool(mentions)
+
+
+_TIMEPOINTS = {label.casefold() for label in TIMEPOINT_CUES}
+
+
+def _timed_values(var: Variable, text: str) -> list[tuple[int, int, int | str]]:
+    """The integers (not durations: "3 mois", "J3") or numbers of ``text`` that can be values of ``var`` at its
+    timepoint: when ``var.timepoint`` is a label of the timepoint lexicon, those whose clause names that
+    timepoint or none (:func:`~clinrag.text.timepoints.value_timepoints`); otherwise all of them."""
+    if var.type == "integer":
+        durations = duration_spans(text, var.unit)
+        found: list = [
+            (s, e, value)
+            for s, e, value in find_integers(text)
+            if not any(start <= s < end for start, end in durations)
+        ]
+    else:
+        found = find_numbers(var, text)
+    wanted = (var.timepoint or "").strip().casefold()
+    if wanted not in _TIMEPOINTS:
+        return found
+    labels = value_timepoints(text, [(s, e) for s, e, _ in found])
+    return [
+        value for value, label in zip(found, labels, strict=True) if label is None or label.casefold() == wanted
+    ]
 
 
 def states_value(var: Variable, cell: str, passage: Passage, mentions: list[Mention]) -> bool:
@@ -112,10 +141,10 @@ def states_value(var: Variable, cell: str, passage: Passage, mentions: list[Ment
     text = passage.text
     if var.type == "integer":
         gold = int(cell)
-        return any(value == gold and _near_term(mentions, s, e) for s, e, value in find_integers(text))
+        return any(value == gold and _near_term(mentions, s, e) for s, e, value in _timed_values(var, text))
     if var.type == "number":
         return any(
-            cells_match(var, cell, c) and _near_term(mentions, s, e) for s, e, c in find_numbers(var, text)
+            cells_match(var, cell, c) and _near_term(mentions, s, e) for s, e, c in _timed_values(var, text)
         )
     if var.type == "boolean":
         value = parse_value(var, cell)
