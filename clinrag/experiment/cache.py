@@ -24,9 +24,10 @@ from typing import Any
 
 from clinrag.io import atomic_write_json
 
-CACHE_FORMAT = 3  # 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect
-# the variable's timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal
-# retriever's value-next-to-a-term feature
+# 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect the variable's
+# timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal retriever's
+# value-next-to-a-term feature
+CACHE_FORMAT = 3
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 

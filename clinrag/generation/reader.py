@@ -35,10 +35,10 @@ from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.passages import Passage
 from clinrag.text.timepoints import (
     BOUNDARY,
-    TIMEPOINT_CUES,
     TIMEPOINT_PATTERNS,
-    duration_spans,
+    lexicon_label,
     value_timepoints,
+    without_durations,
 )
 
 
@@ -87,8 +87,7 @@ def values_with_timepoints(
     integers, numbers that are durations ("3 mois", "24 h", "J3") are left out: they are never a score."""
     stated = stated_values(var, text, date)
     if var.type == "integer":
-        durations = duration_spans(text, var.unit)
-        stated = [v for v in stated if not any(start <= v[0] < end for start, end in durations)]
+        stated = without_durations(text, stated, var.unit)
     labels = (
         value_timepoints(text, [(v[0], v[1]) for v in stated]) if var.type in ("integer", "number") else []
     )
@@ -142,8 +141,8 @@ def timepoint_consistent(var: Variable, labels: dict[str, set[str | None]]) -> l
     each cell's occurrences (None: no timepoint stated). When ``var.timepoint`` is a lexicon label
     (:data:`clinrag.text.timepoints.TIMEPOINT_CUES`): the cells stated at that timepoint if any, else those stated
     without a timepoint; otherwise every cell."""
-    wanted = (var.timepoint or "").strip().casefold()
-    if wanted not in {label.casefold() for label in TIMEPOINT_CUES}:
+    wanted = lexicon_label(var.timepoint)
+    if wanted is None:
         return list(labels)
     named = [cell for cell, found in labels.items() if any(lb and lb.casefold() == wanted for lb in found)]
     return named or [cell for cell, found in labels.items() if None in found]

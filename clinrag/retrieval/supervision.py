@@ -32,7 +32,7 @@ from clinrag.data.variables import Variable
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.dates import find_dates
 from clinrag.text.passages import Passage, PassageStore
-from clinrag.text.timepoints import TIMEPOINT_CUES, duration_spans, value_timepoints
+from clinrag.text.timepoints import lexicon_label, value_timepoints, without_durations
 
 WINDOW_BEFORE = 40  # characters between a term and the value it announces
 WINDOW_AFTER = 15  # "85 ans": the term may follow the number
@@ -101,28 +101,22 @@ def value_near_term(var: Variable, passage: Passage, mentions: list[Mention]) ->
     return bool(mentions)
 
 
-_TIMEPOINTS = {label.casefold() for label in TIMEPOINT_CUES}
-
-
 def _timed_values(var: Variable, text: str) -> list[tuple[int, int, int | str]]:
     """The integers (not durations: "3 mois", "J3") or numbers of ``text`` that can be values of ``var`` at its
     timepoint: when ``var.timepoint`` is a label of the timepoint lexicon, those whose clause names that
     timepoint or none (:func:`~clinrag.text.timepoints.value_timepoints`); otherwise all of them."""
     if var.type == "integer":
-        durations = duration_spans(text, var.unit)
-        found: list = [
-            (s, e, value)
-            for s, e, value in find_integers(text)
-            if not any(start <= s < end for start, end in durations)
-        ]
+        found: list = without_durations(text, find_integers(text), var.unit)
     else:
         found = find_numbers(var, text)
-    wanted = (var.timepoint or "").strip().casefold()
-    if wanted not in _TIMEPOINTS:
+    wanted = lexicon_label(var.timepoint)
+    if wanted is None:
         return found
     labels = value_timepoints(text, [(s, e) for s, e, _ in found])
     return [
-        value for value, label in zip(found, labels, strict=True) if label is None or label.casefold() == wanted
+        value
+        for value, label in zip(found, labels, strict=True)
+        if label is None or label.casefold() == wanted
     ]
 
 

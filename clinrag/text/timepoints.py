@@ -79,6 +79,20 @@ def duration_spans(text: str, unit: str | None = None) -> list[tuple[int, int]]:
     return spans
 
 
+def without_durations(text: str, values: list, unit: str | None = None) -> list:
+    """``values`` (tuples that begin with a ``(start, end)`` span of ``text``) less those that start inside a
+    duration, day number or clock time (:func:`duration_spans`; durations in ``unit`` are kept)."""
+    durations = duration_spans(text, unit)
+    return [v for v in values if not any(start <= v[0] < end for start, end in durations)]
+
+
+def lexicon_label(timepoint: str | None) -> str | None:
+    """A variable's ``timepoint`` casefolded when it is a label of :data:`TIMEPOINT_CUES` (the lexicon as it is
+    now), else None: only such timepoints can be matched against :func:`value_timepoints`' labels."""
+    wanted = (timepoint or "").strip().casefold()
+    return wanted if wanted in {label.casefold() for label in TIMEPOINT_CUES} else None
+
+
 def _last_cue(text: str) -> str | None:
     best, best_end = None, -1
     for label, pattern in _CUES:
