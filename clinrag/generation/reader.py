@@ -36,7 +36,7 @@ from clinrag.text.passages import Passage
 from clinrag.text.timepoints import (
     BOUNDARY,
     TIMEPOINT_PATTERNS,
-    lexicon_label,
+    timepoint_label,
     value_timepoints,
     without_durations,
 )
@@ -141,7 +141,7 @@ def timepoint_consistent(var: Variable, labels: dict[str, set[str | None]]) -> l
     each cell's occurrences (None: no timepoint stated). When ``var.timepoint`` is a lexicon label
     (:data:`clinrag.text.timepoints.TIMEPOINT_CUES`): the cells stated at that timepoint if any, else those stated
     without a timepoint; otherwise every cell."""
-    wanted = lexicon_label(var.timepoint)
+    wanted = timepoint_label(var.timepoint)
     if wanted is None:
         return list(labels)
     named = [cell for cell, found in labels.items() if any(lb and lb.casefold() == wanted for lb in found)]

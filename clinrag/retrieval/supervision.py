@@ -22,6 +22,7 @@ The other passages of the same patient are the negatives. Only ``cohort.table`` 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import numpy as np
@@ -32,12 +33,28 @@ from clinrag.data.variables import Variable
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.dates import find_dates
 from clinrag.text.passages import Passage, PassageStore
-from clinrag.text.timepoints import lexicon_label, value_timepoints, without_durations
+from clinrag.text.timepoints import timepoint_label, value_timepoints, without_durations
 
 WINDOW_BEFORE = 40  # characters between a term and the value it announces
 WINDOW_AFTER = 15  # "85 ans": the term may follow the number
 _INTEGER = re.compile(r"(?<![\w/,.])(\d{1,3})(?![\d]|[.,]\d)")  # not inside a word: "H24", "M1"
-_NUMBER = re.compile(r"(?<![\w/])(\d+(?:[.,]\d+)?)\s*(mmol/l|g/l|mg/dl|g/dl|%)?", re.IGNORECASE)
+COMMON_UNITS = ("mmol/l", "µmol/l", "umol/l", "g/l", "mg/l", "mg/dl", "g/dl", "mmhg", "%", "kg", "cm", "ui/l")
+"""Units of French laboratory and vital-sign values: a number followed by one of them is read with it, so that a
+value in a unit the variable does not know is refused rather than read as a bare number."""
+
+
+def _number_pattern(var: Variable) -> re.Pattern[str]:
+    """Numbers with an optional unit: the variable's unit and conversions, and :data:`COMMON_UNITS`."""
+    return _units_pattern(tuple(u.casefold() for u in [var.unit, *(var.unit_conversions or {})] if u))
+
+
+@functools.lru_cache(maxsize=256)
+def _units_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
+    # longest first, so that "mg/dl" is not read as "mg"
+    alternatives = "|".join(
+        re.escape(u) for u in sorted(set(units) | set(COMMON_UNITS), key=len, reverse=True)
+    )
+    return re.compile(rf"(?<![\w/])(\d+(?:[.,]\d+)?)\s*({alternatives})?", re.IGNORECASE)
 
 
 def passage_mentions(store: PassageStore, variables: list[Variable]) -> list[list[Mention]]:
@@ -75,7 +92,7 @@ def find_numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
     """Numbers written in ``text`` that parse as values of ``var`` (with a unit when one follows):
     ``(start, end, text as written)``."""
     found = []
-    for match in _NUMBER.finditer(text):
+    for match in _number_pattern(var).finditer(text):
         candidate = match.group(0).strip()
         try:
             parse_value(var, candidate)
@@ -109,7 +126,7 @@ def _timed_values(var: Variable, text: str) -> list[tuple[int, int, int | str]]:
         found: list = without_durations(text, find_integers(text), var.unit)
     else:
         found = find_numbers(var, text)
-    wanted = lexicon_label(var.timepoint)
+    wanted = timepoint_label(var.timepoint)
     if wanted is None:
         return found
     labels = value_timepoints(text, [(s, e) for s, e, _ in found])

@@ -12,31 +12,47 @@ from __future__ import annotations
 
 import re
 
+_TREATMENT = r"(?:la |sa |une )?(?:thrombolyse|fibrinolyse|TIV|thrombectomie|TM|revascularisation|traitement)"
 TIMEPOINT_CUES: dict[str, tuple[str, ...]] = {
     "admission": (
         r"arriv[ée]e",
         r"admission",
+        r"\badmise?\b",
         r"\bentr[ée]e\b",
-        r"initia(?:l|le|ux)\b",
-        r"avant (?:la |sa )?thrombolyse",
-        r"pr[ée][- ]?thrombolyse",
+        r"initia(?:l|le|ux|les)\b",
+        rf"avant {_TREATMENT}",
+        r"pr[ée][- ]?(?:thrombolyse|TIV|thrombectomie)",
         r"accueil",
-        r"\bH0\b",
+        r"\b[HJ] ?0\b",
         r"aux urgences",
     ),
-    "24 heures": (r"\bH24\b", r"\b24 ?h(?:eures)?\b", r"\bJ1\b", r"lendemain"),
-    "sortie": (r"sortie",),
-    "3 mois": (r"\b3 mois\b", r"trois mois", r"\bM3\b", r"\b90 jours\b"),
+    "après traitement": (
+        rf"apr[èe]s {_TREATMENT}",
+        r"post[- ]?(?:thrombolyse|TIV|TM|thrombectomie|traitement)",
+    ),
+    "24 heures": (r"\bH ?24\b", r"\b24 ?h(?:eures)?\b", r"\bJ ?1\b", r"lendemain"),
+    "sortie": (r"sortie", r"fin (?:de |d')(?:l'|la )?(?:hospitalisation|s[ée]jour)"),
+    "3 mois": (r"\b3 mois\b", r"trois mois", r"\bM ?3\b", r"\bJ ?90\b", r"\b90 jours\b"),
+    "6 mois": (r"\b6 mois\b", r"six mois", r"\bM ?6\b", r"\bJ ?180\b"),
+    "1 an": (r"\b(?:1|un) an\b", r"\b(?:12|douze) mois\b", r"\bM ?12\b", r"\bJ ?365\b"),
     "avant l'AVC": (
         r"ant[ée]rieure?s?\b",
         r"avant l'AVC",
-        r"pr[ée][- ]?(?:AVC|morbide)",
+        r"pr[ée][- ]?(?:AVC|morbide|AIC)",
         r"pr[ée]alable",
         r"habituel(?:le)?",
         r"\bde base\b",
     ),
 }
-"""Timepoint label (as variables name it in ``timepoint``) -> regular expressions of its cues (case-insensitive)."""
+"""Canonical timepoint label -> regular expressions of its cues (case-insensitive), French clinical wordings of
+the timepoints registries use (HAS 2009 and SSNAP: arrival, after revascularisation, 24 hours, discharge, 3, 6 and
+12 months, before the stroke). The same cues read a variable's ``timepoint`` in the registry's own words
+(:func:`timepoint_label`: "M3", "J90", "à l'arrivée", "pré-AVC", "sortie d'UNV"...) and the clause of a value in a
+note (:func:`value_timepoints`)."""
+
+TIMEPOINT_DAYS: dict[str, int] = {"3 mois": 91, "6 mois": 182, "1 an": 365}
+"""Days since the stroke of the follow-up timepoints: an interval stated in a note ("revu 93 jours après l'AVC")
+is that timepoint within :func:`follow_up_window`."""
 
 _CUES = [
     (label, re.compile(pattern, re.IGNORECASE))
@@ -56,9 +72,6 @@ _INTERVAL = re.compile(
     r"(?<![\w/,.])(\d{1,3})\s*(jours?|semaines?|mois)\s+(?:apr[èe]s|post)\b", re.IGNORECASE
 )
 _UNIT_DAYS = {"jour": 1, "semaine": 7, "mois": 30.4}  # by the unit's singular, a prefix of its plural
-THREE_MONTHS_DAYS = (75, 105)
-"""An interval since the event within these many days ("93 jours après l'AVC") is the 3-month timepoint (the
-usual 90-day window of registries, give or take two weeks)."""
 _RIGHT = re.compile(r"\s*(?:à|au|en|de|du)\s", re.IGNORECASE)
 LEFT_CHARS = 60
 """How far left of a value its cue is looked for (within its sentence, after the previous value)."""
@@ -86,11 +99,30 @@ def without_durations(text: str, values: list, unit: str | None = None) -> list:
     return [v for v in values if not any(start <= v[0] < end for start, end in durations)]
 
 
-def lexicon_label(timepoint: str | None) -> str | None:
-    """A variable's ``timepoint`` casefolded when it is a label of :data:`TIMEPOINT_CUES` (the lexicon as it is
-    now), else None: only such timepoints can be matched against :func:`value_timepoints`' labels."""
-    wanted = (timepoint or "").strip().casefold()
-    return wanted if wanted in {label.casefold() for label in TIMEPOINT_CUES} else None
+def follow_up_window(days: int) -> tuple[float, float]:
+    """The days since the stroke that count as a follow-up timepoint of ``days`` days: two weeks either side, or a
+    fifth of the delay when that is more (90 +/- 18 days for 3 months, 365 +/- 73 for one year)."""
+    margin = max(14.0, 0.2 * days)
+    return days - margin, days + margin
+
+
+def timepoint_label(timepoint: str | None) -> str | None:
+    """The canonical label (a key of :data:`TIMEPOINT_CUES`) of a variable's ``timepoint`` written in the
+    registry's own words, or None when it names none of them ("séjour index", "phase aiguë": the whole stay, no
+    timepoint to tell values apart). The label itself is read as such; otherwise the cue found first in the text
+    decides ("sortie de l'hospitalisation initiale": sortie)."""
+    text = (timepoint or "").strip()
+    if not text:
+        return None
+    for label in TIMEPOINT_CUES:
+        if text.casefold() == label.casefold():
+            return label
+    first: tuple[int, str] | None = None
+    for label, pattern in _CUES:
+        match = pattern.search(text)
+        if match and (first is None or match.start() < first[0]):
+            first = (match.start(), label)
+    return first[1] if first else None
 
 
 def _last_cue(text: str) -> str | None:
@@ -104,15 +136,18 @@ def _last_cue(text: str) -> str | None:
 
 def _interval_label(intervals: list[re.Match[str]], before: int) -> str | None:
     """The timepoint of the last of ``intervals`` (:data:`_INTERVAL` matches, in text order) that ends by
-    ``before`` ("revu 93 jours après l'AVC"): "3 mois" within :data:`THREE_MONTHS_DAYS`, else the interval as
-    written ("39 jours")."""
+    ``before`` ("revu 93 jours après l'AVC"): a follow-up label of :data:`TIMEPOINT_DAYS` whose
+    :func:`follow_up_window` holds it, else the interval as written ("39 jours")."""
     last = next((m for m in reversed(intervals) if m.end() <= before), None)
     if last is None:
         return None
     number, unit = int(last.group(1)), last.group(2).lower()
     days = number * next(per_unit for singular, per_unit in _UNIT_DAYS.items() if unit.startswith(singular))
-    low, high = THREE_MONTHS_DAYS
-    return "3 mois" if low <= days <= high else f"{number} {unit}"
+    for label, target in TIMEPOINT_DAYS.items():
+        low, high = follow_up_window(target)
+        if low <= days <= high:
+            return label
+    return f"{number} {unit}"
 
 
 def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | None]:

@@ -1,0 +1,198 @@
+"""Which of a trained run's variables a cohort defines, for ``clinrag fill`` on a cohort written by others.
+
+A run trained at one hospital reads another's cohort on the variables both define. Another registry names them
+its own way (``nihss_h0`` for the run's ``nihss_admission``, ``H``/``F`` for ``homme``/``femme``, glycemia in
+g/L rather than mmol/L), so a cohort variable is matched to a run variable by name, or else by what its
+definition says: the same concept of the registry lexicon, the same type, the same timepoint, category values that
+name the same lexicon values, units the concept converts. It is then read as the run's variable (the trained
+retriever and adapters know that one), with both vocabularies, and each answer is translated back into the
+cohort's coding (its category codes, its unit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clinrag.data.cohort import Cohort
+from clinrag.data.values import format_value, parse_value
+from clinrag.data.variables import Variable
+from clinrag.errors import ClinragError
+
+
+@dataclass
+class Transfer:
+    """A cohort variable read as one of the run's.
+
+    Attributes:
+        target: The cohort's variable (its name is the output column).
+        internal: The variable the run reads: the run's definition, with the cohort's terms added.
+        how: ``name`` or ``concept:<id>``.
+        values: Run category code -> cohort code.
+        factor: Run unit -> cohort unit (numbers).
+    """
+
+    target: Variable
+    internal: Variable
+    how: str
+    values: dict[str, str] = field(default_factory=dict)
+    factor: float = 1.0
+
+    def translate(self, cell: str) -> str:
+        """A canonical cell of the run's variable in the cohort's coding."""
+        if not cell:
+            return cell
+        if self.target.type == "category":
+            return self.values.get(cell, "")
+        if self.target.type == "number" and self.factor != 1.0:
+            value = float(parse_value(self.internal, cell)) * self.factor
+            return format_value(self.target, round(value, 3))
+        return cell
+
+
+def run_variables(run_dir: Path) -> list[Variable] | None:
+    """The variables a run read (``variables.yaml`` of the run folder, with their vocabulary), or None for runs
+    written before clinrag saved them."""
+    from clinrag.data.validate import read_variables
+
+    path = run_dir / "variables.yaml"
+    if not path.is_file():
+        return None
+    issues: list = []
+    variables = read_variables(path, issues, file_name=str(path))
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ClinragError(str(errors[0]))
+    return variables
+
+
+def _units_factor(source: Variable, target: Variable, concepts) -> float | None:
+    """The factor from ``source``'s unit into ``target``'s (1 when they agree), or None when unknown."""
+    from clinrag.text.vocabulary import fold
+
+    if not source.unit or not target.unit or fold(source.unit) == fold(target.unit):
+        return 1.0
+    for concept in concepts:
+        into_base = {fold(u): f for u, f in concept.conversions.items()}
+        if fold(source.unit) in into_base and fold(target.unit) in into_base:
+            return into_base[fold(source.unit)] / into_base[fold(target.unit)]
+    return None
+
+
+def _value_map(source: Variable, target: Variable, concepts) -> dict[str, str] | None:
+    """Run code -> cohort code for every cohort value, or None when one cohort value has no run counterpart."""
+    from clinrag.text.vocabulary import _match_value, fold
+
+    mapping: dict[str, str] = {}
+    for code in target.values or []:
+        same = [c for c in source.values or [] if fold(c) == fold(code)]
+        if not same:
+            for concept in concepts:
+                wanted = _match_value(code, concept)
+                same = [
+                    c
+                    for c in source.values or []
+                    if wanted is not None and _match_value(c, concept) == wanted
+                ]
+                if same:
+                    break
+        if not same:
+            return None
+        mapping[same[0]] = code
+    return mapping
+
+
+def match_variables(
+    cohort: Cohort, run: list[Variable], columns: list[str], cohort_dir: Path
+) -> tuple[list[Transfer], list[str]]:
+    """The cohort variables the run can fill (in the cohort's order), and the cohort's variables it cannot.
+
+    Raises:
+        ClinragError: A variable of the same name but another type.
+    """
+    from clinrag.text.timepoints import timepoint_label
+    from clinrag.text.vocabulary import definition_vocabulary, load_concepts, matching_concepts
+
+    concepts = load_concepts()
+    by_name = {v.name: v for v in run if v.name in columns}
+    transfers: list[Transfer] = []
+    missing: list[str] = []
+    used: set[str] = set()
+    for target in cohort.variables:
+        source, how = by_name.get(target.name), "name"
+        if source is not None and source.type != target.type:
+            raise ClinragError(
+                f"{cohort_dir}/variables.yaml: field 'type' of '{target.name}': {target.type}, "
+                f"the run learned {source.type}"
+            )
+        shared = []
+        if source is None:
+            # the same concept and type; the same timepoint, or the only such variable when one of the two
+            # definitions states none ("âge" and "âge à l'admission")
+            ids = {c.id for c in matching_concepts(target, concepts)}
+            when = timepoint_label(target.timepoint)
+            candidates = []
+            for candidate in by_name.values():
+                if candidate.name in used or candidate.type != target.type:
+                    continue
+                common = [c for c in matching_concepts(candidate, concepts) if c.id in ids]
+                if common:
+                    candidates.append((candidate, common, timepoint_label(candidate.timepoint)))
+            same = [c for c in candidates if c[2] == when]
+            if not same and len(candidates) == 1 and None in (when, candidates[0][2]):
+                same = candidates
+            if same:
+                source, shared = same[0][0], same[0][1]
+                how = f"concept:{shared[0].id}"
+        if source is None:
+            missing.append(target.name)
+            continue
+        shared = shared or [
+            c for c in concepts if c.id in {m.id for m in matching_concepts(target, concepts)}
+        ]
+        values: dict[str, str] = {}
+        factor = 1.0
+        if target.type == "category":
+            mapped = _value_map(source, target, shared)
+            if mapped is None:
+                missing.append(target.name)
+                continue
+            values = mapped
+        if target.type == "number":
+            converted = _units_factor(source, target, shared)
+            if converted is None:
+                missing.append(target.name)
+                continue
+            factor = converted
+        used.add(source.name)
+        transfers.append(
+            Transfer(target, _internal(source, target, values, definition_vocabulary), how, values, factor)
+        )
+    return transfers, missing
+
+
+def _internal(source: Variable, target: Variable, values: dict[str, str], definition_vocabulary) -> Variable:
+    """The run's variable with the cohort variable's terms (its keywords, its definition's vocabulary) added."""
+    vocab = definition_vocabulary(target)
+    keywords = list(dict.fromkeys([*source.keywords, *target.keywords, *(t for t, _ in vocab.terms)]))
+    update: dict = {"keywords": keywords}
+    if source.type == "category":
+        synonyms = {code: list(words) for code, words in (source.synonyms or {}).items()}
+        for run_code, code in values.items():
+            extra = [t for t, _ in vocab.values.get(code, [])] + list((target.synonyms or {}).get(code, []))
+            synonyms[run_code] = list(dict.fromkeys([*synonyms.get(run_code, []), *extra]))
+        update["synonyms"] = synonyms
+    return source.model_copy(update=update)
+
+
+def translate_results(results: list, transfers: list[Transfer]) -> list:
+    """Reader results of the internal variables, renamed and recoded into the cohort's variables."""
+    by_internal = {t.internal.name: t for t in transfers}
+    out = []
+    for result in results:
+        transfer = by_internal[result.variable]
+        out.append(
+            dataclasses.replace(result, variable=transfer.target.name, cell=transfer.translate(result.cell))
+        )
+    return out
