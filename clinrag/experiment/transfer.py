@@ -112,7 +112,7 @@ def match_variables(
         ClinragError: A variable of the same name but another type.
     """
     from clinrag.text.timepoints import timepoint_label
-    from clinrag.text.vocabulary import definition_vocabulary, load_concepts, matching_concepts
+    from clinrag.text.vocabulary import load_concepts, matching_concepts
 
     concepts = load_concepts()
     by_name = {v.name: v for v in run if v.name in columns}
@@ -127,10 +127,11 @@ def match_variables(
                 f"the run learned {source.type}"
             )
         shared = []
+        own = matching_concepts(target, concepts)
         if source is None:
             # the same concept and type; the same timepoint, or the only such variable when one of the two
             # definitions states none ("âge" and "âge à l'admission")
-            ids = {c.id for c in matching_concepts(target, concepts)}
+            ids = {c.id for c in own}
             when = timepoint_label(target.timepoint)
             candidates = []
             for candidate in by_name.values():
@@ -148,9 +149,7 @@ def match_variables(
         if source is None:
             missing.append(target.name)
             continue
-        shared = shared or [
-            c for c in concepts if c.id in {m.id for m in matching_concepts(target, concepts)}
-        ]
+        shared = shared or own
         values: dict[str, str] = {}
         factor = 1.0
         if target.type == "category":
@@ -166,14 +165,14 @@ def match_variables(
                 continue
             factor = converted
         used.add(source.name)
-        transfers.append(
-            Transfer(target, _internal(source, target, values, definition_vocabulary), how, values, factor)
-        )
+        transfers.append(Transfer(target, _internal(source, target, values), how, values, factor))
     return transfers, missing
 
 
-def _internal(source: Variable, target: Variable, values: dict[str, str], definition_vocabulary) -> Variable:
+def _internal(source: Variable, target: Variable, values: dict[str, str]) -> Variable:
     """The run's variable with the cohort variable's terms (its keywords, its definition's vocabulary) added."""
+    from clinrag.text.vocabulary import definition_vocabulary
+
     vocab = definition_vocabulary(target)
     keywords = list(dict.fromkeys([*source.keywords, *target.keywords, *(t for t, _ in vocab.terms)]))
     update: dict = {"keywords": keywords}
