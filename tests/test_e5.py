@@ -170,3 +170,16 @@ def test_registered_and_resolved(folder, monkeypatch):
     assert rows["embedded:multilingual-e5-small"]["status"] == "prepared"
     assert resolve_model_path("embedded:multilingual-e5-small") == folder
     assert resolve_model_path("multilingual-e5-small") == folder
+
+
+def test_retrievers_give_the_e5_prompts(folder):
+    from clinrag.retrieval.encoders import embed_with_grad, encode_texts, load_sentence_encoder
+
+    model = load_sentence_encoder(folder)
+    text = ["Fibrillation atriale paroxystique découverte au Holter."]
+    as_passage = encode_texts(model, text, cache=False, role="passage")
+    with_prompt = model.encode(["passage: " + text[0]], normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(as_passage, with_prompt, atol=1e-5)
+    assert not np.allclose(as_passage, encode_texts(model, text, cache=False, role="query"), atol=1e-3)
+    live = embed_with_grad(model, text, "passage").detach().numpy()
+    np.testing.assert_allclose(live, as_passage, atol=1e-4)

@@ -136,8 +136,11 @@ def test_run_writes_contract_3(first_run, small_cohort):
         "cohort",
         "retrieval",
         "reader",
+        "priors",
         "generations",
     }
+    priors = run_dir / "models" / "priors"
+    assert (priors / "priors.json").is_file() and (priors / "booleans.json").is_file()
     vocabulary = json.loads((run_dir / "vocabulary.json").read_text(encoding="utf-8"))
     assert set(VARIABLES) <= set(vocabulary["variables"])
     assert (run_dir / "variables.yaml").is_file()

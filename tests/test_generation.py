@@ -183,9 +183,15 @@ def test_training_targets(cohort, store, bm25):
     assert training_target(glyc, "7.3", request) == "1,32 g/L"
     assert training_target(cohort.variable("hta"), "true", request) == "oui"
     assert answer_text(cohort.variable("toast"), "autre_cause") == "autre cause"
-    pairs = training_pairs(cohort, store, bm25, cohort.split_patients("train")[:2], 3)
+    patients = cohort.split_patients("train")[:2]
+    pairs = training_pairs(cohort, store, bm25, patients, 3, weak_evidence=False)
     assert len(pairs) == 2 * len(cohort.table_columns)
     assert all(target for _, target in pairs)
+    # with weak evidence, the same pairs, some shown the passage that states their value
+    supervised = training_pairs(cohort, store, bm25, patients, 3)
+    assert [(r.patient_id, r.variable.name) for r, _ in supervised] == [
+        (r.patient_id, r.variable.name) for r, _ in pairs
+    ]
 
 
 def test_lora_adapter_round_trip(cohort, store, bm25, tiny_llama_dir, tmp_path):

@@ -185,7 +185,15 @@ def test_transfer_matches_another_registry_s_variables_by_concept(tmp_path):
     assert missing == ["tabac"]
     by_name = {t.target.name: t for t in transfers}
     assert by_name["sexe"].translate("femme") == "F"
-    assert float(by_name["glyc_entree"].translate("7.0")) == pytest.approx(1.26, abs=0.01)
+    # read in the cohort's own unit: its bare "Glyc cap 1,18" is 1.18 g/L, a "6,5 mmol/L" converted into g/L
+    glycemia = by_name["glyc_entree"].internal
+    assert glycemia.unit == "g/L" and by_name["glyc_entree"].translate("1.18") == "1.18"
+    from clinrag.data.values import parse_value
+    from clinrag.retrieval.supervision import find_numbers
+
+    [(_, _, bare), (_, _, other)] = find_numbers(glycemia, "Glyc cap 1,18 ; contrôle à 6,5 mmol/L.")
+    assert float(parse_value(glycemia, bare)) == pytest.approx(1.18)
+    assert float(parse_value(glycemia, other)) == pytest.approx(1.17, abs=0.01)
     assert "HTA connue" not in by_name["atcd_hta"].internal.keywords  # a description is not a term
     results = [CellResult("X1", "sexe", "homme", "homme", None, 0.9, None, 10, 0.1)]
     assert translate_results(results, transfers)[0].cell == "H"
@@ -196,3 +204,25 @@ def test_transfer_refuses_the_same_name_with_another_type(tmp_path):
     target = [Variable(name="tabac", type="category", description="Tabac", values=["actif", "sevre"])]
     with pytest.raises(ClinragError, match="field 'type' of 'tabac'"):
         match_variables(_cohort(target), run, ["tabac"], tmp_path)
+
+
+def test_a_category_with_a_value_the_run_lacks_is_filled_on_the_others(tmp_path):
+    run = [
+        Variable(
+            name="devenir",
+            type="category",
+            description="Mode de sortie",
+            values=["domicile", "ssr", "deces"],
+        )
+    ]
+    target = [
+        Variable(
+            name="orientation",
+            type="category",
+            description="Orientation à la sortie",
+            values=["domicile", "ssr", "mutation"],
+        )
+    ]
+    [transfer], missing = match_variables(_cohort(target), run, ["devenir"], tmp_path)
+    assert missing == [] and transfer.unread == ["mutation"]
+    assert transfer.translate("ssr") == "ssr" and transfer.translate("deces") == ""

@@ -29,7 +29,9 @@ from clinrag.io import atomic_write_json
 # value-next-to-a-term feature
 # 4: variables read with their vocabulary (lexicon and learned terms); timepoints in registry wordings, windows
 # from the timepoint's delay; numbers read with the variable's units and conversions
-CACHE_FORMAT = 4
+# 5: numbers written in French words read as values (weak labels, candidates, learned cues); training pairs with
+# weak evidence (lora.weak_evidence); every overlapping mention qualified, a treatment "contre-indiqué"/"récusé" negated
+CACHE_FORMAT = 5
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 

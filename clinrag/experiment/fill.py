@@ -126,6 +126,12 @@ def fill_table(
     variables = [t.internal for t in transfers]
     columns = [t.target.name for t in transfers]
     reader = build_reader(config.reader)
+    priors_dir = run_dir / "models" / "priors"
+    if config.reader.type == "llm" and priors_dir.is_dir():
+        from clinrag.generation.priors import load_boolean_model, load_priors
+
+        # learned on the run's train split, keyed by its variables (the cohort's are read as those)
+        reader.priors, reader.boolean_model = load_priors(priors_dir), load_boolean_model(priors_dir)
     store = retriever = None
     if config.reader.type == "llm":
         settings = RetrievalSettings(
@@ -161,7 +167,12 @@ def fill_table(
         "cohort": {"path": str(cohort_dir.resolve()), "sha256": cohort.fingerprint()},
         "patients": patients,
         "variables": {
-            t.target.name: {"run_variable": t.internal.name, "matched_by": t.how} for t in transfers
+            t.target.name: {
+                "run_variable": t.internal.name,
+                "matched_by": t.how,
+                **({"values_not_read": t.unread} if t.unread else {}),
+            }
+            for t in transfers
         },
         "not_filled": missing,
     }

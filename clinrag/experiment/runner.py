@@ -87,6 +87,11 @@ class Run:
         self.trained: dict[str, Path] = {}
         self.merge_record: dict[str, Any] | None = None
         self.vocabulary = None  # clinrag.text.vocabulary.Vocabulary, built with the cohort
+        self.priors: dict = {}  # variable -> clinrag.generation.priors.Prior (reader.unmentioned: prior)
+        self.boolean_model = None  # clinrag.generation.priors.BooleanModel (reader.booleans: qualifiers)
+        self.weak_evidence: dict | None = (
+            None  # {patient: {variable: passage index | None}}, lora.weak_evidence
+        )
 
     # ---- helpers --------------------------------------------------------------------------------------------
     def _stage(self, name: str, key: str, cached: bool, seconds: float, detail: str = "") -> None:
@@ -323,6 +328,12 @@ class Run:
         config = self.config
         resolved, identity = self.resolve_retriever(config.retriever, cohort, store)
         evaluation = config.evaluation
+        # the train patients whose training pairs need the weak evidence the top-k lack (lora.weak_evidence)
+        supervised = (
+            sorted(set(patients) & set(cohort.split_patients("train")))
+            if config.training.reader == "lora" and config.reader.lora.weak_evidence
+            else []
+        )
         payload = {
             "cohort": self.cohort_hash,
             "chunking": config.chunking.model_dump(),
@@ -330,6 +341,7 @@ class Run:
             "k": config.retrieval.k,
             "patients": stable_hash(patients),
             "variables": [v.name for v in variables],
+            "weak_evidence": stable_hash(supervised) if supervised else None,
             "metrics": {
                 "split": evaluation.split,
                 "ks": config.retrieval.eval_ks,
@@ -364,6 +376,11 @@ class Run:
                 for pid in patients
             }
             atomic_write_json(staging / "hits.json", hits)
+            if supervised:
+                from clinrag.generation.lora import find_weak_evidence
+
+                evidence = find_weak_evidence(cohort, store, retriever, supervised, variables)
+                atomic_write_json(staging / "weak_evidence.json", evidence)
             metrics = None
             if evaluation.retrieval and cohort.evidence:
                 try:
@@ -389,6 +406,10 @@ class Run:
         )
         hits = json.loads((folder / "hits.json").read_text(encoding="utf-8"))
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["retrieval"]
+        evidence_file = folder / "weak_evidence.json"
+        self.weak_evidence = (
+            json.loads(evidence_file.read_text(encoding="utf-8")) if evidence_file.exists() else None
+        )
         return hits, metrics
 
     # ---- 4. reader ----------------------------------------------------------------------------------------------
@@ -443,10 +464,12 @@ class Run:
         start = time.perf_counter()
 
         def tune(staging: Path) -> None:
-            from clinrag.generation.lora import labelled_pairs
+            from clinrag.generation.lora import labelled_pairs, with_weak_evidence
             from clinrag.generation.pipeline import build_reader
 
             requests = [_request(store, pid, var, hits) for pid in train for var in variables]
+            if reader_config.lora.weak_evidence:
+                requests = with_weak_evidence(requests, self.weak_evidence or {}, store, cohort)
             pairs = labelled_pairs(cohort, requests)
             train_lora(
                 build_reader(reader_config), pairs, reader_config.lora, staging, progress=self.progress
@@ -460,6 +483,62 @@ class Run:
         )
 
     # ---- 5. generations -----------------------------------------------------------------------------------------
+    def learn_priors(
+        self, cohort: Cohort, store: PassageStore, variables: list[Variable], hits: dict
+    ) -> None:
+        """What the reader learns from the train split's table without the decoder (cached;
+        :mod:`clinrag.generation.priors`): the unmentioned boolean and category cells (``reader.unmentioned``) and
+        the booleans' qualifier model (``reader.booleans``)."""
+        from clinrag.generation.priors import (
+            PRIOR_TYPES,
+            learn_boolean_model,
+            learn_priors,
+            load_boolean_model,
+            load_priors,
+            request_mentions,
+            save_boolean_model,
+            save_priors,
+        )
+
+        reader = self.config.reader
+        train = [pid for pid in cohort.split_patients("train") if pid in hits]
+        if not train or cohort.table is None:
+            return
+        payload = {
+            "cohort": self.cohort_hash,
+            "retrieval": self.keys["retrieval"],
+            "reader": reader.model_dump(include={"max_passages", "max_passage_chars"}),
+            "variables": [v.name for v in variables],
+            "learns": ["priors.json", "booleans.json"],
+        }
+        key = self.cache.key("reader_priors", payload)
+        start = time.perf_counter()
+
+        def build(staging: Path) -> None:
+            requests = [_request(store, pid, var, hits) for pid in train for var in variables]
+            requests = [r for r in requests if r.variable.type in PRIOR_TYPES]
+            mentions = request_mentions(requests, reader.max_passages)
+            priors = learn_priors(cohort, requests, reader.max_passages, reader.max_passage_chars, mentions)
+            booleans = [i for i, r in enumerate(requests) if r.variable.type == "boolean"]
+            model = learn_boolean_model(
+                cohort, [requests[i] for i in booleans], reader.max_passages, [mentions[i] for i in booleans]
+            )
+            save_priors(priors, staging)
+            save_boolean_model(model, staging)
+
+        folder, cached = self.cache.build("reader_priors", key, build)
+        self.priors = load_priors(folder)
+        self.boolean_model = load_boolean_model(folder)
+        self._stage(
+            "priors",
+            key,
+            cached,
+            time.perf_counter() - start,
+            f"{len(self.priors)} variables' unmentioned cells, "
+            f"{len(self.boolean_model.variables) if self.boolean_model else 0} booleans' qualifiers learned on train",
+        )
+        self.trained["priors"] = folder
+
     def generate(
         self, cohort: Cohort, store: PassageStore, variables: list[Variable], patients: list[str], hits
     ):
@@ -484,6 +563,8 @@ class Run:
             "patients": patients,
             "variables": [v.name for v in variables],
             "cell_batch": config.cell_batch,
+            "priors": {name: dataclasses.asdict(prior) for name, prior in sorted(self.priors.items())},
+            "booleans": self.boolean_model.to_json() if self.boolean_model else None,
         }
         key = self.cache.key("generations", payload)
         folder = self.cache.path("generations", key)
@@ -510,6 +591,8 @@ class Run:
             else:
                 if reader is None:
                     reader = build_reader(config.reader)
+                    if not full_record:
+                        reader.priors, reader.boolean_model = self.priors, self.boolean_model
                 if isinstance(reader, FullRecordReader):
                     chunk = [r for pid in unit for r in reader.read_patient(cohort, pid, variables)]
                 else:
@@ -557,13 +640,13 @@ class Run:
         hits: dict = {}
         retrieval_metrics = None
         if config.reader.type == "llm":
-            needed = sorted(
-                set(evaluated)
-                | (set(cohort.split_patients("train")) if config.training.reader == "lora" else set())
-            )
+            learns = config.training.reader == "lora" or _learns_from_table(config.reader)
+            needed = sorted(set(evaluated) | (set(cohort.split_patients("train")) if learns else set()))
             hits, retrieval_metrics = self.retrieval(cohort, store, variables, needed)
             if config.training.reader == "lora":
                 self.train_reader(cohort, store, variables, hits)
+            if _learns_from_table(config.reader):
+                self.learn_priors(cohort, store, variables, hits)
         results = self.generate(cohort, store, variables, evaluated, hits)
         columns = [v.name for v in variables]
         rows = rows_of(results)
@@ -707,6 +790,11 @@ def _link_or_copy(source: str, target: str) -> str:
 
 
 # ---- small helpers ------------------------------------------------------------------------------------------
+def _learns_from_table(reader) -> bool:
+    """Whether the reader's settings use what :meth:`Run.learn_priors` learns."""
+    return reader.unmentioned == "prior" or reader.booleans == "qualifiers"
+
+
 def _request(store: PassageStore, pid: str, var: Variable, hits: dict[str, dict[str, list]]):
     """The cell (pid, var) with the passages the retrieval stage found for it."""
     from clinrag.generation.reader import CellRequest

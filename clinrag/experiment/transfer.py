@@ -31,6 +31,7 @@ class Transfer:
         how: ``name`` or ``concept:<id>``.
         values: Run category code -> cohort code.
         factor: Run unit -> cohort unit (numbers).
+        unread: Cohort category values the run has no counterpart for: never answered.
     """
 
     target: Variable
@@ -38,6 +39,7 @@ class Transfer:
     how: str
     values: dict[str, str] = field(default_factory=dict)
     factor: float = 1.0
+    unread: list[str] = field(default_factory=list)
 
     def translate(self, cell: str) -> str:
         """A canonical cell of the run's variable in the cohort's coding."""
@@ -80,11 +82,13 @@ def _units_factor(source: Variable, target: Variable, concepts) -> float | None:
     return None
 
 
-def _value_map(source: Variable, target: Variable, concepts) -> dict[str, str] | None:
-    """Run code -> cohort code for every cohort value, or None when one cohort value has no run counterpart."""
+def _value_map(source: Variable, target: Variable, concepts) -> tuple[dict[str, str], list[str]]:
+    """Run code -> cohort code for the cohort values with a run counterpart (same code, or the same lexicon value
+    of a shared concept), and the cohort values without one."""
     from clinrag.text.vocabulary import _match_value, fold
 
     mapping: dict[str, str] = {}
+    unread: list[str] = []
     for code in target.values or []:
         same = [c for c in source.values or [] if fold(c) == fold(code)]
         if not same:
@@ -98,9 +102,10 @@ def _value_map(source: Variable, target: Variable, concepts) -> dict[str, str] |
                 if same:
                     break
         if not same:
-            return None
+            unread.append(code)
+            continue
         mapping[same[0]] = code
-    return mapping
+    return mapping, unread
 
 
 def match_variables(
@@ -151,13 +156,14 @@ def match_variables(
             continue
         shared = shared or own
         values: dict[str, str] = {}
+        unread: list[str] = []
         factor = 1.0
         if target.type == "category":
-            mapped = _value_map(source, target, shared)
-            if mapped is None:
+            values, unread = _value_map(source, target, shared)
+            # most of its values must have a counterpart; the others are never answered (the manifest says so)
+            if len(values) < len(unread) or not values:
                 missing.append(target.name)
                 continue
-            values = mapped
         if target.type == "number":
             converted = _units_factor(source, target, shared)
             if converted is None:
@@ -165,8 +171,38 @@ def match_variables(
                 continue
             factor = converted
         used.add(source.name)
-        transfers.append(Transfer(target, _internal(source, target, values), how, values, factor))
+        internal = _internal(source, target, values)
+        if target.type == "number" and factor != 1.0:
+            # a bare number in this cohort's documents is in its own unit: read in it, nothing to convert after
+            internal, factor = _in_unit(internal, target.unit, factor, shared), 1.0
+        transfers.append(Transfer(target, internal, how, values, factor, unread))
     return transfers, missing
+
+
+def _in_unit(var: Variable, unit: str, factor: float, concepts) -> Variable:
+    """``var`` (a number) read in ``unit``, ``factor`` converting its own unit into it: its range scaled, and
+    every unit it knew (its own, its conversions, the concepts') converted into ``unit``."""
+    from clinrag.text.vocabulary import fold
+
+    conversions = {var.unit: factor} if var.unit else {}
+    for other, into_var in (var.unit_conversions or {}).items():
+        conversions[other] = into_var * factor
+    for concept in concepts:
+        into_base = {fold(u): (u, f) for u, f in concept.conversions.items()}
+        if fold(unit) in into_base:
+            base = into_base[fold(unit)][1]
+            for written, into in into_base.values():
+                conversions.setdefault(written, into / base)
+    conversions = {u: f for u, f in conversions.items() if fold(u) != fold(unit)}
+    low, high = var.minimum, var.maximum
+    return var.model_copy(
+        update={
+            "unit": unit,
+            "unit_conversions": conversions or None,
+            "minimum": None if low is None else low * factor,
+            "maximum": None if high is None else high * factor,
+        }
+    )
 
 
 def _internal(source: Variable, target: Variable, values: dict[str, str]) -> Variable:

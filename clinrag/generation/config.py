@@ -64,6 +64,11 @@ class LoraConfig(_Config):
     """Train on at most this many (patient, variable) pairs (a seeded sample), to bound CPU time (None: every
     pair; with 480 of the main job's 1,260 pairs each variable got about 23 examples, and the reader's accuracy
     moved by 0.04 with the sample's seed)."""
+    weak_evidence: bool = True
+    """Distant supervision's evidence in the training pairs: a pair whose retrieved passages do not state the
+    table value gets the best-ranked passage of the record that does (by the weak-label rules) in place of its
+    last one, so that the reader is not taught to answer from unrelated text; a pair whose value no passage
+    states by those rules is kept as retrieved. False: the retrieved passages as they are."""
     gradient_checkpointing: bool = False
     """Trade compute for memory (7B models on a GPU)."""
     seed: int = 0
@@ -116,6 +121,17 @@ class ReaderConfig(_Config):
     ``synonyms``, in a mention that is not negated, hypothetical or about the family: « transfert en
     «rééducation|reeducation» »), the reader chooses among those values and "non documenté"; when they name none,
     among every value. False: always every value."""
+    booleans: Literal["qualifiers", "llm"] = "qualifiers"
+    """``qualifiers``: a boolean is read from its mentions in the retrieved passages (affirmed, negated,
+    hypothetical, about a relative: edsnlp's qualifiers) by a logistic regression fitted on the train split's
+    table (:class:`clinrag.generation.priors.BooleanModel`), the decoder is not asked; ``llm``: the decoder
+    chooses oui / non / non documenté. Measured in docs/generalization.md: with 20 training patients the
+    embedded 135M decoder answers each boolean with its most common value whatever the passage says."""
+    unmentioned: Literal["prior", "read"] = "prior"
+    """Booleans and categories whose passages shown mention none of the variable's terms or values: ``prior``
+    answers what the train split's table has for such cells (most often "non documenté", "non" in registries
+    that fill absences so; :mod:`clinrag.generation.priors`), with no supporting passage; ``read``: the decoder
+    guesses from the unrelated passages."""
     max_new_tokens: int = Field(16, ge=1)
     """Tokens generated for free-form types (number, date, text)."""
     max_options: int = Field(128, ge=2)

@@ -22,7 +22,8 @@ from clinrag.generation.constraints import answer_text
 from clinrag.generation.reader import CellRequest, LLMReader
 from clinrag.io import atomic_write_json
 from clinrag.retrieval.base import Retriever, retrieve
-from clinrag.retrieval.supervision import find_numbers
+from clinrag.retrieval.supervision import find_numbers, states_value
+from clinrag.text.annotate import Annotator
 from clinrag.text.passages import PassageStore
 
 
@@ -45,16 +46,81 @@ def training_pairs(
     patients: list[str],
     k: int,
     variables: list[Variable] | None = None,
+    weak_evidence: bool = True,
 ) -> list[tuple[CellRequest, str]]:
     """(request, target) for each (patient, variable) of ``patients`` with a table row (empty cells included:
-    the reader must learn to abstain)."""
+    the reader must learn to abstain); with ``weak_evidence``, requests completed or left out by
+    :func:`with_weak_evidence`."""
     variables = variables or [cohort.variable(n) for n in cohort.table_columns]
     requests = []
     for pid in patients:
         for var in variables:
             hits = retrieve(retriever, store, pid, var, k)
             requests.append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
+    if weak_evidence:
+        evidence = find_weak_evidence(cohort, store, retriever, patients, variables)
+        requests = with_weak_evidence(requests, evidence, store, cohort)
     return labelled_pairs(cohort, requests)
+
+
+def find_weak_evidence(
+    cohort: Cohort,
+    store: PassageStore,
+    retriever: Retriever,
+    patients: list[str],
+    variables: list[Variable],
+) -> dict[str, dict[str, list[int]]]:
+    """For each (patient, variable) of ``patients`` whose table cell is not empty: the indices of the patient's
+    passages that state it by the weak-label rules (:func:`~clinrag.retrieval.supervision.states_value`), best
+    ranked by ``retriever`` first (empty when none does). Reads ``cohort.table`` only."""
+    if cohort.table is None:
+        raise ValueError("weak evidence needs a table")
+    ranges = {pid: store.patient_range(pid) for pid in patients}
+    indices = [i for start, end in ranges.values() for i in range(start, end)]
+    annotated = Annotator(variables).annotate_texts([store.passages[i].text for i in indices])
+    mentions = dict(zip(indices, (a.mentions for a in annotated), strict=True))
+    found: dict[str, dict[str, list[int]]] = {}
+    for pid, (start, end) in ranges.items():
+        row = cohort.table.get(pid, {})
+        for var in variables:
+            cell = row.get(var.name, "")
+            if cell:
+                ranked = [h.index for h in retrieve(retriever, store, pid, var, end - start)]
+                found.setdefault(pid, {})[var.name] = [
+                    i for i in ranked if states_value(var, cell, store.passages[i], mentions[i])
+                ]
+    return found
+
+
+def with_weak_evidence(
+    requests: list[CellRequest],
+    evidence: dict[str, dict[str, list[int]]],
+    store: PassageStore,
+    cohort: Cohort,
+) -> list[CellRequest]:
+    """The training requests as the reader should learn from them under distant supervision.
+
+    A request whose passages do not state the table value teaches the reader to invent it from unrelated text.
+    Such a request gets, in place of its last passage, the best-ranked passage that states the value by the
+    weak-label rules (:func:`find_weak_evidence`). Where no passage of the record states it by those rules, the
+    request is kept as retrieved: the rules can be wrong (a terse "H 72a" states a sex and an age no term
+    announces), and a cohort whose table fills absences with "non" teaches that habit so. Requests of empty cells
+    are kept as they are: they teach the abstention.
+    """
+    kept = []
+    for request in requests:
+        stating = evidence.get(request.patient_id, {}).get(request.variable.name)
+        shown = {(p.doc_id, p.start, p.end) for p in request.passages}
+        if not stating or any(_key(store.passages[i]) in shown for i in stating):
+            kept.append(request)
+        else:
+            passages = [*request.passages[:-1], store.passages[stating[0]]]
+            kept.append(CellRequest(request.patient_id, request.variable, passages))
+    return kept
+
+
+def _key(passage) -> tuple[str, int, int]:
+    return (passage.doc_id, passage.start, passage.end)
 
 
 def labelled_pairs(cohort: Cohort, requests: list[CellRequest]) -> list[tuple[CellRequest, str]]:

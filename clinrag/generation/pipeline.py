@@ -97,6 +97,8 @@ def provenance_records(cohort: Cohort, results: list[CellResult]) -> list[dict[s
         }
         if r.failed:
             record["failure"] = r.failed
+        if r.extra.get("answered_by"):  # decided without the decoder (qualifiers, or the train split's habit)
+            record.update(r.extra)
         records.append(record)
     return records
 

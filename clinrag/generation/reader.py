@@ -14,6 +14,7 @@ provenance, the score, and the tokens read.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,13 @@ from clinrag.generation.constraints import (
     stated_values,
 )
 from clinrag.generation.decoder import Decoder
+from clinrag.generation.priors import (
+    PRIOR_TYPES,
+    BooleanModel,
+    Prior,
+    mentions_variable,
+    qualifier_features,
+)
 from clinrag.generation.prompts import build_messages, evidence_window, format_passages
 from clinrag.retrieval.supervision import WINDOW_AFTER, WINDOW_BEFORE, states_value
 from clinrag.text.annotate import Annotator, Mention
@@ -196,6 +204,11 @@ class LLMReader:
         self.decoder = decoder or Decoder(self.config)
         self._annotators: dict[str, Annotator] = {}
         self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
+        self.priors: dict[str, Prior] = {}
+        """Per variable, the cell its unmentioned train cells have (:mod:`clinrag.generation.priors`), used with
+        ``reader.unmentioned: prior``; set by whoever learned them (the run, ``clinrag fill``)."""
+        self.boolean_model: BooleanModel | None = None
+        """Booleans read from their mentions' qualifiers (``reader.booleans: qualifiers``), learned likewise."""
         if self.config.adapter:
             check_adapter_settings(self.config)
 
@@ -259,6 +272,40 @@ class LLMReader:
             found = {cell: found[cell] for cell in timepoint_consistent(var, pool)}
         return {**{answer: cell for cell, answer in found.items()}, NOT_DOCUMENTED: ""}
 
+    def decide(self, request: CellRequest) -> tuple[str, float, dict] | None:
+        """A cell decided without the decoder, from what the train split's table taught: ``(cell, probability,
+        provenance)``, or None when the decoder reads it. Booleans with ``reader.booleans: qualifiers`` (their
+        mentions' qualifiers weighed by :class:`~clinrag.generation.priors.BooleanModel`); booleans and
+        categories whose passages mention nothing, with ``reader.unmentioned: prior``."""
+        var = request.variable
+        model = self.boolean_model
+        if (
+            var.type == "boolean"
+            and self.config.booleans == "qualifiers"
+            and model is not None
+            and var.name in model.variables
+        ):
+            passages = request.passages[: self.config.max_passages]
+            features = qualifier_features(var, passages, self._mentions(var, passages))
+            probabilities = model.probabilities(var.name, features)
+            cell = max(probabilities, key=probabilities.get)
+            return cell, probabilities[cell], {"answered_by": "qualifiers"}
+        prior = self.unmentioned_prior(request)
+        if prior is not None:
+            return prior.cell, prior.share, {"answered_by": "prior", "prior": dataclasses.asdict(prior)}
+        return None
+
+    def unmentioned_prior(self, request: CellRequest) -> Prior | None:
+        """The variable's :class:`~clinrag.generation.priors.Prior` when the passages shown mention none of its
+        terms or values and ``reader.unmentioned`` is ``prior``; else None (the decoder reads)."""
+        var = request.variable
+        prior = self.priors.get(var.name)
+        if prior is None or self.config.unmentioned != "prior" or var.type not in PRIOR_TYPES:
+            return None
+        passages = request.passages[: self.config.max_passages]
+        mentions = self._mentions(var, passages)
+        return None if mentions_variable(var, passages, mentions, self.config.max_passage_chars) else prior
+
     def _stated_categories(self, request: CellRequest) -> dict[str, str] | None:
         """A category's options when the passages shown name some of its values (by value or synonym, in a
         mention that is not negated, hypothetical or about the family): those values and the abstention; every
@@ -298,6 +345,10 @@ class LLMReader:
 
             iterator = tqdm(iterator, total=len(requests), desc="reading", unit="cell")
         for index, request in iterator:
+            decided = self.decide(request)
+            if decided is not None:
+                results[index] = self._decided(request, *decided)
+                continue
             choices = self.choices(request)
             if choices is None:
                 free.append(index)
@@ -335,6 +386,21 @@ class LLMReader:
         return CellResult(
             request.patient_id, var.name, answer.cell, raw, answer.failed, score, support, tokens, seconds
         )
+
+    def _decided(self, request: CellRequest, cell: str, score: float, extra: dict) -> CellResult:
+        """The result of a cell :meth:`decide` answered: supported by the best-ranked passage that states it
+        (none for a prior, or when no passage states it)."""
+        var = request.variable
+        every = options(var, self.config.max_options) or {}
+        raw = next((answer for answer, value in every.items() if value == cell), cell or NOT_DOCUMENTED)
+        support = None
+        if cell and extra["answered_by"] != "prior":
+            passages = request.passages[: self.config.max_passages]
+            mentions = self._mentions(var, passages)
+            support = next(
+                (p for p, m in zip(passages, mentions, strict=True) if states_value(var, cell, p, m)), None
+            )
+        return CellResult(request.patient_id, var.name, cell, raw, None, score, support, 0, 0.0, extra)
 
 
 class FullRecordReader:

@@ -77,7 +77,11 @@ class DenseRetriever:
         self.store = store
         if vectors is None:
             vectors = encode_texts(
-                self._encoder(), store.texts, self.config.batch_size, progress=len(store) > 2000
+                self._encoder(),
+                store.texts,
+                self.config.batch_size,
+                progress=len(store) > 2000,
+                role="passage",
             )
         self.vectors = vectors
         self.faiss_index = build_faiss_index(vectors, self.config)
@@ -87,7 +91,7 @@ class DenseRetriever:
         """The embedding of the variable's query."""
         if variable.name not in self._queries:
             self._queries[variable.name] = encode_texts(
-                self._encoder(), [build_query(variable)], cache=False
+                self._encoder(), [build_query(variable)], cache=False, role="query"
             )[0]
         return self._queries[variable.name]
 

@@ -14,29 +14,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from clinrag.data.cohort import Cohort
 from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_json
 from clinrag.retrieval.base import build_query
 from clinrag.retrieval.config import DenseConfig
-from clinrag.retrieval.encoders import encode_texts, load_sentence_encoder
+from clinrag.retrieval.encoders import embed_with_grad, encode_texts, load_sentence_encoder
 from clinrag.retrieval.supervision import passage_mentions, weak_labels
 from clinrag.text.passages import PassageStore
 
 
-def _embed(encoder, texts: list[str]) -> torch.Tensor:
-    features = encoder.tokenize(texts)
-    features = {k: v.to(encoder.device) for k, v in features.items()}
-    return nn.functional.normalize(encoder(features)["sentence_embedding"], dim=-1)
-
-
 def _weak_recall(encoder, cohort: Cohort, store: PassageStore, labels: dict, k: int = 5) -> float:
     encoder.eval()
-    vectors = encode_texts(encoder, store.texts, cache=False)
+    vectors = encode_texts(encoder, store.texts, cache=False, role="passage")
     queries = {
-        name: encode_texts(encoder, [build_query(cohort.variable(name))], cache=False)[0]
+        name: encode_texts(encoder, [build_query(cohort.variable(name))], cache=False, role="query")[0]
         for _, name in labels
     }
     hits = 0
@@ -88,8 +81,8 @@ def fine_tune_dense(
             loss = torch.zeros((), device=encoder.device)
             for pid, name in pairs[step : step + config.pairs_per_step]:
                 start, end = store.patient_range(pid)
-                passages = _embed(encoder, store.texts[start:end])
-                query = _embed(encoder, [build_query(cohort.variable(name))])[0]
+                passages = embed_with_grad(encoder, store.texts[start:end], "passage")
+                query = embed_with_grad(encoder, [build_query(cohort.variable(name))], "query")[0]
                 scores = passages @ query / config.temperature
                 positive = torch.from_numpy(train[(pid, name)]).to(scores.device)
                 loss = (

@@ -51,15 +51,29 @@ def load_sentence_encoder(spec: str | Path, device: str = "cpu", max_length: int
     return model
 
 
+def role_prompt(model: Any, role: str | None) -> str:
+    """The prompt the encoder's folder declares for ``role`` (``query`` or ``passage``: e5's "query: " and
+    "passage: ", in config_sentence_transformers.json), "" when it declares none."""
+    return (getattr(model, "prompts", None) or {}).get(role or "", "")
+
+
 def encode_texts(
-    model: Any, texts: list[str], batch_size: int = 64, cache: bool = True, progress: bool = False
+    model: Any,
+    texts: list[str],
+    batch_size: int = 64,
+    cache: bool = True,
+    progress: bool = False,
+    role: str | None = None,
 ) -> np.ndarray:
-    """L2-normalized float32 embeddings of ``texts`` (cached on disk when ``cache``)."""
+    """L2-normalized float32 embeddings of ``texts`` (cached on disk when ``cache``), each prefixed with the
+    encoder's prompt for ``role`` (``query``: a variable's query; ``passage``: a passage) when it has one."""
+    prompt = role_prompt(model, role)
     folder = getattr(model, "clinrag_folder", None)
     key = None
     if cache and folder is not None:
         digest = hashlib.sha256(folder_fingerprint(folder).encode())
         digest.update(str(model.max_seq_length).encode())
+        digest.update(prompt.encode("utf-8") + b"\x00")
         for text in texts:
             digest.update(text.encode("utf-8") + b"\x00")
         key = cache_dir() / "embeddings" / f"{digest.hexdigest()}.npy"
@@ -68,7 +82,7 @@ def encode_texts(
     if not texts:
         return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
     vectors = model.encode(
-        texts,
+        [prompt + text for text in texts],
         batch_size=batch_size,
         normalize_embeddings=True,
         convert_to_numpy=True,
@@ -83,13 +97,15 @@ def encode_texts(
     return vectors
 
 
-def embed_with_grad(encoder: Any, texts: list[str]):
-    """L2-normalized embeddings of ``texts`` as a torch tensor that keeps gradients (for fine-tuning)."""
+def embed_with_grad(encoder: Any, texts: list[str], role: str | None = None):
+    """L2-normalized embeddings of ``texts`` as a torch tensor that keeps gradients (for fine-tuning), with the
+    encoder's prompt for ``role`` as :func:`encode_texts` puts it."""
     import torch
 
     prepare = (
         getattr(encoder, "preprocess", None) or encoder.tokenize
     )  # sentence-transformers >= 6 renamed it
-    features = prepare(texts)
+    prompt = role_prompt(encoder, role)
+    features = prepare([prompt + text for text in texts])
     features = {k: v.to(encoder.device) if hasattr(v, "to") else v for k, v in features.items()}
     return torch.nn.functional.normalize(encoder(features)["sentence_embedding"], dim=-1)

@@ -32,6 +32,7 @@ from clinrag.data.values import cells_match, normalize_text, parse_value
 from clinrag.data.variables import Variable
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.dates import find_dates
+from clinrag.text.numbers import spelled_numbers
 from clinrag.text.passages import Passage, PassageStore
 from clinrag.text.timepoints import timepoint_label, value_timepoints, without_durations
 
@@ -78,27 +79,36 @@ def _near_term(mentions: list[Mention], start: int, end: int) -> bool:
 
 
 def find_integers(text: str) -> list[tuple[int, int, int]]:
-    """Whole numbers of at most 3 digits written in ``text`` (not inside a word, a decimal or a date):
-    ``(start, end, value)``."""
+    """Whole numbers of at most 3 digits written in ``text`` in figures (not inside a word, a decimal or a date)
+    or in words ("soixante-douze", :func:`clinrag.text.numbers.spelled_numbers`): ``(start, end, value)``, in
+    text order."""
     dates = [(start, end) for start, end, _ in find_dates(text)]  # "03/04/1940", "3 avril 1940"
-    return [
-        (m.start(), m.end(), int(m.group(1)))
-        for m in _INTEGER.finditer(text)
-        if not any(start <= m.start() < end for start, end in dates)
+    found = [(m.start(), m.end(), int(m.group(1))) for m in _INTEGER.finditer(text)]
+    found += [
+        (start, end, int(value))
+        for start, end, value, _ in spelled_numbers(text)
+        if value.is_integer() and 0 <= value < 1000
     ]
+    return sorted(v for v in found if not any(start <= v[0] < end for start, end in dates))
 
 
 def find_numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
     """Numbers written in ``text`` that parse as values of ``var`` (with a unit when one follows):
     ``(start, end, text as written)``."""
+    pattern = _number_pattern(var)
+    matches = [(m.start(), m.end(), m.group(0).strip()) for m in pattern.finditer(text)]
+    for start, end, _, digits in spelled_numbers(text):  # "un virgule deux g/L" -> "1,2 g/L"
+        unit = pattern.match("0" + text[end:])
+        if unit.group(2):
+            end, digits = end + unit.end() - 1, digits + unit.group(0)[1:]
+        matches.append((start, end, digits))
     found = []
-    for match in _number_pattern(var).finditer(text):
-        candidate = match.group(0).strip()
+    for start, end, candidate in sorted(matches):
         try:
             parse_value(var, candidate)
         except ValueError:
             continue
-        found.append((match.start(), match.end(), candidate))
+        found.append((start, end, candidate))
     return found
 
 

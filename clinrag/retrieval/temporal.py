@@ -153,7 +153,7 @@ class TemporalRetriever:
         self.store = store
         self._cache = {}
         self.embeddings = encode_texts(
-            self._encoder(), store.texts, self.config.batch_size, progress=len(store) > 2000
+            self._encoder(), store.texts, self.config.batch_size, progress=len(store) > 2000, role="passage"
         )
         self.mentions = mentions if mentions is not None else passage_mentions(store, self.variables)
         self.bm25 = BM25Retriever(BM25Config())
@@ -170,7 +170,9 @@ class TemporalRetriever:
     def _query_vectors(self, variables: list[Variable]) -> np.ndarray:
         key = "queries:" + "|".join(v.name for v in variables)
         if key not in self._cache:
-            self._cache[key] = encode_texts(self._encoder(), [build_query(v) for v in variables], cache=False)
+            self._cache[key] = encode_texts(
+                self._encoder(), [build_query(v) for v in variables], cache=False, role="query"
+            )
         return self._cache[key]
 
     def patient_inputs(self, patient_id: str, variables: list[Variable]) -> dict[str, torch.Tensor]:
@@ -373,11 +375,11 @@ class TemporalRetriever:
         encoder = self._encoder()
         start, end = self.store.patient_range(patient_id)
         live = dict(cached)
-        for name, texts in (
-            ("embeddings", self.store.texts[start:end]),
-            ("query", [build_query(v) for v in self.variables]),
+        for name, texts, role in (
+            ("embeddings", self.store.texts[start:end], "passage"),
+            ("query", [build_query(v) for v in self.variables], "query"),
         ):
-            live[name] = embed_with_grad(encoder, texts).to(self.device)
+            live[name] = embed_with_grad(encoder, texts, role).to(self.device)
         return live
 
     def _refresh_embeddings(self) -> None:
@@ -385,7 +387,9 @@ class TemporalRetriever:
         encoder = self._encoder()
         encoder.eval()
         encoder.clinrag_folder = None  # its weights changed: cached embeddings no longer apply
-        self.embeddings = encode_texts(encoder, self.store.texts, self.config.batch_size, cache=False)
+        self.embeddings = encode_texts(
+            encoder, self.store.texts, self.config.batch_size, cache=False, role="passage"
+        )
         self._cache = {}
 
     def _targets(self, labels: dict[tuple[str, str], np.ndarray]) -> dict[str, torch.Tensor]:

@@ -82,6 +82,23 @@ def silence_edsnlp() -> None:
         pass
 
 
+def _negation_following() -> list[str]:
+    from edsnlp.pipes.qualifiers.negation.patterns import following
+
+    # a treatment not given, as French notes write it after its name: "thrombolyse contre-indiquée (AOD)",
+    # "thrombectomie récusée"
+    treatment = [
+        f"{word}{ending}"
+        for word in ("contre-indiqué", "contre indiqué", "récusé")
+        for ending in ("", "e", "s", "es")
+    ]
+    return [*following, *treatment]
+
+
+NEGATION_FOLLOWING = _negation_following()
+"""edsnlp's negation cues that follow their term, and those of a treatment not given."""
+
+
 class Annotator:
     """An edsnlp pipeline built for a set of variables.
 
@@ -111,9 +128,12 @@ class Annotator:
         nlp.add_pipe(eds.sections())
         if terms:
             nlp.add_pipe(eds.matcher(terms=terms, attr="NORM", span_setter=["ents", "clinrag_mentions"]))
-        nlp.add_pipe(eds.negation())
-        nlp.add_pipe(eds.hypothesis())
-        nlp.add_pipe(eds.family())
+        # every mention is qualified, the overlapping ones too ("thrombolyse" inside "pas de thrombolyse IV"):
+        # edsnlp qualifies the "ents" only, which keep one span of overlapping ones
+        spans = ["ents", "clinrag_mentions"]
+        nlp.add_pipe(eds.negation(following=NEGATION_FOLLOWING, span_getter=spans))
+        nlp.add_pipe(eds.hypothesis(span_getter=spans))
+        nlp.add_pipe(eds.family(span_getter=spans))
         self.nlp = nlp
 
     def annotate(self, documents: list[Document]) -> dict[str, DocumentAnnotation]:

@@ -1,0 +1,255 @@
+"""Training pairs under distant supervision (lora.weak_evidence) and numbers written in French words.
+
+The passages are French clinical phrasing written for these tests (dictated letters, emergency notes), not
+sentences of the synthetic generator.
+"""
+
+import datetime as dt
+
+import pytest
+
+from clinrag.data.cohort import Cohort, Document
+from clinrag.data.variables import Variable
+from clinrag.generation.constraints import stated_values
+from clinrag.generation.lora import find_weak_evidence, with_weak_evidence
+from clinrag.generation.reader import CellRequest
+from clinrag.retrieval.bm25 import BM25Retriever
+from clinrag.retrieval.supervision import find_integers, find_numbers
+from clinrag.text.numbers import spelled_numbers
+from clinrag.text.passages import build_passages
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Monsieur soixante-douze ans, adressé pour aphasie.", [72]),
+        ("NIHSS à quatorze à l'arrivée, puis à huit à H24.", [14, 8]),
+        ("Patiente de quatre-vingt-un ans, NIHSS vingt et un.", [81, 21]),
+        ("NIHSS zéro à la sortie.", [0]),
+        ("Rankin modifié à un.", [1]),
+        ("Il présente un déficit, une FA est connue.", []),  # articles, not numbers
+        ("Troisième épisode.", []),  # ordinals are no values
+    ],
+)
+def test_french_number_words_are_read_as_integers(text, expected):
+    assert [value for _, _, value in find_integers(text)] == expected
+
+
+def test_spelled_numbers_keep_their_offsets_and_decimals():
+    text = "Dextro à un virgule deux g/L ce matin."
+    [(start, end, value, digits)] = spelled_numbers(text)
+    assert text[start:end] == "un virgule deux" and value == pytest.approx(1.2) and digits == "1,2"
+    glycemia = Variable(
+        name="glyc", type="number", description="Glycémie", unit="mmol/L", unit_conversions={"g/L": 5.55}
+    )
+    [(start, end, written)] = find_numbers(glycemia, text)
+    assert written == "1,2 g/L" and text[start:end] == "un virgule deux g/L"
+
+
+def test_a_spelled_score_is_offered_to_the_reader():
+    nihss = Variable(name="nihss", type="integer", description="Score NIHSS initial", minimum=0, maximum=42)
+    stated = stated_values(nihss, "Score NIHSS à quatorze, mRS antérieur à zéro.", "2024-03-02")
+    assert [(answer, cell) for _, _, answer, cell in stated] == [("14", "14"), ("0", "0")]
+    # durations stay out ("trois mois" is no score)
+    assert [value for _, _, value in find_integers("revu à trois mois")] == [3]
+
+
+def _cohort() -> Cohort:
+    texts = {
+        "P1": [
+            "Appel du SAMU pour déficit brachial droit. Patient de 67 ans.",
+            "Au Holter : trois accès de fibrillation atriale paroxystique. Anticoagulation débutée.",
+        ],
+        "P2": [
+            "Admission pour hémiparésie gauche. Pas de trouble du rythme au scope.",
+            "Sortie à domicile.",
+        ],
+    }
+    documents = [
+        Document(
+            patient_id=pid,
+            doc_id=f"{pid}-D{i}",
+            date=dt.datetime(2024, 5, 2 + i),
+            doc_type="cr",
+            text=text,
+        )
+        for pid, docs in texts.items()
+        for i, text in enumerate(docs)
+    ]
+    variables = [
+        Variable(
+            name="fa",
+            type="boolean",
+            description="Fibrillation atriale",
+            keywords=["fibrillation atriale", "trouble du rythme"],
+        ),
+        Variable(name="age", type="integer", description="Âge", keywords=["ans"], minimum=18, maximum=120),
+    ]
+    table = {"P1": {"fa": "true", "age": "81"}, "P2": {"fa": "false", "age": ""}}
+    return Cohort(
+        variables=variables,
+        documents=documents,
+        table=table,
+        table_columns=["fa", "age"],
+        splits={"P1": "train", "P2": "train"},
+    )
+
+
+def test_weak_evidence_replaces_unrelated_passages():
+    cohort = _cohort()
+    store = build_passages(cohort)
+    retriever = BM25Retriever()
+    retriever.index(store)
+    fa, age = cohort.variables
+    # the request shows P1's emergency note only: it does not state the atrial fibrillation
+    first = store.patient_range("P1")[0]
+    requests = [
+        CellRequest("P1", fa, [store.passages[first]]),
+        CellRequest("P1", age, [store.passages[first]]),
+        CellRequest("P2", fa, [store.passages[store.patient_range("P2")[1] - 1]]),
+        CellRequest("P2", age, [store.passages[store.patient_range("P2")[0]]]),
+    ]
+    evidence = find_weak_evidence(cohort, store, retriever, ["P1", "P2"], cohort.variables)
+    kept = with_weak_evidence(requests, evidence, store, cohort)
+    by_cell = {(r.patient_id, r.variable.name): r for r in kept}
+    assert "fibrillation atriale" in by_cell[("P1", "fa")].passages[0].text
+    # 67 is written, the table says 81: no passage states the value, the pair is kept as retrieved
+    assert by_cell[("P1", "age")] is requests[1]
+    # a negated mention states a false boolean; the empty cell keeps its retrieved passage (abstention)
+    assert "trouble du rythme" in by_cell[("P2", "fa")].passages[0].text
+    assert by_cell[("P2", "age")] is requests[3]
+
+
+def _requests(cohort, store, variable):
+    # each patient's first passage: the emergency note, which never names the rhythm
+    return [
+        CellRequest(pid, variable, [store.passages[store.patient_range(pid)[0]]])
+        for pid in ("P1", "P2", "P3")
+    ]
+
+
+def test_unmentioned_cells_are_learned_from_the_train_table_and_answered_so(tmp_path):
+    from clinrag.generation.config import ReaderConfig
+    from clinrag.generation.priors import Prior, learn_priors, load_priors, save_priors
+    from clinrag.generation.reader import LLMReader
+
+    cohort = _cohort()
+    third = Document(
+        patient_id="P3",
+        doc_id="P3-D0",
+        date=dt.datetime(2024, 6, 1),
+        doc_type="cr",
+        text="Aphasie brutale au réveil, patiente de 80 ans.",
+    )
+    cohort = Cohort(
+        variables=cohort.variables,
+        documents=[*cohort.documents, third],
+        table={**cohort.table, "P3": {"fa": "", "age": "80"}},
+        table_columns=cohort.table_columns,
+        splits={**cohort.splits, "P3": "train"},
+    )
+    store = build_passages(cohort)
+    fa = cohort.variables[0]
+    requests = _requests(cohort, store, fa)
+    # P1's and P3's first notes say nothing of the rhythm; P2's says "pas de trouble du rythme" (a mention)
+    priors = learn_priors(cohort, requests, None, 160)
+    assert priors == {}  # two unmentioned cells: fewer than MIN_CELLS
+    priors = learn_priors(cohort, requests * 2, None, 160)
+    # P1 (true) twice and P3 (empty) twice: the tie goes to "non documenté"
+    assert priors == {"fa": Prior("", 0.5, 4)}
+    save_priors(priors, tmp_path)
+    assert load_priors(tmp_path) == priors
+    reader = LLMReader(ReaderConfig(), decoder=object())
+    reader.priors = priors
+    # nothing mentioned: the prior, no guess, no supporting passage
+    cell, _, provenance = reader.decide(requests[0])
+    assert cell == "" and provenance["answered_by"] == "prior"
+    [result] = reader.read([requests[0]])
+    assert result.cell == "" and result.support is None and result.raw == "non documenté"
+    assert reader.decide(requests[1]) is None  # a negated mention: the decoder reads it
+    reader.config = ReaderConfig(unmentioned="read")
+    assert reader.decide(requests[0]) is None
+
+
+def test_booleans_are_read_from_their_qualifiers_weighed_on_the_train_table(tmp_path):
+    from clinrag.generation.config import ReaderConfig
+    from clinrag.generation.priors import learn_boolean_model, load_boolean_model, save_boolean_model
+    from clinrag.generation.reader import LLMReader
+
+    notes = {
+        "A": "ATCD : HTA traitée, FA permanente sous apixaban.",
+        "B": "Pas de trouble du rythme au scope ni au Holter.",
+        "C": "Aphasie brutale au réveil.",
+        "D": "ACFA connue, anticoagulée.",
+        "E": "ECG : rythme sinusal, absence de fibrillation atriale.",
+        "F": "Hémiparésie droite, dysarthrie.",
+    }
+    cells = {"A": "true", "B": "false", "C": "", "D": "true", "E": "false", "F": ""}
+    fa = Variable(
+        name="fa",
+        type="boolean",
+        description="Fibrillation atriale",
+        keywords=["fibrillation atriale", "FA", "ACFA", "trouble du rythme"],
+    )
+    documents = [
+        Document(patient_id=p, doc_id=f"{p}-1", date=dt.datetime(2024, 1, 2), doc_type="cr", text=t)
+        for p, t in notes.items()
+    ]
+    cohort = Cohort(
+        variables=[fa],
+        documents=documents,
+        table={p: {"fa": c} for p, c in cells.items()},
+        table_columns=["fa"],
+        splits=dict.fromkeys(notes, "train"),
+    )
+    store = build_passages(cohort)
+    requests = [CellRequest(p, fa, store.of_patient(p)) for p in notes]
+    model = learn_boolean_model(cohort, requests, None)
+    save_boolean_model(model, tmp_path)
+    assert load_boolean_model(tmp_path) == model
+    reader = LLMReader(ReaderConfig(), decoder=object())  # the decoder is never asked
+    reader.boolean_model = model
+    texts = {
+        "FA paroxystique découverte au Holter de J3.": "true",
+        "Pas de FA sur l'enregistrement de 72 heures.": "false",
+        "Scanner cérébral sans anomalie.": "",
+    }
+    for text, expected in texts.items():
+        passage = build_passages(
+            Cohort(
+                variables=[fa],
+                documents=[
+                    Document(
+                        patient_id="X", doc_id="X-1", date=dt.datetime(2024, 2, 1), doc_type="cr", text=text
+                    )
+                ],
+            )
+        ).passages
+        [result] = reader.read([CellRequest("X", fa, passage)])
+        assert result.cell == expected, text
+        assert result.extra["answered_by"] == "qualifiers"
+        assert (result.support is not None) == (expected != "")
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [
+        ("NIHSS 14, pas de thrombolyse IV (AVK).", True),  # the shorter overlapping mention too
+        ("Thrombolyse contre-indiquée (hémorragie).", True),
+        ("TIV contre-indiquée, AOD pris ce matin.", True),
+        ("Thrombolyse IV non retenue.", True),
+        ("Thrombectomie récusée par la neuroradiologie.", True),
+        ("Thrombolyse IV débutée à 14h10.", False),
+    ],
+)
+def test_every_mention_of_a_treatment_not_given_is_negated(text, negated):
+    from clinrag.text.annotate import Annotator
+
+    var = Variable(
+        name="reperfusion",
+        type="boolean",
+        description="Traitement de reperfusion",
+        keywords=["thrombolyse", "thrombolyse IV", "TIV", "thrombectomie"],
+    )
+    [annotation] = Annotator([var]).annotate_texts([text])
+    assert annotation.mentions and all(m.negated == negated for m in annotation.mentions)
