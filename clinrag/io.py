@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -86,6 +88,25 @@ def read_component_record(folder: str | Path, file_name: str, component: str, wh
         found = record.get("clinrag_component") if isinstance(record, dict) else None
         raise ClinragError(f"{record_file}: not a {what} (component {found!r})")
     return record
+
+
+def read_optional_json(path: str | Path, what: str, parse: Callable[[Any], T]) -> T | None:
+    """``parse`` of the JSON in ``path``; None when the file is absent or holds ``null``.
+
+    Raises:
+        ClinragError: The file is unreadable or ``parse`` rejects it (ValueError, KeyError, TypeError):
+            "PATH: not WHAT written by clinrag (why)".
+    """
+    from clinrag.errors import ClinragError
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return None if data is None else parse(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ClinragError(f"{path}: not {what} written by clinrag ({error})") from None
 
 
 def package_versions(*dists: str) -> dict[str, str]:

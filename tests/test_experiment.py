@@ -266,6 +266,53 @@ def test_fill_applies_a_trained_run_to_patients_without_values(first_run, small_
     assert outcome.code == 2 and "'toast'" in outcome.stderr and "Traceback" not in outcome.stderr
 
 
+def test_a_run_whose_table_decides_every_variable_tunes_no_decoder_and_fills(
+    small_cohort, tiny_llama_dir, tmp_path, run_cli
+):
+    """With reader.values: candidates and booleans: qualifiers, integers, numbers, categories and booleans are
+    decided by what the train table taught: no LoRA stage, no adapter, and `clinrag fill` applies the run."""
+    variables = ["nihss_admission", "thrombolyse", "toast", "glycemie_admission"]
+    config = ExperimentConfig.model_validate(_config(tiny_llama_dir, variables=variables))
+    logs: list[str] = []
+    result = run_experiment(config, tmp_path / "run", small_cohort, tmp_path / "cache", False, logs.append)
+    assert not (result.run_dir / "models" / "adapter").exists()
+    assert any(line.startswith("[reader] skipped") for line in logs)
+    assert "reader" not in [stage["stage"] for stage in result.stages]
+    values = json.loads((result.run_dir / "models" / "priors" / "values.json").read_text(encoding="utf-8"))
+    assert set(values["variables"]) == {"nihss_admission", "toast", "glycemie_admission"}
+    records = [
+        json.loads(x)
+        for x in (result.run_dir / "provenance.jsonl").read_text(encoding="utf-8").split("\n")
+        if x
+    ]
+    by = {r["variable"]: set() for r in records}
+    for r in records:
+        by[r["variable"]].add(r.get("answered_by"))
+        assert r["tokens"] == 0  # the decoder read nothing
+        if r.get("answered_by") == "candidates":
+            assert r["value"] is not None and r["doc_id"] is not None
+    assert by["thrombolyse"] == {"qualifiers"}
+    assert by["nihss_admission"] <= {"candidates", "fallback"} and "candidates" in by["nihss_admission"]
+    outcome = run_cli(
+        "fill",
+        "--cohort",
+        small_cohort,
+        "--run",
+        result.run_dir,
+        "--out",
+        tmp_path / "f",
+        "--patients",
+        "test",
+        "--quiet",
+    )
+    assert outcome.code == 0, outcome.stderr
+    def table(path: Path) -> dict:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return {row["patient_id"]: row for row in csv.DictReader(handle)}
+
+    assert table(tmp_path / "f" / "predictions.csv") == table(result.run_dir / "predictions.csv")
+
+
 # ---- grid ---------------------------------------------------------------------------------------------------------
 def test_parse_axis():
     assert parse_axis("retrieval.k=3,5") == ("retrieval.k", [3, 5])

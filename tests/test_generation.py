@@ -510,7 +510,8 @@ def test_an_adapter_read_with_other_settings_is_flagged(tmp_path):
 
 def test_values_at_another_timepoint_are_not_offered(decoder):
     text = (
-        "NIHSS initial 15, NIHSS à H24 8. NIHSS de sortie : 5. Revu(e) 93 jours après l'AVC du 03/04/2024. "
+        "NIHSS initial 15, NIHSS à H24 8. NIHSS de sortie : 5. Vu en consultation 13 semaines après l'AVC du "
+        "03/04/2024. "
         "Rankin : 2. NIHSS 1."
     )
     passage = Passage("P1", "D1", 0, len(text), text, "2024-04-10", "lettre", "", 0, 0.0)
@@ -525,7 +526,7 @@ def test_values_at_another_timepoint_are_not_offered(decoder):
     # a value stated at the variable's timepoint excludes the others; the day and month of a date are no values
     assert choices("nihss_sortie", "sortie") == {"5"}
     assert choices("nihss_admission", "admission") == {"15"}
-    # "93 jours après" is the 3-month visit (90 days give or take two weeks)
+    # "13 semaines après" is the 3-month visit (91 days; 90 days give or take two weeks)
     assert choices("mrs_3_mois", "3 mois") == {"2", "1"}
     # no value at the timepoint: only values stated without one remain (none here: abstain)
     assert choices("nihss_j7", "J7") == {"15", "8", "5", "2", "1"}  # a timepoint the lexicon does not know

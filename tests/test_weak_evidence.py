@@ -162,7 +162,7 @@ def test_unmentioned_cells_are_learned_from_the_train_table_and_answered_so(tmp_
     reader = LLMReader(ReaderConfig(), decoder=object())
     reader.priors = priors
     # nothing mentioned: the prior, no guess, no supporting passage
-    cell, _, provenance = reader.decide(requests[0])
+    cell, _, provenance, _ = reader.decide(requests[0])
     assert cell == "" and provenance["answered_by"] == "prior"
     [result] = reader.read([requests[0]])
     assert result.cell == "" and result.support is None and result.raw == "non documenté"
@@ -253,3 +253,123 @@ def test_every_mention_of_a_treatment_not_given_is_negated(text, negated):
     )
     [annotation] = Annotator([var]).annotate_texts([text])
     assert annotation.mentions and all(m.negated == negated for m in annotation.mentions)
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [
+        ("ATCD : HTA non traitée, tabac.", False),  # "non" qualifies the treatment, not the condition
+        ("Diabète de type 2 non équilibré (HbA1c 9 %).", False),
+        ("FA paroxystique non anticoagulée.", False),
+        ("Diabète non insulinodépendant.", False),
+        ("HTA : non.", True),
+        ("Pas d'HTA connue.", True),
+        ("Diabète : non ; dyslipidémie : oui.", True),
+    ],
+)
+def test_a_non_that_qualifies_the_management_is_no_negation(text, negated):
+    from clinrag.text.annotate import Annotator
+
+    var = Variable(
+        name="facteurs",
+        type="boolean",
+        description="Facteurs de risque",
+        keywords=["HTA", "diabète", "FA"],
+    )
+    [annotation] = Annotator([var]).annotate_texts([text])
+    first = min(annotation.mentions, key=lambda m: m.start)
+    assert first.negated == negated
+
+
+def test_booleans_read_a_condition_the_wider_passages_state():
+    """The top passage says nothing of diabetes; the third one states it: the wide features read it."""
+    from clinrag.generation.config import ReaderConfig
+    from clinrag.generation.priors import learn_boolean_model
+    from clinrag.generation.reader import LLMReader
+    from clinrag.text.passages import Passage
+
+    diabetes = Variable(
+        name="diabete", type="boolean", description="Diabète", keywords=["diabète", "DT2", "diabétique"]
+    )
+
+    def passage(pid: str, n: int, text: str) -> Passage:
+        return Passage(pid, f"{pid}-{n}", 0, len(text), text, "2024-01-02", "cr", "", n, float(n))
+
+    silent = "Hémiparésie gauche brutale au réveil."
+    stated = {"true": "ATCD : DT2 sous metformine.", "false": "Pas de diabète connu.", "": "Vit seul."}
+    requests, table = [], {}
+    for i in range(12):
+        pid, cell = f"P{i}", ("true", "false", "")[i % 3]
+        table[pid] = {"diabete": cell}
+        shown = [passage(pid, 0, silent)]
+        requests.append(
+            CellRequest(
+                pid,
+                diabetes,
+                shown,
+                [*shown, passage(pid, 1, "Scanner normal."), passage(pid, 2, stated[cell])],
+            )
+        )
+    cohort = Cohort(variables=[diabetes], documents=[], table=table, table_columns=["diabete"])
+    from clinrag.generation.priors import request_mentions
+
+    wide = request_mentions([CellRequest(r.patient_id, diabetes, r.candidates) for r in requests], None)
+    model = learn_boolean_model(cohort, requests, None, None, wide)
+    reader = LLMReader(ReaderConfig(), decoder=object())
+    reader.boolean_model = model
+    top = [passage("X", 0, silent)]
+    for text, expected in (("Diabète de type 2 sous insuline.", "true"), ("Pas de diabète.", "false")):
+        wide_passages = [*top, passage("X", 1, "Scanner normal."), passage("X", 2, text)]
+        [result] = reader.read([CellRequest("X", diabetes, top, wide_passages)])
+        assert result.cell == expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "former"),
+    [
+        ("Ancien fumeur, sevré depuis 12 ans.", "fumeur", True),
+        ("Ex-tabagique (20 PA).", "tabagique", True),
+        ("Tabagisme sevré en 2015.", "Tabagisme", True),
+        ("Arrêt du tabac il y a 3 ans.", "tabac", True),
+        ("Tabagisme actif à 30 PA, arrêt conseillé.", "Tabagisme", False),
+        ("Tabagisme non sevré malgré les conseils.", "Tabagisme", False),
+        ("HTA traitée par amlodipine.", "HTA", False),
+    ],
+)
+def test_a_risk_factor_said_to_be_over_is_marked_former(text, term, former):
+    from clinrag.generation.priors import _former
+
+    start = text.index(term)
+    assert _former(text, start, start + len(term)) == former
+
+
+def test_former_smokers_are_learned_as_not_smoking_per_variable():
+    """The 'former' feature is weighed per variable: over, smoking is *no*; hypertension keeps its mentions."""
+    from clinrag.generation.config import ReaderConfig
+    from clinrag.generation.priors import learn_boolean_model
+    from clinrag.generation.reader import LLMReader
+    from clinrag.text.passages import Passage
+
+    smoking = Variable(
+        name="tabac_actif", type="boolean", description="Tabagisme actif", keywords=["tabagisme", "fumeur"]
+    )
+    notes = {"true": "Fumeur actif, 20 cigarettes par jour.", "false": "Ancien fumeur, sevré depuis 2010."}
+    requests, table = [], {}
+    for i in range(12):
+        cell = ("true", "false")[i % 2]
+        text = notes[cell] if i % 4 < 2 else ("Tabagisme actif." if cell == "true" else "Tabagisme sevré.")
+        pid = f"P{i}"
+        table[pid] = {"tabac_actif": cell}
+        requests.append(
+            CellRequest(
+                pid, smoking, [Passage(pid, f"{pid}-1", 0, len(text), text, "2024-01-02", "cr", "", 0, 0.0)]
+            )
+        )
+    cohort = Cohort(variables=[smoking], documents=[], table=table, table_columns=["tabac_actif"])
+    model = learn_boolean_model(cohort, requests, None)
+    reader = LLMReader(ReaderConfig(), decoder=object())
+    reader.boolean_model = model
+    for text, expected in (("Ex-fumeur depuis 5 ans.", "false"), ("Fumeur, 1 paquet par jour.", "true")):
+        passage = Passage("X", "X-1", 0, len(text), text, "2024-02-01", "cr", "", 0, 0.0)
+        [result] = reader.read([CellRequest("X", smoking, [passage])])
+        assert result.cell == expected, text

@@ -31,7 +31,9 @@ from clinrag.io import atomic_write_json
 # from the timepoint's delay; numbers read with the variable's units and conversions
 # 5: numbers written in French words read as values (weak labels, candidates, learned cues); training pairs with
 # weak evidence (lora.weak_evidence); every overlapping mention qualified, a treatment "contre-indiqué"/"récusé" negated
-CACHE_FORMAT = 5
+# 6: a "non" that qualifies a condition's management is no negation ("HTA non traitée"); the retrieval stage keeps
+# reader.candidate_passages hits per cell; the LoRA stage is keyed on the passages its pairs show
+CACHE_FORMAT = 6
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 

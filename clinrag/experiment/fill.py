@@ -69,12 +69,21 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
             )
         reader = reader.model_copy(update={"model": str(models / "merged")})
     if config.reader.type == "llm" and config.training.reader == "lora":
-        if not (models / "adapter").is_dir():
+        if (models / "adapter").is_dir():
+            reader = reader.model_copy(update={"adapter": str(models / "adapter")})
+        elif _decoder_reads(config, run_dir):
             raise ClinragError(f"{run_dir}: models/adapter is missing (the run's LoRA adapters)")
-        reader = reader.model_copy(update={"adapter": str(models / "adapter")})
     if reader is not config.reader:
         update["reader"] = reader
     return config.model_copy(update=update), columns
+
+
+def _decoder_reads(config: ExperimentConfig, run_dir: Path) -> bool:
+    """Whether the run's decoder answers some of its variables (else the run tuned no adapter)."""
+    from clinrag.generation.reader import decoder_variables
+
+    variables = run_variables(run_dir)
+    return variables is None or bool(decoder_variables(config.reader, variables))
 
 
 def cohort_transfers(
@@ -110,6 +119,7 @@ def fill_table(
     from clinrag.evaluation import BootstrapSpec, evaluate_table
     from clinrag.evaluation.report import write_report
     from clinrag.generation.pipeline import build_reader, fill_cells, provenance_records, rows_of
+    from clinrag.generation.reader import retrieval_depth
     from clinrag.retrieval.pipeline import prepare_retrieval
 
     cohort_dir, run_dir, out = Path(cohort_dir), Path(run_dir), Path(out)
@@ -128,10 +138,12 @@ def fill_table(
     reader = build_reader(config.reader)
     priors_dir = run_dir / "models" / "priors"
     if config.reader.type == "llm" and priors_dir.is_dir():
+        from clinrag.generation.candidates import load_value_model
         from clinrag.generation.priors import load_boolean_model, load_priors
 
         # learned on the run's train split, keyed by its variables (the cohort's are read as those)
         reader.priors, reader.boolean_model = load_priors(priors_dir), load_boolean_model(priors_dir)
+        reader.value_model = load_value_model(priors_dir)
     store = retriever = None
     if config.reader.type == "llm":
         settings = RetrievalSettings(
@@ -139,7 +151,15 @@ def fill_table(
         )
         store, retriever = prepare_retrieval(settings, cohort)
     results = fill_cells(
-        cohort, chosen, variables, reader, store, retriever, config.retrieval.k, progress=progress
+        cohort,
+        chosen,
+        variables,
+        reader,
+        store,
+        retriever,
+        config.retrieval.k,
+        progress=progress,
+        depth=retrieval_depth(config.reader, config.retrieval.k),
     )
     results = translate_results(results, transfers)
     rows = rows_of(results)

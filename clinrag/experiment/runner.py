@@ -6,12 +6,17 @@ Stages, each cached under a key that hashes what it depends on (:mod:`clinrag.ex
 2. **retriever**: the temporal retriever trained on the train split's table values (early stopping on dev), or a
    dense encoder fine-tuned on weak labels, saved as a folder (key: cohort, chunking, retriever section, encoder
    hash);
-3. **retrieval**: the top-k passages of every (patient, variable) of the train and evaluated splits, and the
-   retrieval metrics against gold evidence (key: retriever, k, evaluation settings);
+3. **retrieval**: the top passages of every (patient, variable) of the train and evaluated splits (``retrieval.k``
+   for the decoder, ``reader.candidate_passages`` for the candidate model), and the retrieval metrics against
+   gold evidence (key: retriever, k, depth, evaluation settings);
 3b. **merge** (only with ``merge`` set): the config's recipe built with mergekit (key: the recipe's content, seed
    and inputs' content hashes); the merged folder then replaces ``reader.model`` (:mod:`clinrag.merging`);
-4. **reader**: LoRA adapters tuned on (variable, retrieved passages, table value) pairs of the train split (key:
-   retrieval, decoder hash, reader and LoRA settings);
+4. **reader**: LoRA adapters tuned on (variable, retrieved passages, table value) pairs of the train split, for
+   the variables the decoder answers (key: the passages the pairs show, decoder hash, reader and LoRA settings;
+   skipped when the train split's table decides every variable);
+4b. **priors**: what the train split's table decides without the decoder (:mod:`clinrag.generation.candidates`,
+   :mod:`clinrag.generation.priors`): the candidate model of integers, numbers and categories, the booleans'
+   qualifier model, the unmentioned cells' habit;
 5. **generations**: the evaluated cells, read in fixed chunks of ``cell_batch`` cells, each chunk written
    atomically as soon as it is done: a run killed at any point resumes at its first missing chunk, and the fixed
    chunks make the result independent of where it was killed.
@@ -89,6 +94,7 @@ class Run:
         self.vocabulary = None  # clinrag.text.vocabulary.Vocabulary, built with the cohort
         self.priors: dict = {}  # variable -> clinrag.generation.priors.Prior (reader.unmentioned: prior)
         self.boolean_model = None  # clinrag.generation.priors.BooleanModel (reader.booleans: qualifiers)
+        self.value_model = None  # clinrag.generation.candidates.ValueModel (reader.values: candidates)
         self.weak_evidence: dict | None = (
             None  # {patient: {variable: passage index | None}}, lora.weak_evidence
         )
@@ -329,9 +335,12 @@ class Run:
         resolved, identity = self.resolve_retriever(config.retriever, cohort, store)
         evaluation = config.evaluation
         # the train patients whose training pairs need the weak evidence the top-k lack (lora.weak_evidence)
+        from clinrag.generation.reader import decoder_variables
+
+        tuned = decoder_variables(config.reader, variables)
         supervised = (
             sorted(set(patients) & set(cohort.split_patients("train")))
-            if config.training.reader == "lora" and config.reader.lora.weak_evidence
+            if config.training.reader == "lora" and config.reader.lora.weak_evidence and tuned
             else []
         )
         payload = {
@@ -339,9 +348,10 @@ class Run:
             "chunking": config.chunking.model_dump(),
             "retriever": identity,
             "k": config.retrieval.k,
+            "depth": _depth(config),
             "patients": stable_hash(patients),
             "variables": [v.name for v in variables],
-            "weak_evidence": stable_hash(supervised) if supervised else None,
+            "weak_evidence": stable_hash([supervised, [v.name for v in tuned]]) if supervised else None,
             "metrics": {
                 "split": evaluation.split,
                 "ks": config.retrieval.eval_ks,
@@ -369,7 +379,7 @@ class Run:
                 pid: {
                     v.name: [
                         [h.index, round(h.score, 6)]
-                        for h in retrieve(retriever, store, pid, v, config.retrieval.k)
+                        for h in retrieve(retriever, store, pid, v, _depth(config))
                     ]
                     for v in variables
                 }
@@ -379,7 +389,7 @@ class Run:
             if supervised:
                 from clinrag.generation.lora import find_weak_evidence
 
-                evidence = find_weak_evidence(cohort, store, retriever, supervised, variables)
+                evidence = find_weak_evidence(cohort, store, retriever, supervised, tuned)
                 atomic_write_json(staging / "weak_evidence.json", evidence)
             metrics = None
             if evaluation.retrieval and cohort.evidence:
@@ -402,7 +412,7 @@ class Run:
             key,
             cached,
             time.perf_counter() - start,
-            f"top-{config.retrieval.k} of {len(patients)} patients",
+            f"top-{_depth(config)} of {len(patients)} patients",
         )
         hits = json.loads((folder / "hits.json").read_text(encoding="utf-8"))
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["retrieval"]
@@ -444,8 +454,25 @@ class Run:
         train = cohort.split_patients("train")
         if not train:
             raise ClinragError(f"{self.cohort_dir}: no patient in the train split to tune the reader on")
+        from clinrag.generation.reader import decoder_variables
+
+        variables = decoder_variables(reader_config, variables)
+        if not variables:
+            self.log("[reader] skipped — the decoder answers no variable (reader.values, reader.booleans)")
+            return
+        k = config.retrieval.k
         payload = {
-            "retrieval": self.keys["retrieval"],
+            # the passages the pairs show: the train cells' top-k hits and their weak evidence
+            "passages": {
+                "cohort": self.cohort_hash,
+                "chunking": config.chunking.model_dump(),
+                "hits": stable_hash(
+                    {pid: {v.name: hits[pid][v.name][:k] for v in variables} for pid in train}
+                ),
+                "weak_evidence": stable_hash(self.weak_evidence)
+                if reader_config.lora.weak_evidence
+                else None,
+            },
             "decoder": identity["model"],
             "reader": reader_config.model_dump(
                 include={
@@ -467,7 +494,7 @@ class Run:
             from clinrag.generation.lora import labelled_pairs, with_weak_evidence
             from clinrag.generation.pipeline import build_reader
 
-            requests = [_request(store, pid, var, hits) for pid in train for var in variables]
+            requests = [_request(store, pid, var, hits, k) for pid in train for var in variables]
             if reader_config.lora.weak_evidence:
                 requests = with_weak_evidence(requests, self.weak_evidence or {}, store, cohort)
             pairs = labelled_pairs(cohort, requests)
@@ -489,6 +516,8 @@ class Run:
         """What the reader learns from the train split's table without the decoder (cached;
         :mod:`clinrag.generation.priors`): the unmentioned boolean and category cells (``reader.unmentioned``) and
         the booleans' qualifier model (``reader.booleans``)."""
+        from clinrag.generation.candidates import VERSION as VALUE_MODEL_VERSION
+        from clinrag.generation.candidates import load_value_model, save_value_model
         from clinrag.generation.priors import (
             PRIOR_TYPES,
             learn_boolean_model,
@@ -499,6 +528,7 @@ class Run:
             save_boolean_model,
             save_priors,
         )
+        from clinrag.generation.reader import CellRequest
 
         reader = self.config.reader
         train = [pid for pid in cohort.split_patients("train") if pid in hits]
@@ -507,21 +537,46 @@ class Run:
         payload = {
             "cohort": self.cohort_hash,
             "retrieval": self.keys["retrieval"],
-            "reader": reader.model_dump(include={"max_passages", "max_passage_chars"}),
+            "reader": reader.model_dump(
+                include={"max_passages", "max_passage_chars", "values", "candidate_passages"}
+            ),
+            "k": self.config.retrieval.k,
             "variables": [v.name for v in variables],
-            "learns": ["priors.json", "booleans.json"],
+            "learns": ["priors.json", "booleans.json:2", f"values.json:{VALUE_MODEL_VERSION}"],
         }
         key = self.cache.key("reader_priors", payload)
         start = time.perf_counter()
 
+        k = self.config.retrieval.k
+
         def build(staging: Path) -> None:
-            requests = [_request(store, pid, var, hits) for pid in train for var in variables]
-            requests = [r for r in requests if r.variable.type in PRIOR_TYPES]
+            from clinrag.generation.candidates import CANDIDATE_TYPES, candidates, learn_value_model
+
+            every = [_request(store, pid, var, hits, k) for pid in train for var in variables]
+            model = None
+            if reader.values == "candidates":
+                chosen = [r for r in every if r.variable.type in CANDIDATE_TYPES]
+                found = request_mentions(
+                    [CellRequest(r.patient_id, r.variable, r.candidates) for r in chosen], None
+                )
+                cells = [
+                    (r.patient_id, r.variable, candidates(r.variable, r.candidates, m))
+                    for r, m in zip(chosen, found, strict=True)
+                ]
+                model = learn_value_model(cohort.table, cells)
+            save_value_model(model, staging)
+            requests = [r for r in every if r.variable.type in PRIOR_TYPES]
             mentions = request_mentions(requests, reader.max_passages)
             priors = learn_priors(cohort, requests, reader.max_passages, reader.max_passage_chars, mentions)
-            booleans = [i for i, r in enumerate(requests) if r.variable.type == "boolean"]
+            booleans = [r for r in requests if r.variable.type == "boolean"]
             model = learn_boolean_model(
-                cohort, [requests[i] for i in booleans], reader.max_passages, [mentions[i] for i in booleans]
+                cohort,
+                booleans,
+                reader.max_passages,
+                request_mentions(booleans, reader.max_passages),
+                request_mentions(
+                    [CellRequest(r.patient_id, r.variable, r.candidates) for r in booleans], None
+                ),
             )
             save_priors(priors, staging)
             save_boolean_model(model, staging)
@@ -529,13 +584,15 @@ class Run:
         folder, cached = self.cache.build("reader_priors", key, build)
         self.priors = load_priors(folder)
         self.boolean_model = load_boolean_model(folder)
+        self.value_model = load_value_model(folder)
         self._stage(
             "priors",
             key,
             cached,
             time.perf_counter() - start,
             f"{len(self.priors)} variables' unmentioned cells, "
-            f"{len(self.boolean_model.variables) if self.boolean_model else 0} booleans' qualifiers learned on train",
+            f"{len(self.boolean_model.variables) if self.boolean_model else 0} booleans' qualifiers, "
+            f"{len(self.value_model.variables) if self.value_model else 0} variables' candidates learned on train",
         )
         self.trained["priors"] = folder
 
@@ -565,6 +622,7 @@ class Run:
             "cell_batch": config.cell_batch,
             "priors": {name: dataclasses.asdict(prior) for name, prior in sorted(self.priors.items())},
             "booleans": self.boolean_model.to_json() if self.boolean_model else None,
+            "values": self.value_model.to_json() if self.value_model else None,
         }
         key = self.cache.key("generations", payload)
         folder = self.cache.path("generations", key)
@@ -593,10 +651,13 @@ class Run:
                     reader = build_reader(config.reader)
                     if not full_record:
                         reader.priors, reader.boolean_model = self.priors, self.boolean_model
+                        reader.value_model = self.value_model
                 if isinstance(reader, FullRecordReader):
                     chunk = [r for pid in unit for r in reader.read_patient(cohort, pid, variables)]
                 else:
-                    chunk = reader.read([_request(store, pid, var, hits) for pid, var in unit])
+                    chunk = reader.read(
+                        [_request(store, pid, var, hits, config.retrieval.k) for pid, var in unit]
+                    )
                 records = [_result_record(r) for r in chunk]
                 atomic_write_jsonl(chunk_file, records)
                 fault_point(f"generations:{number}")
@@ -792,14 +853,24 @@ def _link_or_copy(source: str, target: str) -> str:
 # ---- small helpers ------------------------------------------------------------------------------------------
 def _learns_from_table(reader) -> bool:
     """Whether the reader's settings use what :meth:`Run.learn_priors` learns."""
-    return reader.unmentioned == "prior" or reader.booleans == "qualifiers"
+    return reader.unmentioned == "prior" or reader.booleans == "qualifiers" or reader.values == "candidates"
 
 
-def _request(store: PassageStore, pid: str, var: Variable, hits: dict[str, dict[str, list]]):
-    """The cell (pid, var) with the passages the retrieval stage found for it."""
+def _depth(config: ExperimentConfig) -> int:
+    """How many passages the retrieval stage keeps per cell: ``retrieval.k`` for the decoder, more for the
+    candidate model (``reader.candidate_passages``)."""
+    from clinrag.generation.reader import retrieval_depth
+
+    return retrieval_depth(config.reader, config.retrieval.k)
+
+
+def _request(store: PassageStore, pid: str, var: Variable, hits: dict[str, dict[str, list]], k: int):
+    """The cell (pid, var) with the passages the retrieval stage found for it: the top ``k`` for the decoder,
+    all of them for the candidate model."""
     from clinrag.generation.reader import CellRequest
 
-    return CellRequest(pid, var, [store.passages[int(index)] for index, _ in hits[pid][var.name]])
+    found = [store.passages[int(index)] for index, _ in hits[pid][var.name]]
+    return CellRequest(pid, var, found[:k], found)
 
 
 def _result_record(result) -> dict[str, Any]:

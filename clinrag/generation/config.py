@@ -127,6 +127,17 @@ class ReaderConfig(_Config):
     table (:class:`clinrag.generation.priors.BooleanModel`), the decoder is not asked; ``llm``: the decoder
     chooses oui / non / non documenté. Measured in docs/generalization.md: with 20 training patients the
     embedded 135M decoder answers each boolean with its most common value whatever the passage says."""
+    values: Literal["candidates", "llm"] = "candidates"
+    """``candidates``: integers, numbers and categories are chosen among the values the top
+    ``candidate_passages`` retrieved passages state, by a logistic regression of what the rules say of each
+    (announced by a term, timepoint of its clause, qualifiers, retrieval rank, the document's day against the
+    variable's timepoint, how many passages state it) fitted on the train split's table, with an abstention
+    threshold chosen by cross-validation on the train patients
+    (:class:`clinrag.generation.candidates.ValueModel`); the decoder is not asked. ``llm``: the decoder reads
+    them from the top ``retrieval.k`` passages, among the options ``grounded``, ``timepoint_filter`` and
+    ``grounded_categories`` leave. Measured in docs/generalization.md (stage 3)."""
+    candidate_passages: int = Field(5, ge=1)
+    """With ``values: candidates``: how many retrieved passages (best first) propose candidates."""
     unmentioned: Literal["prior", "read"] = "prior"
     """Booleans and categories whose passages shown mention none of the variable's terms or values: ``prior``
     answers what the train split's table has for such cells (most often "non documenté", "non" in registries

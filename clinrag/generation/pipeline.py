@@ -41,8 +41,10 @@ def fill_cells(
     retriever: Retriever | None = None,
     k: int = 5,
     progress: bool = False,
+    depth: int | None = None,
 ) -> list[CellResult]:
-    """Fill every (patient, variable): retrieval then reading, or the whole record for the full-record reader."""
+    """Fill every (patient, variable): retrieval then reading, or the whole record for the full-record reader.
+    The decoder reads the top ``k`` passages, the candidate model the top ``depth`` (default ``k``)."""
     if isinstance(reader, FullRecordReader):
         results = []
         iterator = patients
@@ -58,8 +60,9 @@ def fill_cells(
     requests = []
     for pid in patients:
         for var in variables:
-            hits = retrieve(retriever, store, pid, var, k)
-            requests.append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
+            hits = retrieve(retriever, store, pid, var, max(k, depth or k))
+            found = [store.passages[h.index] for h in hits]
+            requests.append(CellRequest(pid, var, found[:k], found))
     return reader.read(requests, progress=progress)
 
 

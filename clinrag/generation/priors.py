@@ -18,15 +18,16 @@ and the cohort's own table decides how much each is worth, and what an unmention
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.generation.prompts import evidence_window
-from clinrag.io import atomic_write_json
+from clinrag.io import atomic_write_json, read_optional_json
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.passages import Passage
 
@@ -134,16 +135,49 @@ def load_priors(folder: Path) -> dict[str, Prior]:
 # ---- booleans read from their mentions' qualifiers ------------------------------------------------------------
 BOOLEAN_CELLS = ("true", "false", "")
 QUALIFIER_FEATURES = ("affirmed", "negated", "hypothetical", "family", "first_affirmed", "first_negated")
+WIDE_SUFFIX = "_wide"
+BOOLEAN_FEATURES = (*QUALIFIER_FEATURES, *(f"{name}{WIDE_SUFFIX}" for name in QUALIFIER_FEATURES))
+"""The qualifiers of the mentions in the passages the decoder would read (``retrieval.k``), then in the wider
+set the candidate model reads (``reader.candidate_passages``): a condition often stated in the fourth passage
+("DT2 sous metformine") is what the first one lacks."""
+OWN_FEATURES = ("former", f"former{WIDE_SUFFIX}")
+"""Features weighed per variable: an affirmed mention of a condition said to be over ("ancien fumeur", "tabagisme
+sevré", "ex-tabagique") means *no* for current smoking and little for a history of hypertension."""
 BOOLEANS_FILE = "booleans.json"
+
+_FORMER_BEFORE = re.compile(
+    r"(?:\bancien(?:ne)?s?|\bex[- ]?|\barr[êe]t (?:du |de |d')?|\bsevrage (?:du |de |d')?)\s*$", re.IGNORECASE
+)
+_FORMER_AFTER = re.compile(
+    r"^[^.;\n]{0,25}?\b(?<!non )(?:sevr[ée]e?s?|arr[êe]t[ée]e?s?|stopp[ée]e?s?|ancien(?:ne)?s?|pass[ée]e?s?|"
+    r"interrompue?s?)\b",
+    re.IGNORECASE,
+)
+"""French wordings of a risk factor that is over: before the term ("ancien fumeur", "ex-tabagique", "arrêt du
+tabac"), or in the words right after it ("tabagisme sevré depuis 2015", "tabac arrêté en 2010", "tabagisme
+ancien")."""
+
+
+def _former(text: str, start: int, end: int) -> bool:
+    """Whether the mention ``text[start:end]`` is said to be over (:data:`_FORMER_BEFORE`, :data:`_FORMER_AFTER`)."""
+    return bool(_FORMER_BEFORE.search(text[max(0, start - 12) : start]) or _FORMER_AFTER.search(text[end:]))
 
 
 def qualifier_features(var: Variable, passages: list[Passage], mentions: list[list[Mention]]) -> list[float]:
     """What the passages (best ranked first) say of a boolean's terms, by edsnlp's qualifiers: whether some
     mention is affirmed (not negated, hypothetical or about a relative), negated, hypothetical, about a relative,
     and the polarity of the first mention of the best-ranked passage that has one."""
+    return _qualifiers(var, passages, mentions)[0]
+
+
+def _qualifiers(
+    var: Variable, passages: list[Passage], mentions: list[list[Mention]]
+) -> tuple[list[float], float]:
+    """:func:`qualifier_features`, and whether every affirmed mention is said to be over (:func:`_former`)."""
     counts = dict.fromkeys(QUALIFIER_FEATURES, 0.0)
     first = None
-    for found in mentions:
+    affirmed = former = 0
+    for passage, found in zip(passages, mentions, strict=True):
         for m in (m for m in found if m.variable == var.name and not m.value):
             if m.family:
                 counts["family"] = 1.0
@@ -152,9 +186,29 @@ def qualifier_features(var: Variable, passages: list[Passage], mentions: list[li
             else:
                 counts["negated" if m.negated else "affirmed"] = 1.0
                 first = first or ("first_negated" if m.negated else "first_affirmed")
+                if not m.negated:
+                    affirmed += 1
+                    former += _former(passage.text, m.start, m.end)
     if first:
         counts[first] = 1.0
-    return [counts[name] for name in QUALIFIER_FEATURES]
+    return [counts[name] for name in QUALIFIER_FEATURES], float(affirmed > 0 and former == affirmed)
+
+
+def boolean_features(
+    var: Variable,
+    passages: list[Passage],
+    mentions: list[list[Mention]],
+    wide: list[Passage] | None = None,
+    wide_mentions: list[list[Mention]] | None = None,
+) -> dict[str, float]:
+    """:data:`BOOLEAN_FEATURES` by name: :func:`qualifier_features` of ``passages``, then of ``wide`` (more
+    passages, best first; ``passages`` when None)."""
+    if wide is None or wide_mentions is None:
+        wide, wide_mentions = passages, mentions
+    narrow, former = _qualifiers(var, passages, mentions)
+    broad, former_wide = _qualifiers(var, wide, wide_mentions)
+    features = dict(zip(BOOLEAN_FEATURES, [*narrow, *broad], strict=True))
+    return {**features, "former": former, f"former{WIDE_SUFFIX}": former_wide}
 
 
 @dataclass
@@ -168,12 +222,20 @@ class BooleanModel:
     classes: list[str]
     coef: list[list[float]]
     intercept: list[float]
+    features: list[str] = field(default_factory=lambda: list(BOOLEAN_FEATURES))
+    """The features it weighs, by name (models saved before the wide features weigh :data:`QUALIFIER_FEATURES`)."""
+    own: list[str] = field(default_factory=lambda: list(OWN_FEATURES))
+    """Features weighed per variable (none in models saved before them)."""
 
-    def _row(self, name: str, features: list[float]) -> list[float]:
-        return [*features, *(1.0 if name == v else 0.0 for v in self.variables)]
+    def _row(self, name: str, features: dict[str, float]) -> list[float]:
+        shared = [features[f] for f in self.features]
+        intercepts = [1.0 if name == v else 0.0 for v in self.variables]
+        own = [features[f] if name == v else 0.0 for v in self.variables for f in self.own]
+        return [*shared, *intercepts, *own]
 
-    def probabilities(self, name: str, features: list[float]) -> dict[str, float]:
-        """``cell -> probability`` for a variable of the model (by name) given its features."""
+    def probabilities(self, name: str, features: dict[str, float]) -> dict[str, float]:
+        """``cell -> probability`` for a variable of the model (by name) given its features
+        (:func:`boolean_features`)."""
         import numpy as np
 
         logits = np.asarray(self.coef) @ np.asarray(self._row(name, features)) + np.asarray(self.intercept)
@@ -181,7 +243,8 @@ class BooleanModel:
         return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
 
     def to_json(self) -> dict:
-        return {"features": [*QUALIFIER_FEATURES], **asdict(self)}
+        data = asdict(self)
+        return {"features": data.pop("features"), "own": data.pop("own"), **data}
 
 
 def learn_boolean_model(
@@ -189,9 +252,11 @@ def learn_boolean_model(
     requests: list,
     max_passages: int | None,
     mentions: list[list[list[Mention]]] | None = None,
+    wide_mentions: list[list[list[Mention]]] | None = None,
 ) -> BooleanModel | None:
     """The :class:`BooleanModel` of the boolean variables of ``requests`` (train-split ``CellRequest`` with their
-    retrieved passages; ``mentions`` as for :func:`learn_priors`) and the table; None when there are fewer than
+    retrieved passages, and their ``candidates`` passages when set; ``mentions`` as for :func:`learn_priors`,
+    ``wide_mentions`` those of the ``candidates``) and the table; None when there are fewer than
     :data:`MIN_CELLS` boolean cells or the table has a single kind of cell."""
     from sklearn.linear_model import LogisticRegression
 
@@ -203,10 +268,13 @@ def learn_boolean_model(
     booleans = sorted({r.variable.name for r in requests})
     rows, cells = [], []
     model = BooleanModel(booleans, [], [], [])
-    for request, found in zip(requests, mentions, strict=True):
+    if wide_mentions is None:
+        wide_mentions = [None] * len(requests)
+    for request, found, wide in zip(requests, mentions, wide_mentions, strict=True):
         var = request.variable
         passages = request.passages[:max_passages]
-        rows.append(model._row(var.name, qualifier_features(var, passages, found)))
+        features = boolean_features(var, passages, found, request.candidates if wide else None, wide)
+        rows.append(model._row(var.name, features))
         cells.append(cohort.table.get(request.patient_id, {}).get(var.name, ""))
     if len(cells) < MIN_CELLS or len(set(cells)) < 2:
         return None
@@ -216,7 +284,14 @@ def learn_boolean_model(
         coef, intercept = [[-c for c in coef[0]], coef[0]], [-intercept[0], intercept[0]]
         coef = [[c / 2 for c in row] for row in coef]
         intercept = [i / 2 for i in intercept]
-    return BooleanModel(booleans, [str(c) for c in fitted.classes_], coef, intercept)
+    return BooleanModel(
+        booleans,
+        [str(c) for c in fitted.classes_],
+        coef,
+        intercept,
+        list(BOOLEAN_FEATURES),
+        list(OWN_FEATURES),
+    )
 
 
 def save_boolean_model(model: BooleanModel | None, folder: Path) -> None:
@@ -226,15 +301,15 @@ def save_boolean_model(model: BooleanModel | None, folder: Path) -> None:
 
 def load_boolean_model(folder: Path) -> BooleanModel | None:
     """Read ``folder/booleans.json`` (None when absent or ``null``)."""
-    path = Path(folder) / BOOLEANS_FILE
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data is None:
-            return None
-        if data["features"] != list(QUALIFIER_FEATURES):
+
+    def parse(data: dict) -> BooleanModel:
+        own = data.get("own", [])
+        if data["features"] not in (list(QUALIFIER_FEATURES), list(BOOLEAN_FEATURES)) or any(
+            f not in OWN_FEATURES for f in own
+        ):
             raise ValueError("other features")
-        return BooleanModel(data["variables"], data["classes"], data["coef"], data["intercept"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ClinragError(f"{path}: not a boolean model written by clinrag ({error})") from None
+        return BooleanModel(
+            data["variables"], data["classes"], data["coef"], data["intercept"], data["features"], own
+        )
+
+    return read_optional_json(Path(folder) / BOOLEANS_FILE, "a boolean model", parse)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
+from clinrag.generation.candidates import ValueModel
 from clinrag.generation.config import ReaderConfig
 from clinrag.generation.constraints import (
     NOT_DOCUMENTED,
@@ -34,8 +35,8 @@ from clinrag.generation.priors import (
     PRIOR_TYPES,
     BooleanModel,
     Prior,
+    boolean_features,
     mentions_variable,
-    qualifier_features,
 )
 from clinrag.generation.prompts import build_messages, evidence_window, format_passages
 from clinrag.retrieval.supervision import WINDOW_AFTER, WINDOW_BEFORE, states_value
@@ -57,6 +58,9 @@ class CellRequest:
     patient_id: str
     variable: Variable
     passages: list[Passage]
+    candidates: list[Passage] | None = None
+    """Passages the candidate model reads (``reader.values: candidates``; more than the decoder's ``k``, best
+    first); None: ``passages``."""
 
 
 @dataclass
@@ -168,6 +172,26 @@ def supporting_passage(
     return passages[0]
 
 
+def decoder_variables(config: ReaderConfig, variables: list[Variable]) -> list[Variable]:
+    """The variables the decoder answers under ``config``: not those the train split's table decides
+    (integers, numbers and categories with ``values: candidates``, booleans with ``booleans: qualifiers``)."""
+    from clinrag.generation.candidates import CANDIDATE_TYPES
+
+    if config.type != "llm":
+        return list(variables)
+    decided = set(CANDIDATE_TYPES) if config.values == "candidates" else set()
+    if config.booleans == "qualifiers":
+        decided.add("boolean")
+    return [v for v in variables if v.type not in decided]
+
+
+def retrieval_depth(config: ReaderConfig, k: int) -> int:
+    """Passages to retrieve per cell: the decoder's ``k``, or more for the candidate model."""
+    if config.type == "llm" and config.values == "candidates":
+        return max(k, config.candidate_passages)
+    return k
+
+
 ADAPTER_VIEW_SETTINGS = ("max_passages", "max_passage_chars", "mark_mentions", "mark_timepoints", "prompt")
 """Reader settings that shape what an adapter was tuned to read: reading with others degrades it silently."""
 
@@ -209,6 +233,9 @@ class LLMReader:
         ``reader.unmentioned: prior``; set by whoever learned them (the run, ``clinrag fill``)."""
         self.boolean_model: BooleanModel | None = None
         """Booleans read from their mentions' qualifiers (``reader.booleans: qualifiers``), learned likewise."""
+        self.value_model: ValueModel | None = None
+        """Integers, numbers and categories chosen among their candidates (``reader.values: candidates``,
+        :mod:`clinrag.generation.candidates`), learned likewise."""
         if self.config.adapter:
             check_adapter_settings(self.config)
 
@@ -272,12 +299,30 @@ class LLMReader:
             found = {cell: found[cell] for cell in timepoint_consistent(var, pool)}
         return {**{answer: cell for cell, answer in found.items()}, NOT_DOCUMENTED: ""}
 
-    def decide(self, request: CellRequest) -> tuple[str, float, dict] | None:
+    def decide(self, request: CellRequest) -> tuple[str, float, dict, Passage | None] | None:
         """A cell decided without the decoder, from what the train split's table taught: ``(cell, probability,
-        provenance)``, or None when the decoder reads it. Booleans with ``reader.booleans: qualifiers`` (their
+        provenance, supporting passage)``, or None when the decoder reads it. Integers, numbers and categories
+        with ``reader.values: candidates`` (the values the passages state, weighed by
+        :class:`~clinrag.generation.candidates.ValueModel`); booleans with ``reader.booleans: qualifiers`` (their
         mentions' qualifiers weighed by :class:`~clinrag.generation.priors.BooleanModel`); booleans and
-        categories whose passages mention nothing, with ``reader.unmentioned: prior``."""
+        categories whose passages mention nothing, with ``reader.unmentioned: prior``. The supporting passage is
+        None when :meth:`_decided` should find it."""
         var = request.variable
+        if self.chooses_candidates(var):
+            from clinrag.generation.candidates import candidates
+
+            passages = request.candidates if request.candidates is not None else request.passages
+            found = candidates(var, passages, self._mentions(var, passages))
+            cell, score, chosen = self.value_model.choose(var.name, found)
+            extra: dict = {"answered_by": "candidates" if chosen else "fallback", "candidates": len(found)}
+            if chosen is not None:
+                probabilities = self.value_model.probabilities(var.name, found)
+                best: dict[str, float] = {}
+                for c, p in zip(found, probabilities, strict=True):
+                    best[c.cell] = max(best.get(c.cell, 0.0), p)
+                ranked = sorted(best.items(), key=lambda item: -item[1])
+                extra["alternatives"] = [[c, round(p, 4)] for c, p in ranked[1:4]]
+            return cell, score, extra, passages[chosen.passage] if chosen else None
         model = self.boolean_model
         if (
             var.type == "boolean"
@@ -286,14 +331,33 @@ class LLMReader:
             and var.name in model.variables
         ):
             passages = request.passages[: self.config.max_passages]
-            features = qualifier_features(var, passages, self._mentions(var, passages))
+            wide = request.candidates
+            features = boolean_features(
+                var,
+                passages,
+                self._mentions(var, passages),
+                wide,
+                self._mentions(var, wide) if wide else None,
+            )
             probabilities = model.probabilities(var.name, features)
             cell = max(probabilities, key=probabilities.get)
-            return cell, probabilities[cell], {"answered_by": "qualifiers"}
+            return cell, probabilities[cell], {"answered_by": "qualifiers"}, None
         prior = self.unmentioned_prior(request)
         if prior is not None:
-            return prior.cell, prior.share, {"answered_by": "prior", "prior": dataclasses.asdict(prior)}
+            return prior.cell, prior.share, {"answered_by": "prior", "prior": dataclasses.asdict(prior)}, None
         return None
+
+    def chooses_candidates(self, var: Variable) -> bool:
+        """Whether ``var`` is chosen among its candidates by the value model rather than read by the decoder."""
+        from clinrag.generation.candidates import CANDIDATE_TYPES
+
+        model = self.value_model
+        return (
+            self.config.values == "candidates"
+            and var.type in CANDIDATE_TYPES
+            and model is not None
+            and var.name in model.variables
+        )
 
     def unmentioned_prior(self, request: CellRequest) -> Prior | None:
         """The variable's :class:`~clinrag.generation.priors.Prior` when the passages shown mention none of its
@@ -387,14 +451,15 @@ class LLMReader:
             request.patient_id, var.name, answer.cell, raw, answer.failed, score, support, tokens, seconds
         )
 
-    def _decided(self, request: CellRequest, cell: str, score: float, extra: dict) -> CellResult:
-        """The result of a cell :meth:`decide` answered: supported by the best-ranked passage that states it
-        (none for a prior, or when no passage states it)."""
+    def _decided(
+        self, request: CellRequest, cell: str, score: float, extra: dict, support: Passage | None = None
+    ) -> CellResult:
+        """The result of a cell :meth:`decide` answered: supported by ``support``, else by the best-ranked passage
+        that states it (none for a prior or a fallback, or when no passage states it)."""
         var = request.variable
         every = options(var, self.config.max_options) or {}
         raw = next((answer for answer, value in every.items() if value == cell), cell or NOT_DOCUMENTED)
-        support = None
-        if cell and extra["answered_by"] != "prior":
+        if support is None and cell and extra["answered_by"] not in ("prior", "fallback"):
             passages = request.passages[: self.config.max_passages]
             mentions = self._mentions(var, passages)
             support = next(

@@ -99,6 +99,36 @@ NEGATION_FOLLOWING = _negation_following()
 """edsnlp's negation cues that follow their term, and those of a treatment not given."""
 
 
+def _negation_pseudo() -> list[str]:
+    from edsnlp.pipes.qualifiers.negation.patterns import pseudo
+
+    # "non" that qualifies how a condition is managed, not whether it is there: "HTA non traitée", "diabète non
+    # équilibré", "FA non anticoagulée", "DNID" written out "diabète non insulinodépendant", "tabagisme non
+    # sevré". edsnlp reads a following "non" as negating the term before it.
+    participles = (
+        "traité",
+        "équilibré",
+        "contrôlé",
+        "suivi",
+        "anticoagulé",
+        "appareillé",
+        "substitué",
+        "sevré",
+        "insulinodépendant",
+        "insulino-dépendant",
+        "insulinorequérant",
+        "insulino-requérant",
+        "compliant",
+        "observant",
+    )
+    cues = [f"non {word}{ending}" for word in participles for ending in ("", "e", "s", "es")]
+    return [*pseudo, *cues]
+
+
+NEGATION_PSEUDO = _negation_pseudo()
+"""edsnlp's pseudo-negations, and a "non" that qualifies a condition's management ("HTA non traitée")."""
+
+
 class Annotator:
     """An edsnlp pipeline built for a set of variables.
 
@@ -131,7 +161,7 @@ class Annotator:
         # every mention is qualified, the overlapping ones too ("thrombolyse" inside "pas de thrombolyse IV"):
         # edsnlp qualifies the "ents" only, which keep one span of overlapping ones
         spans = ["ents", "clinrag_mentions"]
-        nlp.add_pipe(eds.negation(following=NEGATION_FOLLOWING, span_getter=spans))
+        nlp.add_pipe(eds.negation(following=NEGATION_FOLLOWING, pseudo=NEGATION_PSEUDO, span_getter=spans))
         nlp.add_pipe(eds.hypothesis(span_getter=spans))
         nlp.add_pipe(eds.family(span_getter=spans))
         self.nlp = nlp

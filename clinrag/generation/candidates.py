@@ -1,0 +1,387 @@
+"""Numbers and categories chosen among the candidates the rules propose, weighed by the cohort's own table.
+
+On cohorts written by others the evidence is usually retrieved (recall@5 0.96-0.99) but not ranked first
+(recall@1 0.72-0.81), and a note states several values of the same kind ("NIHSS 14 à l'arrivée, 6 à H24";
+"glycémie 1,2 g/L", then a later control). The rules of :mod:`clinrag.generation.reader` (a term announces
+the value, the clause names a timepoint, a category's value is named and affirmed) used to decide: a wrong rule
+for a cohort could not be corrected. Here they only propose:
+
+* every value of the variable's type written in the top passages (integers and numbers in range, durations
+  left out; categories named by one of their wordings) is a **candidate**;
+* each candidate is described by what the rules say of it (announced by a term, at which timepoint, negated...),
+  by where it was found (the passage's retrieval rank, the document's place in the patient's timeline against
+  the variable's timepoint) and by how many passages state it;
+* a logistic regression (scikit-learn), fitted on the train split's candidates labelled by the table alone
+  (a candidate is positive when it equals the patient's table cell), weighs them; its features are shared
+  by every variable and repeated per variable (each variable can depart from the shared weights where its own
+  cells show it, as in Daumé's feature augmentation);
+* the best candidate answers when its probability reaches the variable's threshold, chosen by cross-validation
+  over the train patients; otherwise, or without candidates, the cell gets the most common train cell among the
+  cells so left (usually "non documenté"), and the provenance says so (``answered_by``).
+
+Only the table of the train split is read (never the gold evidence). Used with ``reader.values: candidates``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from clinrag.data.variables import Variable
+from clinrag.io import atomic_write_json, read_optional_json
+from clinrag.text.annotate import Mention
+from clinrag.text.passages import Passage
+from clinrag.text.timepoints import TIMEPOINT_DAYS, follow_up_window, timepoint_label
+
+CANDIDATE_TYPES = ("integer", "number", "category")
+"""Types chosen among candidates. Booleans have their qualifier model (:mod:`clinrag.generation.priors`),
+dates and free text the decoder."""
+
+VALUES_FILE = "values.json"
+VERSION = 3
+"""Bump when what :func:`learn_value_model` learns changes: the run's cache key holds it (2: thresholds from the
+middle of the best ones, not the lowest; 3: "72a" is an age in years)."""
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
+"""Thresholds tried per variable in the cross-validation."""
+MIN_PATIENTS_CV = 4
+"""Fewer train patients than this: no cross-validation, threshold 0."""
+
+# Days since the patient's first document at which a timepoint's values are written, where a timepoint implies
+# them: arrival and the day after it, the follow-up visits (:func:`follow_up_window`).
+_NEAR_DAYS = {"admission": (0.0, 1.5), "24 heures": (0.0, 3.0), "avant l'AVC": (0.0, 2.0)}
+
+_UNIT_AFTER = re.compile(
+    r"\s?(mg/kg|mg/dl|mg/l|mg|kg|g/dl|g/l|mmol/l|[µu]mol/l|mmhg|ml|cm|mm|bpm|/min|ui/l|ui|%|°c?|ans?\b|années?"
+    r"|mois\b|semaines?|jours?|heures?|h\b|min\b|points?\b|pts?\b)",
+    re.IGNORECASE,
+)
+"""A unit written right after a number (French clinical notes: doses, weights, pressures, durations, scores)."""
+
+
+_YEARS_SHORT = re.compile(r"a(?![\w'’])")
+"""Telegraphic notes' age: "H 72a", "F 81a" (the "a" glued to the number)."""
+
+
+def unit_after(text: str, end: int) -> str | None:
+    """The unit written right after the number ending at ``end`` of ``text`` (lower case; "72a" reads "ans"), or
+    None."""
+    if _YEARS_SHORT.match(text, end):
+        return "ans"
+    match = _UNIT_AFTER.match(text, end)
+    return match.group(1).lower() if match else None
+
+
+def _own_units(var: Variable) -> set[str]:
+    units = {u.lower() for u in [var.unit, *(var.unit_conversions or {})] if u}
+    if any(u in ("ans", "an", "années", "année") for u in units):
+        units |= {"ans", "an", "années", "année"}
+    if var.type == "integer" and not var.unit:  # a score: "NIHSS 4 points"
+        units |= {"points", "point", "pts", "pt"}
+    return units
+
+
+FEATURES = (
+    "rank_first",
+    "rank_inverse",
+    "passages_stating",
+    "stated_first_ranked",
+    "announced",
+    "term_in_passage",
+    "first_in_passage",
+    "values_in_passage",
+    "timepoint_wanted",
+    "timepoint_other",
+    "timepoint_none",
+    "days_in_window",
+    "days_out_of_window",
+    "first_document",
+    "earliest_candidate",
+    "latest_candidate",
+    "log_days",
+    "unit_written",
+    "unit_own",
+    "unit_other",
+    "affirmed",
+    "negated",
+    "hypothetical",
+    "family",
+)
+"""What describes a candidate (see :func:`candidates`). Category-only features are 0 for numbers and conversely."""
+
+
+@dataclass
+class Candidate:
+    """One value a passage states for the variable.
+
+    Attributes:
+        cell: Its canonical cell.
+        passage: Index of its passage among the request's (retrieval rank).
+        start: Offset in the passage's text.
+        end: End offset.
+        features: :data:`FEATURES` -> value.
+    """
+
+    cell: str
+    passage: int
+    start: int
+    end: int
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def _window(var: Variable) -> tuple[float, float] | None:
+    """Days since the first document in which the variable's timepoint lies, when it implies some."""
+    label = timepoint_label(var.timepoint)
+    if label in TIMEPOINT_DAYS:
+        return follow_up_window(TIMEPOINT_DAYS[label])
+    return _NEAR_DAYS.get(label or "")
+
+
+def candidates(var: Variable, passages: list[Passage], mentions: list[list[Mention]]) -> list[Candidate]:
+    """Every value of ``var`` the passages (best ranked first) state, with its :data:`FEATURES`.
+
+    Integers and numbers: the values :func:`~clinrag.generation.reader.values_with_timepoints` finds in a
+    passage (in range, durations left out), with whether a term of the variable announces them
+    (:func:`~clinrag.generation.reader.attached`) and the timepoint their clause names against the variable's.
+    Categories: the values named by one of their wordings, with edsnlp's qualifiers of the naming mention."""
+    from clinrag.generation.reader import attached, values_with_timepoints
+
+    wanted = timepoint_label(var.timepoint)
+    window = _window(var)
+    own = _own_units(var)
+    found: list[Candidate] = []
+    for rank, (passage, mentioned) in enumerate(zip(passages, mentions, strict=True)):
+        mentioned = [m for m in mentioned if m.variable == var.name]
+        base = {
+            "rank_first": float(rank == 0),
+            "rank_inverse": 1.0 / (rank + 1),
+            "term_in_passage": float(any(not m.value for m in mentioned)),
+            "first_document": float(passage.doc_index == 0),
+            "log_days": math.log1p(max(0.0, passage.days)) / math.log(366.0),
+        }
+        if window is not None:
+            inside = window[0] <= passage.days <= window[1]
+            base["days_in_window"] = float(inside)
+            base["days_out_of_window"] = float(not inside)
+        if var.type == "category":
+            named = [m for m in mentioned if m.value]
+            # one wording inside a longer one of the same value ("domicile" in "retour à domicile") is one
+            # mention: the longer one, whose qualifiers edsnlp reads over the whole wording
+            named = [
+                m
+                for m in named
+                if not any(
+                    o is not m
+                    and o.value == m.value
+                    and o.start <= m.start
+                    and m.end <= o.end
+                    and (o.end - o.start) > (m.end - m.start)
+                    for o in named
+                )
+            ]
+            for order, m in enumerate(named):
+                found.append(
+                    Candidate(
+                        m.value,
+                        rank,
+                        m.start,
+                        m.end,
+                        {
+                            **base,
+                            "first_in_passage": float(order == 0),
+                            "values_in_passage": 1.0 / len(named),
+                            "affirmed": float(m.affirmed),
+                            "negated": float(m.negated),
+                            "hypothetical": float(m.hypothetical),
+                            "family": float(m.family),
+                        },
+                    )
+                )
+            continue
+        stated = values_with_timepoints(var, passage.text, passage.date)
+        terms = [(m.start, m.end) for m in mentioned if not m.value]
+        announced = attached(passage.text, terms, [(s, e) for s, e, *_ in stated])
+        for order, ((start, end, answer, cell, label), is_announced) in enumerate(
+            zip(stated, announced, strict=True)
+        ):
+            features = {
+                **base,
+                "announced": float(is_announced),
+                "first_in_passage": float(order == 0),
+                "values_in_passage": 1.0 / len(stated),
+                "unit_written": float(any(c.isalpha() or c == "%" for c in answer)),
+            }
+            unit = unit_after(passage.text, end)
+            if unit is not None:
+                mine = unit in own or any(unit.startswith(u) or u.startswith(unit) for u in own if len(u) > 2)
+                features["unit_own" if mine else "unit_other"] = 1.0
+            if wanted is not None:
+                label = (label or "").casefold() or None
+                features["timepoint_wanted"] = float(label == wanted.casefold())
+                features["timepoint_other"] = float(label is not None and label != wanted.casefold())
+                features["timepoint_none"] = float(label is None)
+            found.append(Candidate(cell, rank, start, end, features))
+    # what the candidates say together: how many passages state the same cell, where it stands in time
+    by_cell: dict[str, set[int]] = {}
+    for c in found:
+        by_cell.setdefault(c.cell, set()).add(c.passage)
+    days = [passages[c.passage].days for c in found]
+    for c, day in zip(found, days, strict=True):
+        ranks = by_cell[c.cell]
+        c.features["passages_stating"] = len(ranks) / len(passages)
+        c.features["stated_first_ranked"] = float(min(ranks) == c.passage)
+        c.features["earliest_candidate"] = float(day == min(days))
+        c.features["latest_candidate"] = float(day == max(days))
+    return found
+
+
+@dataclass
+class ValueModel:
+    """The weights that choose among candidates (see the module docstring).
+
+    Attributes:
+        variables: The variables the model reads (by name), each with its own copy of the features.
+        coef: One weight per column of :meth:`row`.
+        intercept: The regression's intercept.
+        thresholds: Per variable, the probability the best candidate needs to answer.
+        fallbacks: Per variable, the cell answered otherwise ("" = not documented).
+        values: Per category variable, the values with an intercept of their own.
+    """
+
+    variables: list[str]
+    coef: list[float]
+    intercept: float
+    thresholds: dict[str, float]
+    fallbacks: dict[str, str]
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def columns(self) -> list[str]:
+        """The names of the regression's columns (for reading the weights)."""
+        shared = list(FEATURES)
+        own = [f"{f}@{v}" for v in self.variables for f in ("bias", *FEATURES)]
+        cells = [f"value={c}@{v}" for v in self.variables for c in self.values.get(v, [])]
+        return shared + own + cells
+
+    def row(self, name: str, candidate: Candidate) -> list[float]:
+        """The regression's input for a candidate of variable ``name``."""
+        features = [candidate.features.get(f, 0.0) for f in FEATURES]
+        own: list[float] = []
+        for v in self.variables:
+            own.extend([1.0, *features] if v == name else [0.0] * (len(FEATURES) + 1))
+        cells = [
+            1.0 if (v == name and candidate.cell == c) else 0.0
+            for v in self.variables
+            for c in self.values.get(v, [])
+        ]
+        return features + own + cells
+
+    def probabilities(self, name: str, found: list[Candidate]) -> list[float]:
+        """Each candidate's probability of being the table's cell."""
+        import numpy as np
+
+        if not found:
+            return []
+        rows = np.asarray([self.row(name, c) for c in found])
+        logits = rows @ np.asarray(self.coef) + self.intercept
+        return (1.0 / (1.0 + np.exp(-logits))).tolist()
+
+    def choose(self, name: str, found: list[Candidate]) -> tuple[str, float, Candidate | None]:
+        """``(cell, score, candidate)``: the most probable candidate when it reaches the variable's threshold,
+        else the variable's fallback with no candidate."""
+        probabilities = self.probabilities(name, found)
+        if probabilities:
+            best = max(range(len(found)), key=lambda i: (probabilities[i], -found[i].passage))
+            if probabilities[best] >= self.thresholds.get(name, 0.0):
+                return found[best].cell, probabilities[best], found[best]
+        top = max(probabilities, default=0.0)
+        return self.fallbacks.get(name, ""), 1.0 - top, None
+
+    def to_json(self) -> dict:
+        return {"features": list(FEATURES), **asdict(self)}
+
+
+def _fit(rows: list[list[float]], labels: list[int]):
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(labels)) < 2:
+        return None
+    return LogisticRegression(C=1.0, max_iter=2000).fit(rows, labels)
+
+
+def learn_value_model(
+    table: dict[str, dict[str, str]],
+    cells: list[tuple[str, Variable, list[Candidate]]],
+    seed: int = 0,
+) -> ValueModel | None:
+    """The :class:`ValueModel` of the cells ``(patient_id, variable, candidates)`` of the train split, labelled
+    by ``table`` (``patient_id -> variable -> cell``). None when no candidate equals a table cell."""
+    import numpy as np
+
+    names = sorted({var.name for _, var, _ in cells})
+    values = {
+        var.name: list(var.values or []) for _, var, _ in cells if var.type == "category" and var.values
+    }
+    model = ValueModel(names, [], 0.0, {}, {}, values)
+    rows, labels, groups = [], [], []
+    for pid, var, found in cells:
+        truth = table.get(pid, {}).get(var.name, "")
+        for c in found:
+            rows.append(model.row(var.name, c))
+            labels.append(int(c.cell == truth))
+            groups.append(pid)
+    fitted = _fit(rows, labels)
+    if fitted is None:
+        return None
+    model.coef, model.intercept = fitted.coef_[0].tolist(), float(fitted.intercept_[0])
+    # thresholds and fallbacks from predictions on patients held out of the fit (grouped k-fold)
+    patients = sorted({pid for pid, _, _ in cells})
+    folds = min(5, len(patients))
+    held: dict[int, tuple[str, float]] = {}  # cell index -> (best candidate's cell, its probability)
+    if len(patients) >= MIN_PATIENTS_CV:
+        order = np.random.default_rng(seed).permutation(len(patients))
+        fold_of = {patients[i]: n % folds for n, i in enumerate(order)}
+        for fold in range(folds):
+            train_rows = [r for r, g in zip(rows, groups, strict=True) if fold_of[g] != fold]
+            train_labels = [y for y, g in zip(labels, groups, strict=True) if fold_of[g] != fold]
+            part = _fit(train_rows, train_labels)
+            if part is None:
+                continue
+            fold_model = ValueModel(names, part.coef_[0].tolist(), float(part.intercept_[0]), {}, {}, values)
+            for index, (pid, var, found) in enumerate(cells):
+                if fold_of[pid] == fold and found:
+                    probabilities = fold_model.probabilities(var.name, found)
+                    best = max(range(len(found)), key=lambda i: (probabilities[i], -found[i].passage))
+                    held[index] = (found[best].cell, probabilities[best])
+    for name in names:
+        mine = [(i, pid) for i, (pid, var, _) in enumerate(cells) if var.name == name]
+        scored = []  # (cells right, threshold, fallback) for every threshold tried
+        for threshold in THRESHOLDS:
+            answered = {i for i, _ in mine if i in held and held[i][1] >= threshold}
+            left = Counter(table.get(pid, {}).get(name, "") for i, pid in mine if i not in answered)
+            fallback = max(left.items(), key=lambda kv: (kv[1], kv[0] == ""))[0] if left else ""
+            right = sum(held[i][0] == table.get(pid, {}).get(name, "") for i, pid in mine if i in answered)
+            scored.append((right + left.get(fallback, 0), threshold, fallback))
+        # the middle of the thresholds that do best: a table whose cells are always documented sets no lower
+        # bound on its own, and the lowest threshold would then answer any number of any other text
+        best = max(right for right, _, _ in scored)
+        plateau = [(threshold, fallback) for right, threshold, fallback in scored if right == best]
+        model.thresholds[name], model.fallbacks[name] = plateau[len(plateau) // 2]
+    return model
+
+
+def save_value_model(model: ValueModel | None, folder: Path) -> None:
+    """Write ``folder/values.json`` (``null`` when there is no model)."""
+    atomic_write_json(Path(folder) / VALUES_FILE, model.to_json() if model else None)
+
+
+def load_value_model(folder: Path) -> ValueModel | None:
+    """Read ``folder/values.json`` (None when absent or ``null``)."""
+
+    def parse(data: dict) -> ValueModel:
+        if data.pop("features") != list(FEATURES):
+            raise ValueError("other features")
+        return ValueModel(**data)
+
+    return read_optional_json(Path(folder) / VALUES_FILE, "a value model", parse)

@@ -1,0 +1,174 @@
+"""The candidate model (reader.values: candidates): what the rules propose for a cell, and how the train split's
+table weighs it.
+
+The passages are French clinical phrasing written for these tests (emergency notes, follow-up letters), not
+sentences of the synthetic generator nor of the hand-written cohorts.
+"""
+
+import pytest
+
+from clinrag.data.variables import Variable
+from clinrag.errors import ClinragError
+from clinrag.generation.candidates import (
+    Candidate,
+    candidates,
+    learn_value_model,
+    load_value_model,
+    save_value_model,
+    unit_after,
+)
+from clinrag.generation.config import ReaderConfig
+from clinrag.generation.reader import CellRequest, LLMReader, decoder_variables, retrieval_depth
+from clinrag.text.annotate import Annotator
+from clinrag.text.passages import Passage
+
+NIHSS = Variable(
+    name="nihss_arrivee",
+    type="integer",
+    description="Score NIHSS à l'arrivée",
+    minimum=0,
+    maximum=42,
+    timepoint="arrivée aux urgences",
+    keywords=["NIHSS"],
+)
+AGE = Variable(name="age", type="integer", description="Âge", unit="ans", minimum=18, maximum=110)
+RANKIN = Variable(
+    name="mrs_m3",
+    type="integer",
+    description="Rankin modifié à trois mois",
+    minimum=0,
+    maximum=6,
+    timepoint="M3",
+    keywords=["Rankin", "mRS"],
+)
+DESTINATION = Variable(
+    name="destination",
+    type="category",
+    description="Devenir à la sortie",
+    values=["domicile", "ssr"],
+    synonyms={"domicile": ["retour à domicile"], "ssr": ["rééducation"]},
+    timepoint="sortie",
+)
+
+
+def _passage(text: str, days: float = 0.0, doc_index: int = 0, doc: str = "D1") -> Passage:
+    return Passage("P1", doc, 0, len(text), text, "2024-03-02", "courrier", "", doc_index, days)
+
+
+def _found(var: Variable, passages: list[Passage]) -> list[Candidate]:
+    mentions = [a.mentions for a in Annotator([var]).annotate_texts([p.text for p in passages])]
+    return candidates(var, passages, mentions)
+
+
+def test_scores_get_their_timepoint_and_whether_a_term_announces_them():
+    found = _found(NIHSS, [_passage("Examen à l'arrivée : NIHSS 14. À H24, NIHSS à 6 ; PA 162/91.")])
+    by_cell = {c.cell: c.features for c in found}
+    assert by_cell["14"]["timepoint_wanted"] == 1.0 and by_cell["14"]["announced"] == 1.0
+    assert by_cell["6"]["timepoint_other"] == 1.0 and by_cell["6"]["timepoint_wanted"] == 0.0
+    assert "162" not in by_cell  # out of the score's range
+    assert "24" not in by_cell  # "H24" is a timepoint, not a value
+
+
+def test_a_number_in_another_unit_is_marked_so():
+    found = _found(AGE, [_passage("Patiente de 81 ans, apixaban 2,5 mg x2 (poids 58 kg).")])
+    by_cell = {c.cell: c.features for c in found}
+    assert by_cell["81"].get("unit_own") == 1.0 and not by_cell["81"].get("unit_other")
+    assert by_cell["58"].get("unit_other") == 1.0
+    assert unit_after("NIHSS 4 points", 7) == "points" and unit_after("4/42", 1) is None
+    assert unit_after("H 72a, chute", 4) == "ans" and unit_after("72 au total", 2) is None
+
+
+def test_follow_up_values_know_whether_their_document_is_in_the_timepoint_window():
+    admission = _passage("Autonomie antérieure : mRS 1.", days=0.0)
+    visit = _passage("Consultation de suivi : Rankin modifié à 2.", days=94.0, doc_index=3, doc="D4")
+    found = _found(RANKIN, [admission, visit])
+    early = next(c for c in found if c.cell == "1")
+    late = next(c for c in found if c.cell == "2")
+    assert early.features["days_out_of_window"] == 1.0 and early.features["timepoint_other"] == 1.0
+    assert late.features["days_in_window"] == 1.0 and late.features["latest_candidate"] == 1.0
+    assert early.features["rank_first"] == 1.0 and late.features["rank_first"] == 0.0
+
+
+def test_category_candidates_carry_their_qualifiers():
+    found = _found(
+        DESTINATION,
+        [_passage("Pas de retour à domicile possible dans l'immédiat ; transfert en rééducation le 12/04.")],
+    )
+    by_cell = {c.cell: c.features for c in found}
+    assert by_cell["domicile"]["negated"] == 1.0
+    assert by_cell["ssr"]["affirmed"] == 1.0
+
+
+def _cell(wanted: str, other: str, right_first: bool) -> list[Candidate]:
+    """Two candidates of a score: one at the variable's timepoint, one at another; ranked either way."""
+    right = Candidate(wanted, 0 if right_first else 1, 0, 1, {"timepoint_wanted": 1.0, "announced": 1.0})
+    wrong = Candidate(other, 1 if right_first else 0, 0, 1, {"timepoint_other": 1.0, "announced": 1.0})
+    for c in (right, wrong):
+        c.features["rank_first"] = float(c.passage == 0)
+    return [right, wrong]
+
+
+def test_the_table_teaches_which_candidate_answers_and_when_to_abstain():
+    table, cells = {}, []
+    for i in range(24):
+        pid = f"P{i:02d}"
+        if i % 4 == 3:  # no score at the timepoint: only one at another timepoint, and an empty table cell
+            table[pid] = {"nihss_arrivee": ""}
+            cells.append((pid, NIHSS, [Candidate("9", 0, 0, 1, {"timepoint_other": 1.0, "announced": 1.0})]))
+        else:
+            table[pid] = {"nihss_arrivee": str(i)}
+            cells.append((pid, NIHSS, _cell(str(i), str(i + 10), right_first=i % 2 == 0)))
+    model = learn_value_model(table, cells)
+    assert model is not None
+    cell, _, chosen = model.choose("nihss_arrivee", _cell("12", "3", right_first=False))
+    assert cell == "12" and chosen is not None and chosen.passage == 1  # ranked second, still chosen
+    only_other = [Candidate("7", 0, 0, 1, {"timepoint_other": 1.0, "announced": 1.0})]
+    assert model.choose("nihss_arrivee", only_other)[0] == ""  # abstains: learned from the empty cells
+    assert model.choose("nihss_arrivee", [])[0] == ""  # no candidate: the fallback
+
+
+def test_value_model_round_trip_and_bad_file(tmp_path):
+    table = {f"P{i}": {"nihss_arrivee": str(i)} for i in range(6)}
+    cells = [(pid, NIHSS, _cell(row["nihss_arrivee"], "30", True)) for pid, row in table.items()]
+    model = learn_value_model(table, cells)
+    save_value_model(model, tmp_path)
+    again = load_value_model(tmp_path)
+    assert again.coef == model.coef and again.thresholds == model.thresholds
+    (tmp_path / "values.json").write_text('{"features": ["x"]}', encoding="utf-8")
+    with pytest.raises(ClinragError, match="values.json: not a value model"):
+        load_value_model(tmp_path)
+    assert learn_value_model({"P1": {"nihss_arrivee": ""}}, [("P1", NIHSS, _cell("1", "2", True))]) is None
+
+
+def test_the_reader_answers_from_the_wider_passages_with_provenance():
+    table = {f"P{i}": {"age": str(60 + i)} for i in range(8)}
+    cells = []
+    for pid, row in table.items():
+        passages = [
+            _passage("Hémiparésie droite."),
+            _passage(f"Patient de {row['age']} ans, 70 kg.", doc="D2"),
+        ]
+        cells.append((pid, AGE, _found(AGE, passages)))
+    model = learn_value_model(table, cells)
+    reader = LLMReader(ReaderConfig(), decoder=object())
+    reader.value_model = model
+    top = _passage("Aphasie brutale.")
+    second = _passage("Monsieur de 77 ans, 82 kg, autonome.", doc="D9")
+    decided = reader.decide(CellRequest("P1", AGE, [top], [top, second]))
+    assert decided is not None
+    cell, _, extra, support = decided
+    assert cell == "77" and extra["answered_by"] == "candidates" and support.doc_id == "D9"
+
+
+def test_what_the_decoder_still_reads_and_how_deep_retrieval_goes():
+    variables = [
+        NIHSS,
+        DESTINATION,
+        Variable(name="fa", type="boolean", description="FA"),
+        Variable(name="date_avc", type="date", description="Date de l'AVC"),
+    ]
+    assert [v.name for v in decoder_variables(ReaderConfig(), variables)] == ["date_avc"]
+    llm = ReaderConfig(values="llm", booleans="llm")
+    assert len(decoder_variables(llm, variables)) == 4
+    assert retrieval_depth(ReaderConfig(), 1) == 5 and retrieval_depth(llm, 1) == 1
+    assert retrieval_depth(ReaderConfig(candidate_passages=3), 8) == 8
