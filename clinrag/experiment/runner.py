@@ -124,7 +124,10 @@ class Run:
             from clinrag.synth import write_synthetic_cohort
 
             synth = self.config.cohort.synth
-            key = self.cache.key("cohort", {"synth": synth.model_dump(), "clinrag": _clinrag_version()})
+            key = self.cache.key(
+                "cohort",
+                {"synth": synth.model_dump(), "clinrag": _clinrag_version(), "generator": _generator_hash()},
+            )
             folder, cached = self.cache.build(
                 "cohort",
                 key,
@@ -854,6 +857,18 @@ def _link_or_copy(source: str, target: str) -> str:
 def _learns_from_table(reader) -> bool:
     """Whether the reader's settings use what :meth:`Run.learn_priors` learns."""
     return reader.unmentioned == "prior" or reader.booleans == "qualifiers" or reader.values == "candidates"
+
+
+def _generator_hash() -> str:
+    """The synthetic generator's sources and its variables.yaml: a cohort generated before they changed is not
+    reused (the package version alone does not change with them)."""
+    import clinrag.synth
+
+    folder = Path(clinrag.synth.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*folder.glob("*.py"), *folder.glob("*.yaml")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _depth(config: ExperimentConfig) -> int:
