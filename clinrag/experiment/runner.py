@@ -549,37 +549,37 @@ class Run:
         }
         key = self.cache.key("reader_priors", payload)
         start = time.perf_counter()
-
         k = self.config.retrieval.k
 
         def build(staging: Path) -> None:
             from clinrag.generation.candidates import CANDIDATE_TYPES, candidates, learn_value_model
 
             every = [_request(store, pid, var, hits, k) for pid in train for var in variables]
+            every = [r for r in every if r.variable.type in (*CANDIDATE_TYPES, *PRIOR_TYPES)]
+            # one annotation of every passage retrieved; the decoder's passages are the first of them
+            wide = request_mentions(
+                [CellRequest(r.patient_id, r.variable, r.candidates) for r in every], None
+            )
+            narrow = [m[: len(r.passages[: reader.max_passages])] for r, m in zip(every, wide, strict=True)]
             model = None
             if reader.values == "candidates":
-                chosen = [r for r in every if r.variable.type in CANDIDATE_TYPES]
-                found = request_mentions(
-                    [CellRequest(r.patient_id, r.variable, r.candidates) for r in chosen], None
-                )
                 cells = [
                     (r.patient_id, r.variable, candidates(r.variable, r.candidates, m))
-                    for r, m in zip(chosen, found, strict=True)
+                    for r, m in zip(every, wide, strict=True)
+                    if r.variable.type in CANDIDATE_TYPES
                 ]
                 model = learn_value_model(cohort.table, cells)
             save_value_model(model, staging)
-            requests = [r for r in every if r.variable.type in PRIOR_TYPES]
-            mentions = request_mentions(requests, reader.max_passages)
+            prior = [i for i, r in enumerate(every) if r.variable.type in PRIOR_TYPES]
+            requests, mentions = [every[i] for i in prior], [narrow[i] for i in prior]
             priors = learn_priors(cohort, requests, reader.max_passages, reader.max_passage_chars, mentions)
-            booleans = [r for r in requests if r.variable.type == "boolean"]
+            booleans = [i for i in prior if every[i].variable.type == "boolean"]
             model = learn_boolean_model(
                 cohort,
-                booleans,
+                [every[i] for i in booleans],
                 reader.max_passages,
-                request_mentions(booleans, reader.max_passages),
-                request_mentions(
-                    [CellRequest(r.patient_id, r.variable, r.candidates) for r in booleans], None
-                ),
+                [narrow[i] for i in booleans],
+                [wide[i] for i in booleans],
             )
             save_priors(priors, staging)
             save_boolean_model(model, staging)

@@ -287,12 +287,16 @@ class ValueModel:
         logits = rows @ np.asarray(self.coef) + self.intercept
         return (1.0 / (1.0 + np.exp(-logits))).tolist()
 
-    def choose(self, name: str, found: list[Candidate]) -> tuple[str, float, Candidate | None]:
+    def choose(
+        self, name: str, found: list[Candidate], probabilities: list[float] | None = None
+    ) -> tuple[str, float, Candidate | None]:
         """``(cell, score, candidate)``: the most probable candidate when it reaches the variable's threshold,
-        else the variable's fallback with no candidate."""
-        probabilities = self.probabilities(name, found)
+        else the variable's fallback with no candidate (``probabilities``: :meth:`probabilities` when the caller
+        has them already)."""
+        if probabilities is None:
+            probabilities = self.probabilities(name, found)
         if probabilities:
-            best = max(range(len(found)), key=lambda i: (probabilities[i], -found[i].passage))
+            best = _best(found, probabilities)
             if probabilities[best] >= self.thresholds.get(name, 0.0):
                 return found[best].cell, probabilities[best], found[best]
         top = max(probabilities, default=0.0)
@@ -300,6 +304,11 @@ class ValueModel:
 
     def to_json(self) -> dict:
         return {"features": list(FEATURES), **asdict(self)}
+
+
+def _best(found: list[Candidate], probabilities: list[float]) -> int:
+    """The index of the most probable candidate, the best-ranked passage's on ties."""
+    return max(range(len(found)), key=lambda i: (probabilities[i], -found[i].passage))
 
 
 def _fit(rows: list[list[float]], labels: list[int]):
@@ -352,7 +361,7 @@ def learn_value_model(
             for index, (pid, var, found) in enumerate(cells):
                 if fold_of[pid] == fold and found:
                     probabilities = fold_model.probabilities(var.name, found)
-                    best = max(range(len(found)), key=lambda i: (probabilities[i], -found[i].passage))
+                    best = _best(found, probabilities)
                     held[index] = (found[best].cell, probabilities[best])
     for name in names:
         mine = [(i, pid) for i, (pid, var, _) in enumerate(cells) if var.name == name]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
-from clinrag.generation.candidates import ValueModel
+from clinrag.generation.candidates import CANDIDATE_TYPES, ValueModel
 from clinrag.generation.config import ReaderConfig
 from clinrag.generation.constraints import (
     NOT_DOCUMENTED,
@@ -175,8 +175,6 @@ def supporting_passage(
 def decoder_variables(config: ReaderConfig, variables: list[Variable]) -> list[Variable]:
     """The variables the decoder answers under ``config``: not those the train split's table decides
     (integers, numbers and categories with ``values: candidates``, booleans with ``booleans: qualifiers``)."""
-    from clinrag.generation.candidates import CANDIDATE_TYPES
-
     if config.type != "llm":
         return list(variables)
     decided = set(CANDIDATE_TYPES) if config.values == "candidates" else set()
@@ -313,10 +311,10 @@ class LLMReader:
 
             passages = request.candidates if request.candidates is not None else request.passages
             found = candidates(var, passages, self._mentions(var, passages))
-            cell, score, chosen = self.value_model.choose(var.name, found)
+            probabilities = self.value_model.probabilities(var.name, found)
+            cell, score, chosen = self.value_model.choose(var.name, found, probabilities)
             extra: dict = {"answered_by": "candidates" if chosen else "fallback", "candidates": len(found)}
             if chosen is not None:
-                probabilities = self.value_model.probabilities(var.name, found)
                 best: dict[str, float] = {}
                 for c, p in zip(found, probabilities, strict=True):
                     best[c.cell] = max(best.get(c.cell, 0.0), p)
@@ -349,8 +347,6 @@ class LLMReader:
 
     def chooses_candidates(self, var: Variable) -> bool:
         """Whether ``var`` is chosen among its candidates by the value model rather than read by the decoder."""
-        from clinrag.generation.candidates import CANDIDATE_TYPES
-
         model = self.value_model
         return (
             self.config.values == "candidates"
