@@ -306,6 +306,7 @@ def test_a_run_whose_table_decides_every_variable_tunes_no_decoder_and_fills(
         "--quiet",
     )
     assert outcome.code == 0, outcome.stderr
+
     def table(path: Path) -> dict:
         with path.open(encoding="utf-8", newline="") as handle:
             return {row["patient_id"]: row for row in csv.DictReader(handle)}
@@ -348,3 +349,27 @@ def test_grid_over_retriever_and_k(small_cohort, tiny_llama_dir, tmp_path, run_c
 def test_dump_experiment_round_trips():
     config = load_experiment(REPO / "configs" / "default.yaml", ["reader.lora.epochs=5"])
     assert ExperimentConfig.model_validate(yaml.safe_load(dump_experiment(config))) == config
+
+
+def test_a_changed_generator_is_not_served_from_the_cohort_cache(tmp_path, monkeypatch):
+    """The synthetic cohort's cache key holds a hash of the generator's files: a generator that changed (its
+    variables.yaml, its templates) generates again instead of reusing the old cohort."""
+    from clinrag.experiment import runner
+
+    assert len(runner._generator_hash()) == 64 and runner._generator_hash() == runner._generator_hash()
+    config = ExperimentConfig.model_validate(
+        {"cohort": {"synth": {"patients": 6, "seed": 3}}, "retriever": {"type": "bm25"}}
+    )
+
+    def cohort_stage(generator: str) -> dict:
+        monkeypatch.setattr(runner, "_generator_hash", lambda: generator)
+        run = runner.Run(
+            config, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False, log=lambda m: None
+        )
+        run.load_cohort()
+        return next(stage for stage in run.stages if stage["stage"] == "cohort")
+
+    first = cohort_stage("a")
+    assert not first["cached"]
+    assert cohort_stage("a")["cached"]  # the same generator: served from the cache
+    assert not cohort_stage("b")["cached"]  # another generator: generated again
