@@ -74,6 +74,8 @@ def test_a_number_in_another_unit_is_marked_so():
     by_cell = {c.cell: c.features for c in found}
     assert by_cell["81"].get("unit_own") == 1.0 and not by_cell["81"].get("unit_other")
     assert by_cell["58"].get("unit_other") == 1.0
+    telegraphic = {c.cell: c.features for c in _found(AGE, [_passage("SAU. F 67a, chute, hémiplégie G.")])}
+    assert telegraphic["67"]["announced"] == 1.0 and telegraphic["67"]["unit_own"] == 1.0
     assert unit_after("NIHSS 4 points", 7) == "points" and unit_after("4/42", 1) is None
     assert unit_after("H 72a, chute", 4) == "ans" and unit_after("72 au total", 2) is None
 
@@ -167,8 +169,77 @@ def test_what_the_decoder_still_reads_and_how_deep_retrieval_goes():
         Variable(name="fa", type="boolean", description="FA"),
         Variable(name="date_avc", type="date", description="Date de l'AVC"),
     ]
-    assert [v.name for v in decoder_variables(ReaderConfig(), variables)] == ["date_avc"]
+    notes = Variable(name="commentaire", type="text", description="Commentaire libre")
+    assert [v.name for v in decoder_variables(ReaderConfig(), [*variables, notes])] == ["commentaire"]
+    assert [v.name for v in decoder_variables(ReaderConfig(dates="llm"), variables)] == ["date_avc"]
     llm = ReaderConfig(values="llm", booleans="llm")
     assert len(decoder_variables(llm, variables)) == 4
     assert retrieval_depth(ReaderConfig(), 1) == 5 and retrieval_depth(llm, 1) == 1
     assert retrieval_depth(ReaderConfig(candidate_passages=3), 8) == 8
+
+
+def test_the_deceased_get_the_fallback_their_train_cells_teach():
+    """A Rankin at 3 months no passage writes: 6 for the patients whose record reports their death, not
+    documented for those lost to follow-up (learned from the table, not a rule of the scale)."""
+    table, cells, deceased = {}, [], set()
+    for i in range(24):
+        pid = f"P{i:02d}"
+        if i % 4 == 0:
+            table[pid] = {"mrs_m3": "6"}
+            deceased.add(pid)
+            cells.append((pid, RANKIN, []))
+        elif i % 4 == 1:
+            table[pid] = {"mrs_m3": ""}
+            cells.append((pid, RANKIN, []))
+        else:
+            table[pid] = {"mrs_m3": str(i % 3)}
+            right = Candidate(str(i % 3), 0, 0, 1, {"timepoint_wanted": 1.0, "announced": 1.0})
+            wrong = Candidate("5", 1, 0, 1, {"timepoint_other": 1.0})
+            cells.append((pid, RANKIN, [right, wrong]))
+    model = learn_value_model(table, cells, frozenset(deceased))
+    assert model.choose("mrs_m3", [], deceased=True)[0] == "6"
+    assert model.choose("mrs_m3", [], deceased=False)[0] == ""
+    # without deaths in the record, the lost to follow-up outnumber nothing: the usual fallback
+    assert learn_value_model(table, cells).choose("mrs_m3", [])[0] in ("", "6")
+
+
+def test_a_request_knows_whether_the_patients_record_reports_a_death():
+    from clinrag.text.passages import PassageStore
+
+    store = PassageStore(
+        [
+            Passage("P1", "D1", 0, 30, "Hémiplégie droite, aphasie.", "2024-03-02", "urg", "", 0, 0.0),
+            Passage("P2", "D2", 0, 40, "Père décédé d'un AVC à 70 ans.", "2024-03-02", "urg", "", 0, 0.0),
+            Passage("P2", "D3", 0, 40, "Patiente décédée à J6 en USINV.", "2024-03-08", "cr", "", 1, 6.0),
+            Passage("P3", "D4", 0, 40, "Mère décédée, pas d'autre antécédent.", "2024-03-02", "urg", "", 0, 0.0),
+        ]
+    )
+    assert store.deceased() == frozenset({"P2"})
+
+
+def test_dates_are_candidates_placed_against_their_note():
+    onset = Variable(
+        name="date_debut", type="date", description="Date de début des symptômes", keywords=["vu normal"]
+    )
+    # the second document, a day after the first
+    text = "Vu normal hier à 22 h, réveillé ce matin avec une aphasie. AVC en 2019 (le 12/05/2019)."
+    note = Passage("P1", "D2", 0, len(text), text, "2024-03-03T09:10", "urg", "", 1, 1.0)
+    found = {c.cell: c.features for c in _found(onset, [note])}
+    assert set(found) == {"2024-03-02", "2024-03-03", "2019-05-12"}
+    assert found["2024-03-02"]["announced"] == 1.0 and found["2024-03-02"]["date_near_start"] == 1.0
+    assert found["2024-03-03"]["date_same_day"] == 1.0
+    assert found["2019-05-12"]["date_before"] == 1.0 and found["2019-05-12"]["date_near_start"] == 0.0
+
+
+def test_a_one_letter_value_glued_to_a_figure_is_no_candidate():
+    sex = Variable(name="sexe", type="category", description="Sexe", values=["M", "F"])
+    text = "Occlusion M1 gauche, cathéter porteur 8F. Sexe : F, 81 ans."
+    found = _found(sex, [_passage(text)])
+    assert [(c.cell, c.start) for c in found] == [("F", text.index("F, 81"))]
+
+
+def test_a_target_or_a_threshold_is_marked_a_bound():
+    ldl = Variable(name="ldl", type="number", description="LDL-cholestérol", unit="g/L", minimum=0.2, maximum=4)
+    text = "Bilan lipidique : LDL 1,62 g/L. Statine forte, objectif LDL < 0,55 g/L."
+    found = {c.cell: c.features for c in _found(ldl, [_passage(text)])}
+    assert found["0.55"].get("bound") == 1.0 and not found["1.62"].get("bound")

@@ -41,6 +41,8 @@ def _config(tiny_llama_dir: Path, **extra) -> dict:
         "reader": {
             "model": str(tiny_llama_dir),
             "max_passage_chars": 80,
+            # the decoder reads the dates here, so that the LoRA stage runs (by default dates are candidates)
+            "dates": "llm",
             "lora": {"r": 4, "alpha": 8, "epochs": 1, "last_layers": 1, "max_pairs": 24, "batch_size": 4},
         },
         "training": {"reader": "lora"},

@@ -476,6 +476,15 @@ def test_values_carry_the_timepoint_their_clause_names():
     ]
     age = Variable(name="age", type="integer", description="âge", unit="ans", minimum=18, maximum=110)
     assert [a for _, _, a, _, _ in values_with_timepoints(age, "Patiente de 81 ans.", "2024-01-02")] == ["81"]
+    # a series whose cues follow their values: each cue is its value's, not the next one's
+    series = "NIHSS 9 à l'arrivée, 4 à J1 et 2 à la sortie ; NIHSS 12 à l'entrée et à H24 : 8."
+    found = [label for *_, label in values_with_timepoints(nihss, series, "2024-01-02")]
+    assert found == ["admission", "24 heures", "sortie", "admission", "24 heures"]
+    # a duration in words is no value either: "trois mois" is the 3-month visit, not a score of 3
+    spelled = "Revue à trois mois : mRS 2, marche sans aide."
+    assert [(a, label) for _, _, a, _, label in values_with_timepoints(nihss, spelled, "2024-04-02")] == [
+        ("2", "3 mois")
+    ]
 
 
 def test_the_reader_sees_timepoints_and_never_offers_a_duration(decoder):

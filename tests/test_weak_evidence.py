@@ -35,6 +35,40 @@ def test_french_number_words_are_read_as_integers(text, expected):
     assert [value for _, _, value in find_integers(text)] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("glycémie capillaire un gramme trente-cinq à l'arrivée", ["1,35 g/L"]),
+        ("dextro à deux grammes dix, resucrage", ["2,10 g/L"]),
+        ("glycémie zéro gramme quatre-vingt-douze", ["0,92 g/L"]),
+        ("glycémie veineuse un gramme zéro cinq", ["1,05 g/L"]),
+        ("Dextro 1g35, LDL 0g92.", ["1,35 g/L", "0,92 g/L"]),
+        ("paracétamol 1 g 3 fois par jour", []),
+        ("un gramme de paracétamol", []),
+    ],
+)
+def test_concentrations_said_in_grams_then_hundredths(text, expected):
+    from clinrag.text.numbers import gram_values
+
+    assert [digits for _, _, digits in gram_values(text)] == expected
+
+
+def test_a_glycaemia_in_grams_is_one_value_converted_to_the_variables_unit():
+    in_mmol = Variable(
+        name="glycemie",
+        type="number",
+        description="Glycémie",
+        unit="mmol/L",
+        unit_conversions={"g/L": 5.551},
+        minimum=1,
+        maximum=35,
+    )
+    text = "glycémie un gramme trente-cinq tension seize neuf"
+    assert [raw for _, _, raw in find_numbers(in_mmol, text)] == ["1,35 g/L", "16", "9"]  # no "1", no "35"
+    [(_, _, _, cell), *_] = stated_values(in_mmol, text, "2024-05-02")
+    assert abs(float(cell) - 7.49) < 0.01
+
+
 def test_spelled_numbers_keep_their_offsets_and_decimals():
     text = "Dextro à un virgule deux g/L ce matin."
     [(start, end, value, digits)] = spelled_numbers(text)
@@ -239,6 +273,7 @@ def test_booleans_are_read_from_their_qualifiers_weighed_on_the_train_table(tmp_
         ("TIV contre-indiquée, AOD pris ce matin.", True),
         ("Thrombolyse IV non retenue.", True),
         ("Thrombectomie récusée par la neuroradiologie.", True),
+        ("Contre-indication à la thrombolyse IV : chirurgie récente.", True),
         ("Thrombolyse IV débutée à 14h10.", False),
     ],
 )
@@ -279,6 +314,79 @@ def test_a_non_that_qualifies_the_management_is_no_negation(text, negated):
     [annotation] = Annotator([var]).annotate_texts([text])
     first = min(annotation.mentions, key=lambda m: m.start)
     assert first.negated == negated
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "negated"),
+    [
+        # dictated, unpunctuated notes run two statements together: the negation ends at the other term
+        ("sans antécédent notable pas de diabète fumeur actif un paquet par jour", "fumeur", False),
+        ("pas de diabète fumeur actif un paquet par jour", "diabète", True),
+        ("non diabétique tabagisme à quinze paquets années", "tabagisme", False),
+        # a "non" that negates the next term, not the one before it
+        ("HTA non diabétique dyslipidémie traitée", "HTA", False),
+        ("HTA non diabétique dyslipidémie traitée", "diabétique", True),
+        # enumerations and cues of their own keep the negation
+        ("Pas de diabète ni de tabagisme.", "tabagisme", True),
+        ("Pas de diabète ou de tabagisme connu.", "tabagisme", True),
+        ("FA non retrouvée sur le Holter de 48 h.", "FA", True),
+        ("HTA : non.", "HTA", True),
+        # a cue on another line is another statement's, unless its line opens a list
+        ("HTA traitée\nhématome profond avis neurochirurgical non opérable", "HTA", False),
+        ("ATCD :\n- pas de diabète connu\n- tabagisme actif, 1 paquet/jour", "tabagisme", False),
+        ("Absence de :\n- HTA\n- tabagisme", "tabagisme", True),
+    ],
+)
+def test_a_negation_stops_at_another_variables_juxtaposed_term(text, term, negated):
+    from clinrag.text.annotate import Annotator
+
+    variables = [
+        Variable(name="diabete", type="boolean", description="Diabète", keywords=["diabète", "diabétique"]),
+        Variable(name="tabac", type="boolean", description="Tabac", keywords=["fumeur", "tabagisme"]),
+        Variable(name="hta", type="boolean", description="HTA", keywords=["HTA"]),
+        Variable(name="fa", type="boolean", description="FA", keywords=["FA"]),
+        Variable(name="dyslip", type="boolean", description="Dyslipidémie", keywords=["dyslipidémie"]),
+    ]
+    [annotation] = Annotator(variables).annotate_texts([text])
+    [mention] = [m for m in annotation.mentions if text[m.start : m.end] == term]
+    assert mention.negated == negated
+
+
+@pytest.mark.parametrize(
+    ("text", "hypothetical"),
+    [
+        ("Patiente adressée en alerte thrombolyse pour une aphasie.", True),
+        ("Thrombolyse discutée avec le neurologue de garde, non retenue.", True),
+        ("Éligible à une thrombolyse, réalisée à 15 h 20.", True),
+        ("Thrombolyse IV par ténectéplase à 15 h 20.", False),
+    ],
+)
+def test_a_treatment_considered_is_hypothetical(text, hypothetical):
+    from clinrag.text.annotate import Annotator
+
+    var = Variable(name="tiv", type="boolean", description="Thrombolyse", keywords=["thrombolyse"])
+    [annotation] = Annotator([var]).annotate_texts([text])
+    assert annotation.mentions[0].hypothetical == hypothetical
+
+
+@pytest.mark.parametrize(
+    ("text", "died"),
+    [
+        ("Patient décédé le 14/06 à 3 h dans le service.", True),
+        ("Constat de décès établi par l'interne de garde.", True),
+        ("Mode de sortie : décès.", True),
+        ("DCD à J4 d'un engagement cérébral.", True),
+        ("Père décédé d'un infarctus à 60 ans.", False),
+        ("Veuve depuis le décès de son mari en 2018.", False),
+        ("Pas de décès dans la fratrie, pas d'antécédent familial.", False),
+        ("Risque de décès élevé expliqué à la famille.", False),
+        ("Hémiplégie droite, aphasie.", False),
+    ],
+)
+def test_a_record_reports_the_patients_death(text, died):
+    from clinrag.text.death import reports_death
+
+    assert reports_death([text]) == [died]
 
 
 def test_booleans_read_a_condition_the_wider_passages_state():
@@ -334,6 +442,9 @@ def test_booleans_read_a_condition_the_wider_passages_state():
         ("Tabagisme actif à 30 PA, arrêt conseillé.", "Tabagisme", False),
         ("Tabagisme non sevré malgré les conseils.", "Tabagisme", False),
         ("HTA traitée par amlodipine.", "HTA", False),
+        ("Ne fume plus depuis sa grossesse.", "fume", True),
+        ("A arrêté de fumer en 2019.", "fumer", True),
+        ("Ne fume que le week-end.", "fume", False),
     ],
 )
 def test_a_risk_factor_said_to_be_over_is_marked_former(text, term, former):
@@ -341,6 +452,30 @@ def test_a_risk_factor_said_to_be_over_is_marked_former(text, term, former):
 
     start = text.index(term)
     assert _former(text, start, start + len(term)) == former
+
+
+@pytest.mark.parametrize(
+    ("text", "former"),
+    [
+        ("Ancien tabagisme sevré depuis dix ans, trente paquets-années.", 1.0),
+        ("Tabagisme actif, trente paquets-années.", 0.0),
+        ("Ancien fumeur. Reprise récente : fume 10 cigarettes par jour.", 0.0),
+    ],
+)
+def test_what_follows_a_former_habit_in_its_clause_is_former_too(text, former):
+    from clinrag.generation.priors import boolean_features
+    from clinrag.text.annotate import Annotator
+    from clinrag.text.passages import Passage
+
+    var = Variable(
+        name="tabac",
+        type="boolean",
+        description="Tabagisme actif",
+        keywords=["tabagisme", "fumeur", "fume", "paquets-années", "cigarettes"],
+    )
+    passage = Passage("P", "D", 0, len(text), text, "2024-01-02", "cr", "", 0, 0.0)
+    mentions = [a.mentions for a in Annotator([var]).annotate_texts([text])]
+    assert boolean_features(var, [passage], mentions)["former"] == former
 
 
 def test_former_smokers_are_learned_as_not_smoking_per_variable():
@@ -373,3 +508,29 @@ def test_former_smokers_are_learned_as_not_smoking_per_variable():
         passage = Passage("X", "X-1", 0, len(text), text, "2024-02-01", "cr", "", 0, 0.0)
         [result] = reader.read([CellRequest("X", smoking, [passage])])
         assert result.cell == expected, text
+
+
+def test_a_pre_stroke_value_is_evidence_of_the_pre_stroke_score():
+    """The timepoint "avant l'AVC" has capitals: its values were once compared case-sensitively and never
+    matched, so only values without a timepoint (a follow-up visit's) were weak evidence of a pre-stroke score."""
+    from clinrag.retrieval.supervision import states_value
+    from clinrag.text.annotate import Annotator
+    from clinrag.text.passages import Passage
+
+    var = Variable(
+        name="rankin_avant",
+        type="integer",
+        description="Rankin modifié antérieur",
+        minimum=0,
+        maximum=5,
+        timepoint="pré-AVC",
+        keywords=["Rankin", "mRS"],
+    )
+    text = "Vit seule, aide ménagère deux fois par semaine : Rankin antérieur à 2."
+    passage = Passage("P", "D", 0, len(text), text, "2024-01-02", "urg", "", 0, 0.0)
+    [annotation] = Annotator([var]).annotate_texts([text])
+    assert states_value(var, "2", passage, annotation.mentions)
+    later = "Revue à trois mois : mRS 2, marche sans aide."
+    visit = Passage("P", "D9", 0, len(later), later, "2024-04-02", "cs", "", 3, 91.0)
+    [annotation] = Annotator([var]).annotate_texts([later])
+    assert not states_value(var, "2", visit, annotation.mentions)

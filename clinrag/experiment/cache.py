@@ -33,7 +33,7 @@ from clinrag.io import atomic_write_json
 # weak evidence (lora.weak_evidence); every overlapping mention qualified, a treatment "contre-indiqué"/"récusé" negated
 # 6: a "non" that qualifies a condition's management is no negation ("HTA non traitée"); the retrieval stage keeps
 # reader.candidate_passages hits per cell; the LoRA stage is keyed on the passages its pairs show
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 

@@ -541,21 +541,23 @@ class Run:
             "cohort": self.cohort_hash,
             "retrieval": self.keys["retrieval"],
             "reader": reader.model_dump(
-                include={"max_passages", "max_passage_chars", "values", "candidate_passages"}
+                include={"max_passages", "max_passage_chars", "values", "dates", "candidate_passages"}
             ),
             "k": self.config.retrieval.k,
             "variables": [v.name for v in variables],
-            "learns": ["priors.json", "booleans.json:2", f"values.json:{VALUE_MODEL_VERSION}"],
+            "learns": ["priors.json", "booleans.json:3", f"values.json:{VALUE_MODEL_VERSION}"],
         }
         key = self.cache.key("reader_priors", payload)
         start = time.perf_counter()
         k = self.config.retrieval.k
 
         def build(staging: Path) -> None:
-            from clinrag.generation.candidates import CANDIDATE_TYPES, candidates, learn_value_model
+            from clinrag.generation.candidates import candidates, learn_value_model
+            from clinrag.generation.reader import candidate_types
 
+            chosen = candidate_types(reader)
             every = [_request(store, pid, var, hits, k) for pid in train for var in variables]
-            every = [r for r in every if r.variable.type in (*CANDIDATE_TYPES, *PRIOR_TYPES)]
+            every = [r for r in every if r.variable.type in (*chosen, *PRIOR_TYPES)]
             # one annotation of every passage retrieved; the decoder's passages are the first of them
             wide = request_mentions(
                 [CellRequest(r.patient_id, r.variable, r.candidates) for r in every], None
@@ -564,11 +566,11 @@ class Run:
             model = None
             if reader.values == "candidates":
                 cells = [
-                    (r.patient_id, r.variable, candidates(r.variable, r.candidates, m))
+                    (r.patient_id, r.variable, candidates(r.variable, r.candidates, m, r.deceased))
                     for r, m in zip(every, wide, strict=True)
-                    if r.variable.type in CANDIDATE_TYPES
+                    if r.variable.type in chosen
                 ]
-                model = learn_value_model(cohort.table, cells)
+                model = learn_value_model(cohort.table, cells, store.deceased())
             save_value_model(model, staging)
             prior = [i for i, r in enumerate(every) if r.variable.type in PRIOR_TYPES]
             requests, mentions = [every[i] for i in prior], [narrow[i] for i in prior]
@@ -885,7 +887,7 @@ def _request(store: PassageStore, pid: str, var: Variable, hits: dict[str, dict[
     from clinrag.generation.reader import CellRequest
 
     found = [store.passages[int(index)] for index, _ in hits[pid][var.name]]
-    return CellRequest(pid, var, found[:k], found)
+    return CellRequest(pid, var, found[:k], found, pid in store.deceased())
 
 
 def _result_record(result) -> dict[str, Any]:

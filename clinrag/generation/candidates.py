@@ -37,13 +37,15 @@ from clinrag.text.passages import Passage
 from clinrag.text.timepoints import TIMEPOINT_DAYS, follow_up_window, timepoint_label
 
 CANDIDATE_TYPES = ("integer", "number", "category")
-"""Types chosen among candidates. Booleans have their qualifier model (:mod:`clinrag.generation.priors`),
-dates and free text the decoder."""
+"""Types chosen among candidates. Dates too with ``reader.dates: candidates``
+(:func:`clinrag.generation.reader.candidate_types`). Booleans have their qualifier model
+(:mod:`clinrag.generation.priors`), free text the decoder."""
 
 VALUES_FILE = "values.json"
-VERSION = 3
+VERSION = 4
 """Bump when what :func:`learn_value_model` learns changes: the run's cache key holds it (2: thresholds from the
-middle of the best ones, not the lowest; 3: "72a" is an age in years)."""
+middle of the best ones, not the lowest; 3: "72a" is an age in years; 4: the patient's death a feature, and
+the deceased's fallbacks; a number's fallback only the value most of its cells hold)."""
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 """Thresholds tried per variable in the cross-validation."""
 MIN_PATIENTS_CV = 4
@@ -60,6 +62,14 @@ _UNIT_AFTER = re.compile(
 )
 """A unit written right after a number (French clinical notes: doses, weights, pressures, durations, scores)."""
 
+
+_BOUND = re.compile(
+    r"(?:[<>≤≥]=?|\bobjectifs?|\bcibles?|\binf[ée]rieure?s? [àa]|\bsup[ée]rieure?s? [àa]|\bmoins de|\bseuil)"
+    r"\s*(?:de|d'|à|a|:)?\s*$",
+    re.IGNORECASE,
+)
+"""A bound, not a measurement, before a number: a target ("objectif LDL < 0,55 g/L"), a threshold ("glycémie
+supérieure à 1,8 g/L"). Its candidate says so (feature ``bound``)."""
 
 _YEARS_SHORT = re.compile(r"a(?![\w'’])")
 """Telegraphic notes' age: "H 72a", "F 81a" (the "a" glued to the number)."""
@@ -108,6 +118,11 @@ FEATURES = (
     "negated",
     "hypothetical",
     "family",
+    "deceased",
+    "bound",
+    "date_same_day",
+    "date_before",
+    "date_near_start",
 )
 """What describes a candidate (see :func:`candidates`). Category-only features are 0 for numbers and conversely."""
 
@@ -139,8 +154,28 @@ def _window(var: Variable) -> tuple[float, float] | None:
     return _NEAR_DAYS.get(label or "")
 
 
-def candidates(var: Variable, passages: list[Passage], mentions: list[list[Mention]]) -> list[Candidate]:
-    """Every value of ``var`` the passages (best ranked first) state, with its :data:`FEATURES`.
+def _date_features(cell: str, passage: Passage) -> dict[str, float]:
+    """Where a date candidate stands against its note: the note's own day, before it, and within a day of the
+    patient's first document (an onset, an admission)."""
+    import datetime as dt
+
+    try:
+        day, written = dt.date.fromisoformat(cell), dt.date.fromisoformat(passage.date[:10])
+    except ValueError:
+        return {}
+    offset = passage.days - (written - day).days  # days from the first document to the candidate date
+    return {
+        "date_same_day": float(day == written),
+        "date_before": float(day < written),
+        "date_near_start": float(-1.5 <= offset <= 1.0),
+    }
+
+
+def candidates(
+    var: Variable, passages: list[Passage], mentions: list[list[Mention]], deceased: bool = False
+) -> list[Candidate]:
+    """Every value of ``var`` the passages (best ranked first) state, with its :data:`FEATURES` (``deceased``:
+    the patient's record reports their death, :meth:`~clinrag.text.passages.PassageStore.deceased`).
 
     Integers and numbers: the values :func:`~clinrag.generation.reader.values_with_timepoints` finds in a
     passage (in range, durations left out), with whether a term of the variable announces them
@@ -155,6 +190,7 @@ def candidates(var: Variable, passages: list[Passage], mentions: list[list[Menti
     for rank, (passage, mentioned) in enumerate(zip(passages, mentions, strict=True)):
         mentioned = [m for m in mentioned if m.variable == var.name]
         base = {
+            "deceased": float(deceased),
             "rank_first": float(rank == 0),
             "rank_inverse": 1.0 / (rank + 1),
             "term_in_passage": float(any(not m.value for m in mentioned)),
@@ -213,7 +249,13 @@ def candidates(var: Variable, passages: list[Passage], mentions: list[list[Menti
                 "values_in_passage": 1.0 / len(stated),
                 "unit_written": float(any(c.isalpha() or c == "%" for c in answer)),
             }
+            if _BOUND.search(passage.text[max(0, start - 25) : start]):
+                features["bound"] = 1.0
+            if var.type == "date":
+                features.update(_date_features(cell, passage))
             unit = unit_after(passage.text, end)
+            if unit == "ans" and _YEARS_SHORT.match(passage.text, end) and "ans" in own:
+                features["announced"] = 1.0  # "H 72a": the telegraphic "a" is the age's own word, "ans"
             if unit is not None:
                 mine = unit in own or any(unit.startswith(u) or u.startswith(unit) for u in own if len(u) > 2)
                 features["unit_own" if mine else "unit_other"] = 1.0
@@ -248,6 +290,8 @@ class ValueModel:
         thresholds: Per variable, the probability the best candidate needs to answer.
         fallbacks: Per variable, the cell answered otherwise ("" = not documented).
         values: Per category variable, the values with an intercept of their own.
+        fallbacks_deceased: Per variable, the fallback of the patients whose record reports their death, where
+            the train table gives them one (a Rankin of 6 that no passage writes).
     """
 
     variables: list[str]
@@ -256,6 +300,7 @@ class ValueModel:
     thresholds: dict[str, float]
     fallbacks: dict[str, str]
     values: dict[str, list[str]] = field(default_factory=dict)
+    fallbacks_deceased: dict[str, str] = field(default_factory=dict)
 
     def columns(self) -> list[str]:
         """The names of the regression's columns (for reading the weights)."""
@@ -288,11 +333,15 @@ class ValueModel:
         return (1.0 / (1.0 + np.exp(-logits))).tolist()
 
     def choose(
-        self, name: str, found: list[Candidate], probabilities: list[float] | None = None
+        self,
+        name: str,
+        found: list[Candidate],
+        probabilities: list[float] | None = None,
+        deceased: bool = False,
     ) -> tuple[str, float, Candidate | None]:
         """``(cell, score, candidate)``: the most probable candidate when it reaches the variable's threshold,
-        else the variable's fallback with no candidate (``probabilities``: :meth:`probabilities` when the caller
-        has them already)."""
+        else the variable's fallback with no candidate, that of the deceased for a patient whose record reports
+        their death (``probabilities``: :meth:`probabilities` when the caller has them already)."""
         if probabilities is None:
             probabilities = self.probabilities(name, found)
         if probabilities:
@@ -300,7 +349,8 @@ class ValueModel:
             if probabilities[best] >= self.thresholds.get(name, 0.0):
                 return found[best].cell, probabilities[best], found[best]
         top = max(probabilities, default=0.0)
-        return self.fallbacks.get(name, ""), 1.0 - top, None
+        fallbacks = self.fallbacks_deceased if deceased and name in self.fallbacks_deceased else self.fallbacks
+        return fallbacks.get(name, ""), 1.0 - top, None
 
     def to_json(self) -> dict:
         return {"features": list(FEATURES), **asdict(self)}
@@ -322,13 +372,16 @@ def _fit(rows: list[list[float]], labels: list[int]):
 def learn_value_model(
     table: dict[str, dict[str, str]],
     cells: list[tuple[str, Variable, list[Candidate]]],
+    deceased: frozenset[str] | set[str] = frozenset(),
     seed: int = 0,
 ) -> ValueModel | None:
     """The :class:`ValueModel` of the cells ``(patient_id, variable, candidates)`` of the train split, labelled
-    by ``table`` (``patient_id -> variable -> cell``). None when no candidate equals a table cell."""
+    by ``table`` (``patient_id -> variable -> cell``); ``deceased``: the patients whose record reports their
+    death, who get fallbacks of their own. None when no candidate equals a table cell."""
     import numpy as np
 
     names = sorted({var.name for _, var, _ in cells})
+    kinds = {var.name: var.type for _, var, _ in cells}
     values = {
         var.name: list(var.values or []) for _, var, _ in cells if var.type == "category" and var.values
     }
@@ -368,15 +421,30 @@ def learn_value_model(
         scored = []  # (cells right, threshold, fallback) for every threshold tried
         for threshold in THRESHOLDS:
             answered = {i for i, _ in mine if i in held and held[i][1] >= threshold}
-            left = Counter(table.get(pid, {}).get(name, "") for i, pid in mine if i not in answered)
-            fallback = max(left.items(), key=lambda kv: (kv[1], kv[0] == ""))[0] if left else ""
             right = sum(held[i][0] == table.get(pid, {}).get(name, "") for i, pid in mine if i in answered)
-            scored.append((right + left.get(fallback, 0), threshold, fallback))
+            fallbacks = []
+            for dead in (False, True):
+                left = Counter(
+                    table.get(pid, {}).get(name, "")
+                    for i, pid in mine
+                    if i not in answered and (pid in deceased) == dead
+                )
+                fallback = max(left.items(), key=lambda kv: (kv[1], kv[0] == ""))[0] if left else None
+                if fallback and kinds[name] != "category" and 2 * left[fallback] <= sum(left.values()):
+                    # a score or a measure no passage states: only the value most of those cells hold (the
+                    # deceased's Rankin of 6), not the most frequent of a spread of values
+                    fallback = ""
+                right += left.get(fallback, 0) if fallback is not None else 0
+                fallbacks.append(fallback)
+            scored.append((right, threshold, fallbacks))
         # the middle of the thresholds that do best: a table whose cells are always documented sets no lower
         # bound on its own, and the lowest threshold would then answer any number of any other text
         best = max(right for right, _, _ in scored)
-        plateau = [(threshold, fallback) for right, threshold, fallback in scored if right == best]
-        model.thresholds[name], model.fallbacks[name] = plateau[len(plateau) // 2]
+        plateau = [(threshold, fallbacks) for right, threshold, fallbacks in scored if right == best]
+        model.thresholds[name], (alive, dead) = plateau[len(plateau) // 2]
+        model.fallbacks[name] = alive if alive is not None else ""
+        if dead is not None and dead != model.fallbacks[name]:
+            model.fallbacks_deceased[name] = dead
     return model
 
 

@@ -136,6 +136,9 @@ class ReaderConfig(_Config):
     (:class:`clinrag.generation.candidates.ValueModel`); the decoder is not asked. ``llm``: the decoder reads
     them from the top ``retrieval.k`` passages, among the options ``grounded``, ``timepoint_filter`` and
     ``grounded_categories`` leave. Measured in docs/generalization.md (stage 3)."""
+    dates: Literal["candidates", "llm"] = "candidates"
+    """With ``values: candidates``, dates too are chosen among the dates the passages state (absolute, or
+    relative to the note's date: "la veille", "le 16/01") by the same model; ``llm``: the decoder writes them."""
     candidate_passages: int = Field(5, ge=1)
     """With ``values: candidates``: how many retrieved passages (best first) propose candidates."""
     unmentioned: Literal["prior", "read"] = "prior"

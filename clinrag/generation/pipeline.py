@@ -62,7 +62,7 @@ def fill_cells(
         for var in variables:
             hits = retrieve(retriever, store, pid, var, max(k, depth or k))
             found = [store.passages[h.index] for h in hits]
-            requests.append(CellRequest(pid, var, found[:k], found))
+            requests.append(CellRequest(pid, var, found[:k], found, pid in store.deceased()))
     return reader.read(requests, progress=progress)
 
 

@@ -146,7 +146,9 @@ sevré", "ex-tabagique") means *no* for current smoking and little for a history
 BOOLEANS_FILE = "booleans.json"
 
 _FORMER_BEFORE = re.compile(
-    r"(?:\bancien(?:ne)?s?|\bex[- ]?|\barr[êe]t (?:du |de |d')?|\bsevrage (?:du |de |d')?)\s*$", re.IGNORECASE
+    r"(?:\bancien(?:ne)?s?|\bex[- ]?|\barr[êe]t (?:du |de |d')?|\bsevrage (?:du |de |d')?|\bne\s+|\bn'a plus\s+"
+    r"|arr[êe]t[ée] de\s+)\s*$",
+    re.IGNORECASE,
 )
 _FORMER_AFTER = re.compile(
     r"^[^.;\n]{0,25}?\b(?<!non )(?:sevr[ée]e?s?|arr[êe]t[ée]e?s?|stopp[ée]e?s?|ancien(?:ne)?s?|pass[ée]e?s?|"
@@ -154,13 +156,17 @@ _FORMER_AFTER = re.compile(
     re.IGNORECASE,
 )
 """French wordings of a risk factor that is over: before the term ("ancien fumeur", "ex-tabagique", "arrêt du
-tabac"), or in the words right after it ("tabagisme sevré depuis 2015", "tabac arrêté en 2010", "tabagisme
+tabac", "a arrêté de fumer"; "ne fume plus": edsnlp reads no negation in "ne ... plus", the "plus" after the
+term is checked by :func:`_former`), or in the words right after it ("tabagisme sevré depuis 2015", "tabac arrêté en 2010", "tabagisme
 ancien")."""
 
 
 def _former(text: str, start: int, end: int) -> bool:
     """Whether the mention ``text[start:end]`` is said to be over (:data:`_FORMER_BEFORE`, :data:`_FORMER_AFTER`)."""
-    return bool(_FORMER_BEFORE.search(text[max(0, start - 12) : start]) or _FORMER_AFTER.search(text[end:]))
+    before = _FORMER_BEFORE.search(text[max(0, start - 12) : start])
+    if before and before.group(0).casefold().startswith("ne"):  # "ne fume plus", not "ne fume que le soir"
+        return text[end:].lstrip().casefold().startswith("plus")
+    return bool(before or _FORMER_AFTER.search(text[end:]))
 
 
 def qualifier_features(var: Variable, passages: list[Passage], mentions: list[list[Mention]]) -> list[float]:
@@ -178,7 +184,8 @@ def _qualifiers(
     first = None
     affirmed = former = 0
     for passage, found in zip(passages, mentions, strict=True):
-        for m in (m for m in found if m.variable == var.name and not m.value):
+        over_until = None  # end of the last mention said to be over: what follows in its clause is about it
+        for m in sorted((m for m in found if m.variable == var.name and not m.value), key=lambda m: m.start):
             if m.family:
                 counts["family"] = 1.0
             elif m.hypothetical:
@@ -188,7 +195,15 @@ def _qualifiers(
                 first = first or ("first_negated" if m.negated else "first_affirmed")
                 if not m.negated:
                     affirmed += 1
-                    former += _former(passage.text, m.start, m.end)
+                    # "ancien tabagisme sevré depuis dix ans, 30 paquets-années": the quantity is the former one's
+                    carried = (
+                        over_until is not None
+                        and m.start - over_until <= 60
+                        and not re.search(r"[.;\n]", passage.text[over_until : m.start])
+                    )
+                    if carried or _former(passage.text, m.start, m.end):
+                        former += 1
+                        over_until = m.end
     if first:
         counts[first] = 1.0
     return [counts[name] for name in QUALIFIER_FEATURES], float(affirmed > 0 and former == affirmed)

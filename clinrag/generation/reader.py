@@ -61,6 +61,9 @@ class CellRequest:
     candidates: list[Passage] | None = None
     """Passages the candidate model reads (``reader.values: candidates``; more than the decoder's ``k``, best
     first); None: ``passages``."""
+    deceased: bool = False
+    """Whether the patient's record reports their death (:meth:`~clinrag.text.passages.PassageStore.deceased`):
+    the value model's fallback for the cell depends on it (a Rankin of 6, a follow-up never held)."""
 
 
 @dataclass
@@ -156,6 +159,7 @@ def timepoint_consistent(var: Variable, labels: dict[str, set[str | None]]) -> l
     wanted = timepoint_label(var.timepoint)
     if wanted is None:
         return list(labels)
+    wanted = wanted.casefold()
     named = [cell for cell, found in labels.items() if any(lb and lb.casefold() == wanted for lb in found)]
     return named or [cell for cell, found in labels.items() if None in found]
 
@@ -177,10 +181,18 @@ def decoder_variables(config: ReaderConfig, variables: list[Variable]) -> list[V
     (integers, numbers and categories with ``values: candidates``, booleans with ``booleans: qualifiers``)."""
     if config.type != "llm":
         return list(variables)
-    decided = set(CANDIDATE_TYPES) if config.values == "candidates" else set()
+    decided = set(candidate_types(config))
     if config.booleans == "qualifiers":
         decided.add("boolean")
     return [v for v in variables if v.type not in decided]
+
+
+def candidate_types(config: ReaderConfig) -> tuple[str, ...]:
+    """The variable types the value model chooses among candidates under ``config`` (none with ``values:
+    llm``; dates with ``dates: candidates``)."""
+    if config.type != "llm" or config.values != "candidates":
+        return ()
+    return (*CANDIDATE_TYPES, "date") if config.dates == "candidates" else CANDIDATE_TYPES
 
 
 def retrieval_depth(config: ReaderConfig, k: int) -> int:
@@ -310,9 +322,9 @@ class LLMReader:
             from clinrag.generation.candidates import candidates
 
             passages = request.candidates if request.candidates is not None else request.passages
-            found = candidates(var, passages, self._mentions(var, passages))
+            found = candidates(var, passages, self._mentions(var, passages), request.deceased)
             probabilities = self.value_model.probabilities(var.name, found)
-            cell, score, chosen = self.value_model.choose(var.name, found, probabilities)
+            cell, score, chosen = self.value_model.choose(var.name, found, probabilities, request.deceased)
             extra: dict = {"answered_by": "candidates" if chosen else "fallback", "candidates": len(found)}
             if chosen is not None:
                 best: dict[str, float] = {}
@@ -349,8 +361,7 @@ class LLMReader:
         """Whether ``var`` is chosen among its candidates by the value model rather than read by the decoder."""
         model = self.value_model
         return (
-            self.config.values == "candidates"
-            and var.type in CANDIDATE_TYPES
+            var.type in candidate_types(self.config)
             and model is not None
             and var.name in model.variables
         )

@@ -32,7 +32,7 @@ from clinrag.data.values import cells_match, normalize_text, parse_value
 from clinrag.data.variables import Variable
 from clinrag.text.annotate import Annotator, Mention
 from clinrag.text.dates import find_dates
-from clinrag.text.numbers import spelled_numbers
+from clinrag.text.numbers import gram_values, spelled_numbers
 from clinrag.text.passages import Passage, PassageStore
 from clinrag.text.timepoints import timepoint_label, value_timepoints, without_durations
 
@@ -102,6 +102,8 @@ def find_numbers(var: Variable, text: str) -> list[tuple[int, int, str]]:
         if unit.group(2):
             end, digits = end + unit.end() - 1, digits + unit.group(0)[1:]
         matches.append((start, end, digits))
+    grams = gram_values(text)  # "un gramme trente-cinq", "1g35": one value, not a 1 and a 35
+    matches = [m for m in matches if not any(s <= m[0] < e for s, e, _ in grams)] + list(grams)
     found = []
     for start, end, candidate in sorted(matches):
         try:
@@ -143,7 +145,7 @@ def _timed_values(var: Variable, text: str) -> list[tuple[int, int, int | str]]:
     return [
         value
         for value, label in zip(found, labels, strict=True)
-        if label is None or label.casefold() == wanted
+        if label is None or label.casefold() == wanted.casefold()
     ]
 
 

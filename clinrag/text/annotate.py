@@ -82,6 +82,22 @@ def silence_edsnlp() -> None:
         pass
 
 
+def _negation_preceding() -> list[str]:
+    from edsnlp.pipes.qualifiers.negation.patterns import preceding
+
+    # a treatment ruled out before its name: "contre-indication à la thrombolyse", "CI à la thrombolyse"
+    ruled_out = [
+        f"{word} {article}"
+        for word in ("contre-indication", "contre indication", "contre-indications", "CI")
+        for article in ("à", "à la", "au", "à une", "formelle à", "formelle à la")
+    ]
+    return [*preceding, *ruled_out]
+
+
+NEGATION_PRECEDING = _negation_preceding()
+"""edsnlp's negation cues before their term, and those of a treatment ruled out."""
+
+
 def _negation_following() -> list[str]:
     from edsnlp.pipes.qualifiers.negation.patterns import following
 
@@ -129,6 +145,94 @@ NEGATION_PSEUDO = _negation_pseudo()
 """edsnlp's pseudo-negations, and a "non" that qualifies a condition's management ("HTA non traitée")."""
 
 
+def _glued(text: str, start: int, end: int) -> bool:
+    """A term of one or two characters written against a letter or figure: the "F" of a catheter's "8F", the
+    "M" of the artery segment "M1" are no sex (the tokenizer splits them off)."""
+    if end - start > 2:
+        return False
+    return (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
+
+
+def _same_statement(text: str, cue_end: int, start: int) -> bool:
+    """Whether a negation cue ending at ``cue_end`` and a mention at ``start`` after it are one statement: on
+    one line, or the cue's line ends with a colon that opens a list ("Absence de :\n- HTA\n- diabète")."""
+    between = text[cue_end:start]
+    if "\n" not in between:
+        return True
+    return between.split("\n", 1)[0].rstrip().endswith(":")
+
+
+def context_terms() -> dict[str, list[str]]:
+    """The terms of the registry lexicon's boolean concepts (conditions, treatments), by concept: where one
+    stands next to a variable's mention it bounds the mention's negation (:func:`negation_reaches`), whatever
+    variables an :class:`Annotator` is built for."""
+    from clinrag.text.vocabulary import load_concepts
+
+    return {
+        f"concept:{c.id}": list(dict.fromkeys(c.terms)) for c in load_concepts() if "boolean" in c.types and c.terms
+    }
+
+
+def negation_reaches(ent, variable: str, spans: list[tuple[int, int, str]]) -> bool:
+    """Whether the negation edsnlp found for mention ``ent`` (of ``variable``) reaches it, given the other terms
+    of its document (``spans``: start, end, variable or lexicon concept; :func:`context_terms`). Two cases where
+    edsnlp's scope, the sentence, is too wide, both where another variable's or concept's term (not overlapping
+    one of this variable's) stands between the cue and the mention:
+
+    * a "non" after the mention that is the negation of the term right after it: "HTA non diabétique";
+    * a negation before the mention that ends at another variable's term juxtaposed to this one, without a
+      comma or a conjunction: unpunctuated, dictated notes run two statements together ("pas de diabète fumeur
+      actif", "non diabétique tabagisme actif"); an enumeration keeps the negation ("pas de diabète, ni HTA").
+
+    A cue on another line than the mention reaches it only from a line that ends with a colon (a list's
+    header): edsnlp's sentences run over the line breaks of lists and of unpunctuated notes ("- pas de diabète
+    connu\n- tabagisme actif").
+    """
+    text = ent.doc.text
+    if not ent._.negation_cues:
+        return True
+    # a cue after the mention on a later line is another statement's ("... HTA\n... non opérable"): edsnlp's
+    # sentences run over the line breaks of unpunctuated notes
+    cues = [
+        c
+        for c in ent._.negation_cues or []
+        if (c.start_char < ent.start_char and _same_statement(text, c.end_char, ent.start_char))
+        or (c.start_char >= ent.start_char and "\n" not in text[ent.end_char : c.start_char])
+    ]
+    if not cues:
+        return False
+    own = [(s, e) for s, e, v in spans if v == variable]
+    others = [(s, e) for s, e, v in spans if v != variable and not any(s < oe and os < e for os, oe in own)]
+    if all(c.start_char >= ent.end_char for c in cues):
+        for cue in cues:
+            if cue.text.casefold() != "non":
+                return True
+            after = len(text) - len(text[cue.end_char :].lstrip())
+            if after == cue.end_char or not any(s == after for s, _ in others):
+                return True
+        return False
+    if all(c.end_char <= ent.start_char for c in cues):
+        last = max(c.end_char for c in cues)
+        return not any(
+            last <= s and e < ent.start_char and not text[e : ent.start_char].strip() for s, e in others
+        )
+    return True
+
+
+def _hypothesis_cues() -> tuple[list[str], list[str]]:
+    from edsnlp.pipes.qualifiers.hypothesis.patterns import following, preceding
+
+    # a treatment considered, not (yet) given: "alerte thrombolyse" (the stroke pathway's alert, before the
+    # decision), "éligible à une thrombectomie", "thrombolyse discutée"
+    before = ["alerte", "éligible à", "éligible à une", "éligibilité à", "candidat à", "candidate à"]
+    after = ["discuté", "discutée", "discutés", "discutées", "à discuter", "en discussion"]
+    return [*preceding, *before], [*following, *after]
+
+
+HYPOTHESIS_PRECEDING, HYPOTHESIS_FOLLOWING = _hypothesis_cues()
+"""edsnlp's hypothesis cues, and those of a treatment considered, not given."""
+
+
 class Annotator:
     """An edsnlp pipeline built for a set of variables.
 
@@ -158,11 +262,27 @@ class Annotator:
         nlp.add_pipe(eds.sections())
         if terms:
             nlp.add_pipe(eds.matcher(terms=terms, attr="NORM", span_setter=["ents", "clinrag_mentions"]))
+            nlp.add_pipe(
+                eds.matcher(terms=context_terms(), attr="NORM", span_setter=["clinrag_context"]),
+                name="context_matcher",
+            )
         # every mention is qualified, the overlapping ones too ("thrombolyse" inside "pas de thrombolyse IV"):
         # edsnlp qualifies the "ents" only, which keep one span of overlapping ones
         spans = ["ents", "clinrag_mentions"]
-        nlp.add_pipe(eds.negation(following=NEGATION_FOLLOWING, pseudo=NEGATION_PSEUDO, span_getter=spans))
-        nlp.add_pipe(eds.hypothesis(span_getter=spans))
+        nlp.add_pipe(
+            eds.negation(
+                preceding=NEGATION_PRECEDING,
+                following=NEGATION_FOLLOWING,
+                pseudo=NEGATION_PSEUDO,
+                span_getter=spans,
+                explain=True,
+            )
+        )
+        nlp.add_pipe(
+            eds.hypothesis(
+                preceding=HYPOTHESIS_PRECEDING, following=HYPOTHESIS_FOLLOWING, span_getter=spans
+            )
+        )
         nlp.add_pipe(eds.family(span_getter=spans))
         self.nlp = nlp
 
@@ -183,9 +303,14 @@ class Annotator:
             ann = DocumentAnnotation()
             ann.sentences = [(s.start_char, s.end_char) for s in parsed.sents]
             ann.sections = [(s.start_char, s.end_char, s.label_) for s in parsed.spans.get("sections", [])]
-            for ent in parsed.spans.get("clinrag_mentions", []):
-                if ent.label_ not in self._keys:
-                    continue
+            found = [
+                e
+                for e in parsed.spans.get("clinrag_mentions", [])
+                if e.label_ in self._keys and not _glued(parsed.text, e.start_char, e.end_char)
+            ]
+            spans = [(e.start_char, e.end_char, self._keys[e.label_][0]) for e in found]
+            spans += [(e.start_char, e.end_char, e.label_) for e in parsed.spans.get("clinrag_context", [])]
+            for ent in found:
                 variable, value = self._keys[ent.label_]
                 ann.mentions.append(
                     Mention(
@@ -193,7 +318,7 @@ class Annotator:
                         value=value,
                         start=ent.start_char,
                         end=ent.end_char,
-                        negated=bool(ent._.negation),
+                        negated=bool(ent._.negation) and negation_reaches(ent, variable, spans),
                         hypothetical=bool(ent._.hypothesis),
                         family=bool(ent._.family),
                     )

@@ -1,5 +1,6 @@
 """Dates written in French clinical text, absolute ("12/03/2023", "12 mars 2023", "12.03.23") or relative to
-the document's date ("la veille", "ce jour")."""
+the document's date ("la veille", "ce jour", "hier", "ce matin"; a day and month without the year, "le 16/01",
+"le 3 mars", in the year that puts it nearest before the document)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,38 @@ _RELATIVE = {
     "l'avant-veille": -2,
     "l'avant veille": -2,
     "la veille": -1,
+    "avant-hier": -2,
+    "avant hier": -2,
+    "hier": -1,
     "ce jour": 0,
     "aujourd'hui": 0,
+    "ce matin": 0,
+    "cette nuit": 0,
+    "ce soir": 0,
+    "cet apres-midi": 0,
+    "cet apres midi": 0,
     "le lendemain": 1,
 }
+_RELATIVE_PATTERN = re.compile(
+    r"(?<![\w'-])(?:" + "|".join(re.escape(p) for p in sorted(_RELATIVE, key=len, reverse=True)) + r")(?![\w-])"
+)
+# a day and a month without the year, as notes write the days of the stay ("le 16/01", "le 3 mars"): the month
+# in two figures, so that a fraction ("mRS 2/6", "TA 12/8") is no date
+_DAY_MONTH = re.compile(r"(?<![\d/.,])(\d{1,2})[/.](0[1-9]|1[0-2])(?![/.]?\d)")
+_TEXTUAL_NO_YEAR = re.compile(r"(?<!\d)(\d{1,2})(?:er)?\s+([a-z]+)(?!\s+\d)")
+
+
+def _near(reference: dt.date, month: int, day: int) -> dt.date:
+    """The date of ``day``/``month`` nearest before ``reference`` or in the month after it (a note written in
+    January speaks of "le 28/12" of the year before)."""
+    for year in (reference.year, reference.year - 1, reference.year + 1):
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            return None
+        if -300 <= (reference - candidate).days <= 330 and candidate <= reference + dt.timedelta(days=31):
+            return candidate
+    return None
 
 
 def _year(text: str) -> int:
@@ -57,9 +86,21 @@ def find_dates(text: str, reference: dt.date | None = None) -> list[tuple[int, i
             except ValueError:
                 continue
     if reference is not None:
-        for phrase, shift in _RELATIVE.items():
-            for match in re.finditer(re.escape(phrase), folded):
-                found.append((match.start(), match.end(), reference + dt.timedelta(days=shift)))
+        for match in _RELATIVE_PATTERN.finditer(folded):
+            found.append((match.start(), match.end(), reference + dt.timedelta(days=_RELATIVE[match.group()])))
+        taken = [(start, end) for start, end, _ in found]
+        partial = [(m, int(m.group(2)), int(m.group(1))) for m in _DAY_MONTH.finditer(folded)]
+        partial += [
+            (m, FRENCH_MONTHS[m.group(2)], int(m.group(1)))
+            for m in _TEXTUAL_NO_YEAR.finditer(folded)
+            if m.group(2) in FRENCH_MONTHS
+        ]
+        for match, month, day in partial:
+            if any(start <= match.start() < end for start, end in taken):
+                continue
+            date = _near(reference, month, day)
+            if date is not None:
+                found.append((match.start(), match.end(), date))
     return sorted(found)
 
 

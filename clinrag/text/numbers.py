@@ -64,3 +64,33 @@ def spelled_numbers(text: str) -> tuple[tuple[int, int, float, str], ...]:
                 continue
         found.append((first.match.start(), last.match.end(), float(occurrence.value), occurrence.text))
     return tuple(found)
+
+
+_GRAMS_COMPACT = re.compile(r"(?<![\w/,.])(\d)g(\d{1,2})(?![\w/]|[.,]\d)", re.IGNORECASE)
+"""A concentration in grams written the French way, without a decimal comma: "1g35", "0g92", "2g1"."""
+_GRAMS_WORD = re.compile(r"\s+grammes?\s+", re.IGNORECASE)
+_ONE = re.compile(r"(?<!\w)une?(?!\w)", re.IGNORECASE)
+
+
+def gram_values(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Concentrations in grams per litre said or written as grams then hundredths: "1g35", "un gramme
+    trente-cinq", "deux grammes dix", "zéro gramme quatre-vingt-douze", "un gramme zéro cinq" (how a glycaemia
+    or an LDL is dictated): ``(start, end, "1,35 g/L")``. One figure after the grams is tenths ("1g5" = 1,5)."""
+    found = [
+        (m.start(), m.end(), f"{m.group(1)},{m.group(2)} g/L") for m in _GRAMS_COMPACT.finditer(text)
+    ]
+    if "gramme" not in text.casefold():
+        return tuple(found)
+    spelled = [(s, e, v) for s, e, v, _ in spelled_numbers(text) if v.is_integer()]
+    units = [(s, e, v) for s, e, v in spelled if v < 10] + [(m.start(), m.end(), 1.0) for m in _ONE.finditer(text)]
+    following = {s: (e, v) for s, e, v in spelled if v < 100}
+    for start, end, grams in units:
+        link = _GRAMS_WORD.match(text, end)
+        if link is None or link.end() not in following:
+            continue
+        last, hundredths = following[link.end()]
+        # "zéro cinq" is read by text2num as one number, "05"
+        zero = text[link.end() : last].casefold().startswith(("zéro", "zero"))
+        digits = f"{int(hundredths):02d}" if zero or hundredths >= 10 else f"{int(hundredths)}"
+        found.append((start, last, f"{int(grams)},{digits} g/L"))
+    return tuple(sorted(found))

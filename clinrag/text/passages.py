@@ -69,6 +69,7 @@ class PassageStore:
 
     def __init__(self, passages: list[Passage]):
         self.passages = passages
+        self._deceased: frozenset[str] | None = None
         self.ranges: dict[str, tuple[int, int]] = {}
         for index, passage in enumerate(passages):
             start, end = self.ranges.get(passage.patient_id, (index, index))
@@ -93,6 +94,15 @@ class PassageStore:
         """A patient's passages, documents in date order."""
         start, end = self.patient_range(patient_id)
         return self.passages[start:end]
+
+    def deceased(self) -> frozenset[str]:
+        """The patients whose passages report their death (:func:`clinrag.text.death.deceased_patients`),
+        computed once."""
+        if self._deceased is None:
+            from clinrag.text.death import deceased_patients
+
+            self._deceased = deceased_patients(self.passages)
+        return self._deceased
 
     @property
     def texts(self) -> list[str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from clinrag.text.numbers import spelled_numbers
+
 _TREATMENT = r"(?:la |sa |une )?(?:thrombolyse|fibrinolyse|TIV|thrombectomie|TM|revascularisation|traitement)"
 TIMEPOINT_CUES: dict[str, tuple[str, ...]] = {
     "admission": (
@@ -42,6 +44,7 @@ TIMEPOINT_CUES: dict[str, tuple[str, ...]] = {
         r"pr[ée]alable",
         r"habituel(?:le)?",
         r"\bde base\b",
+        r"\bautonomie\b",  # "Autonomie : mRS 2" in an admission note (a later one names its own timepoint)
     ),
 }
 """Canonical timepoint label -> regular expressions of its cues (case-insensitive), French clinical wordings of
@@ -67,6 +70,9 @@ _DURATION = re.compile(
     r"|(?<![\w/,.])(\d{1,2}) ?h ?\d{2}\b",  # a clock time, "8h17"
     re.IGNORECASE,
 )
+_SPELLED_DURATION = re.compile(
+    r"\s*(?:mois|jours?|semaines?|heures?|h\b|min\b|minutes?|ans?\b|années?)", re.IGNORECASE
+)
 BOUNDARY = re.compile(r"[.;!?]\s|\n")
 _INTERVAL = re.compile(
     r"(?<![\w/,.])(\d{1,3})\s*(jours?|semaines?|mois)\s+(?:apr[èe]s|post)\b", re.IGNORECASE
@@ -81,7 +87,7 @@ RIGHT_CHARS = 25
 
 def duration_spans(text: str, unit: str | None = None) -> list[tuple[int, int]]:
     """``(start, end)`` of the numbers of ``text`` that are durations, day numbers or clock times ("3 mois",
-    "24 h", "J3", "8h17"),
+    "trois mois", "24 h", "J3", "8h17"),
     except those in ``unit`` (an age in "ans" is a value, not a duration)."""
     spans = []
     for match in _DURATION.finditer(text):
@@ -89,7 +95,11 @@ def duration_spans(text: str, unit: str | None = None) -> list[tuple[int, int]]:
         if unit and match.group(0).lower().rstrip().endswith(unit.lower()):
             continue
         spans.append((match.start(group), match.end(group)))
-    return spans
+    for start, end, _, _ in spelled_numbers(text):
+        match = _SPELLED_DURATION.match(text, end)
+        if match and not (unit and match.group(0).lower().rstrip().endswith(unit.lower())):
+            spans.append((start, end))
+    return sorted(spans)
 
 
 def without_durations(text: str, values: list, unit: str | None = None) -> list:
@@ -126,12 +136,28 @@ def timepoint_label(timepoint: str | None) -> str | None:
 
 
 def _last_cue(text: str) -> str | None:
+    return _last_cue_end(text)[0]
+
+
+def _first_cue_end(text: str) -> tuple[str | None, int]:
+    """The label of the first cue of ``text`` and where it ends (-1 without one)."""
+    best, best_start, best_end = None, len(text) + 1, -1
+    for label, pattern in _CUES:
+        for match in pattern.finditer(text):
+            if match.start() < best_start or (match.start() == best_start and match.end() > best_end):
+                best, best_start, best_end = label, match.start(), match.end()
+            break
+    return best, best_end
+
+
+def _last_cue_end(text: str) -> tuple[str | None, int]:
+    """The label of the last cue of ``text`` and where it ends (-1 without one)."""
     best, best_end = None, -1
     for label, pattern in _CUES:
         for match in pattern.finditer(text):
             if match.end() > best_end:
                 best, best_end = label, match.end()
-    return best
+    return best, best_end
 
 
 def _interval_label(intervals: list[re.Match[str]], before: int) -> str | None:
@@ -169,15 +195,16 @@ def value_timepoints(text: str, values: list[tuple[int, int]]) -> list[str | Non
         if boundaries:
             floor = boundaries[-1]
         label = _last_cue(text[floor:start])
+        ceiling = spans[index + 1][0] if index + 1 < len(spans) else len(text)
+        ceiling = min(ceiling, end + RIGHT_CHARS)
+        stop = BOUNDARY.search(text, end, ceiling)
+        right = text[end : stop.start() if stop else ceiling]
+        right_label, right_end = _first_cue_end(right) if _RIGHT.match(right) else (None, -1)
         if label is None:
-            ceiling = spans[index + 1][0] if index + 1 < len(spans) else len(text)
-            ceiling = min(ceiling, end + RIGHT_CHARS)
-            stop = BOUNDARY.search(text, end, ceiling)
-            right = text[end : stop.start() if stop else ceiling]
-            if _RIGHT.match(right):
-                label = _last_cue(right)
+            label = right_label
         if label is None:
             label = _interval_label(intervals, start)
         labels.append(label)
-        previous_end = end
+        # a cue introduced right after this value is its own ("5 à l'entrée, 5 à H24"): not the next one's
+        previous_end = end + right_end if right_label is not None else end
     return labels
