@@ -178,6 +178,12 @@ def _settings(kind: type, config_file: Path | None, overrides: list[str] | None,
     return build_settings(kind, str(config_file or "settings"), data)
 
 
+RETRIEVER_HELP = (
+    "A registered retriever: bm25, dense, hybrid, temporal or annotated (default: the config's, else temporal, "
+    "which needs a trained folder, retriever.path; bm25 needs no training)."
+)
+
+
 def _retrieval_settings(config_file: Path | None, retriever: str | None, overrides: list[str] | None):
     from clinrag.config import RetrievalSettings
 
@@ -189,9 +195,7 @@ def _retrieval_settings(config_file: Path | None, retriever: str | None, overrid
 def index_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
     out_dir: Path = typer.Option(..., "--out", help="Index folder to write."),
-    retriever: str | None = typer.Option(
-        None, "--retriever", help="bm25, dense, hybrid or temporal (default bm25)."
-    ),
+    retriever: str | None = typer.Option(None, "--retriever", help=RETRIEVER_HELP),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
@@ -217,9 +221,7 @@ def retrieve_command(
     index_dir: Path | None = typer.Option(
         None, "--index", help="An index folder from `clinrag index` (else indexed now)."
     ),
-    retriever: str | None = typer.Option(
-        None, "--retriever", help="bm25, dense, hybrid or temporal (without --index)."
-    ),
+    retriever: str | None = typer.Option(None, "--retriever", help=f"{RETRIEVER_HELP} Without --index."),
     k: int | None = typer.Option(None, "-k", "--k", min=1, help="Passages to show (default retrieval.k)."),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
@@ -328,7 +330,7 @@ def train_retriever_command(
 @app.command("evaluate-retrieval")
 def evaluate_retrieval_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory (needs evidence.jsonl)."),
-    retriever: str | None = typer.Option(None, "--retriever", help="bm25, dense, hybrid or temporal."),
+    retriever: str | None = typer.Option(None, "--retriever", help=RETRIEVER_HELP),
     split: str = typer.Option("test", "--split", help="Patients to score: train, dev, test or all."),
     out_file: Path | None = typer.Option(None, "--out", help='Write {"retrieval": metrics} as JSON here.'),
     config_file: Path | None = CONFIG_OPTION,
@@ -405,8 +407,8 @@ def train_reader_command(
     """LoRA-tune the reader from the table alone: (variable, passages retrieved for a train patient, table value
     or "non documenté") pairs. Settings: reader.model, reader.lora.*, retriever.*, retrieval.k."""
     from clinrag.data.validate import load_cohort
+    from clinrag.generation.base import build_reader
     from clinrag.generation.lora import train_lora, training_pairs
-    from clinrag.generation.pipeline import build_reader
     from clinrag.retrieval.pipeline import prepare_retrieval
 
     settings = _pipeline_settings(config_file, overrides)
@@ -439,7 +441,9 @@ def extract_command(
 ) -> None:
     """Fill the table: every value with its supporting passage, document and date, or "not documented"."""
     from clinrag.data.validate import load_cohort
-    from clinrag.generation.pipeline import build_reader, fill_cells, write_predictions
+    from clinrag.generation.base import build_reader
+    from clinrag.generation.pipeline import fill_cells, write_predictions
+    from clinrag.generation.reader import retrieval_depth
     from clinrag.retrieval.pipeline import prepare_retrieval
 
     if patients not in SPLIT_CHOICES:
@@ -453,10 +457,11 @@ def extract_command(
     variables = [cohort.variable(n) for n in columns]
     reader = build_reader(settings.reader)
     store = retriever = None
-    if settings.reader.type == "llm":
+    if reader.needs_retrieval:
         store, retriever = prepare_retrieval(settings, cohort)
+    k = settings.retrieval.k
     results = fill_cells(
-        cohort, chosen, variables, reader, store, retriever, settings.retrieval.k, progress=True
+        cohort, chosen, variables, reader, store, retriever, k, True, retrieval_depth(settings.reader, k)
     )
     write_predictions(out_dir, cohort, results, columns)
     failed = sum(1 for r in results if r.failed)

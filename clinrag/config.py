@@ -10,7 +10,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from clinrag.errors import ClinragError
-from clinrag.retrieval.config import BM25Config, RetrieverConfig
+from clinrag.retrieval.base import DEFAULT_RETRIEVER
+from clinrag.retrieval.config import RetrieverConfig, TemporalConfig
 from clinrag.text.passages import ChunkingConfig
 
 
@@ -32,16 +33,16 @@ class RetrievalSettings(BaseModel):
 
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     """How documents are cut into passages."""
-    retriever: RetrieverConfig = Field(default_factory=BM25Config)
-    """The retriever, chosen by its ``type``: bm25, dense, hybrid or temporal."""
+    retriever: RetrieverConfig = Field(default_factory=TemporalConfig)
+    """The retriever, chosen by its ``type`` (a registered retriever: bm25, dense, hybrid, temporal, annotated);
+    a section without ``type`` is the default one, the same in every entry point."""
     retrieval: RetrievalOptions = Field(default_factory=RetrievalOptions)
     """k and evaluation cut-offs."""
 
     @model_validator(mode="before")
     @classmethod
     def _default_retriever_type(cls, data: Any) -> Any:
-        # a retriever section without `type` (e.g. only `--set retriever.k1=1.2`) is a bm25 section
-        return default_section_type(data, "retriever", "bm25")
+        return default_section_type(data, "retriever", DEFAULT_RETRIEVER)
 
 
 def default_section_type(data: Any, section: str, default: str) -> Any:
@@ -118,9 +119,7 @@ def _deep_copy(data: Any) -> Any:
 def validation_message(source: str, err: ValidationError) -> str:
     """One line naming the first invalid field of a config (and how many more there are)."""
     first = err.errors()[0]
-    # pydantic puts a discriminated union's tag in the location ("retriever.bm25.k1"): drop it
-    tags = {"bm25", "dense", "hybrid", "temporal"}
-    where = ".".join(str(p) for p in first["loc"] if p not in tags)
+    where = ".".join(str(p) for p in first["loc"])
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return f"{source}: field '{where}': {first['msg']}{more}"
 

@@ -1,13 +1,14 @@
-"""Small file helpers: every output is written atomically, so a crash never leaves half a file."""
+"""Small file helpers: every output is written atomically, so a crash never leaves half a file or half a folder."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,18 +126,57 @@ def package_versions(*dists: str) -> dict[str, str]:
 
 
 @contextmanager
-def staged_folder(target: str | Path) -> Iterator[Path]:
-    """A temporary folder beside ``target`` to write into; when the block ends without error it replaces
-    ``target`` (an older folder there is removed), else it is removed: a reader never sees half a folder."""
+def atomic_folder(target: str | Path, replace: bool = False, prefix: str | None = None) -> Iterator[Path]:
+    """A staging folder beside ``target`` to write into, renamed to ``target`` when the block ends without error
+    and removed when it raises: a reader never sees half a folder.
+
+    Args:
+        target: The folder to create; its parent folder is created if needed.
+        replace: Replace what ``target`` holds when the block ends (a folder or a file): it is moved aside until
+            the rename has succeeded (and put back if it fails), then removed. Without ``replace``, ``target`` may
+            only be absent or an empty folder.
+        prefix: The staging folder's name prefix (default ``.NAME.``, a hidden sibling). It is always made in
+            ``target``'s parent: a rename is atomic only within one file system.
+
+    Yields:
+        The staging folder: empty, with the usual permissions.
+
+    Raises:
+        FileExistsError: Without ``replace``, ``target`` is a file or a folder that is not empty when the block
+            ends (the staging folder is removed).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}.", dir=target.parent))
     try:
-        yield staging
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private
-        if target.exists():
-            shutil.rmtree(target)
+        yield staging
+        _rename_into_place(staging, target, replace)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _rename_into_place(staging: Path, target: Path, replace: bool) -> None:
+    holder = None
+    if os.path.lexists(target):
+        empty_folder = target.is_dir() and not target.is_symlink() and not any(target.iterdir())
+        if not (replace or empty_folder):
+            raise FileExistsError(errno.EEXIST, "exists and is not an empty folder", str(target))
+        holder = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        target.rename(holder / target.name)
+    try:
         staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    except BaseException:
+        if holder is not None:
+            (holder / target.name).rename(target)
+            holder.rmdir()
+        raise
+    if holder is not None:
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def staged_folder(target: str | Path) -> AbstractContextManager[Path]:
+    """:func:`atomic_folder` replacing ``target`` (the older name, still used by :mod:`clinrag.e5` and
+    :mod:`clinrag.models`)."""
+    return atomic_folder(target, replace=True)

@@ -295,7 +295,7 @@ def test_e3c_real_documents_read(shared_data):
 
 
 def test_stroke_lexicon_finds_disorders_in_real_case_reports(shared_data, annotator):
-    """A real measurement on E3C (lexicon only, no CIM-10): the README's table gives every detector."""
+    """A real measurement on E3C (lexicon only, no CIM-10): docs/annotation.md's table gives every detector."""
     gold, predicted = {}, {}
     for path in sorted((shared_data / "e3c-fr" / "layer1").glob("*.xml")):
         text, spans = read_e3c_xmi(path)
@@ -359,7 +359,7 @@ def test_annotated_retriever_demotes_a_relatives_mention():
 
 def test_annotated_retriever_priors_help_bm25_on_a_synthetic_cohort(synth_cohort_dir):
     """Section and date priors learned from the train split's weak labels: a real measurement on the 60-patient
-    session cohort's test split (the README's table gives three 200-patient seeds)."""
+    session cohort's test split (docs/annotation.md's table gives three 200-patient seeds)."""
     from clinrag.data.validate import load_cohort
     from clinrag.retrieval.annotated import AnnotatedRetriever
     from clinrag.retrieval.config import AnnotatedConfig

@@ -211,7 +211,9 @@ def test_a_request_knows_whether_the_patients_record_reports_a_death():
             Passage("P1", "D1", 0, 30, "Hémiplégie droite, aphasie.", "2024-03-02", "urg", "", 0, 0.0),
             Passage("P2", "D2", 0, 40, "Père décédé d'un AVC à 70 ans.", "2024-03-02", "urg", "", 0, 0.0),
             Passage("P2", "D3", 0, 40, "Patiente décédée à J6 en USINV.", "2024-03-08", "cr", "", 1, 6.0),
-            Passage("P3", "D4", 0, 40, "Mère décédée, pas d'autre antécédent.", "2024-03-02", "urg", "", 0, 0.0),
+            Passage(
+                "P3", "D4", 0, 40, "Mère décédée, pas d'autre antécédent.", "2024-03-02", "urg", "", 0, 0.0
+            ),
         ]
     )
     assert store.deceased() == frozenset({"P2"})
@@ -239,7 +241,9 @@ def test_a_one_letter_value_glued_to_a_figure_is_no_candidate():
 
 
 def test_a_target_or_a_threshold_is_marked_a_bound():
-    ldl = Variable(name="ldl", type="number", description="LDL-cholestérol", unit="g/L", minimum=0.2, maximum=4)
+    ldl = Variable(
+        name="ldl", type="number", description="LDL-cholestérol", unit="g/L", minimum=0.2, maximum=4
+    )
     text = "Bilan lipidique : LDL 1,62 g/L. Statine forte, objectif LDL < 0,55 g/L."
     found = {c.cell: c.features for c in _found(ldl, [_passage(text)])}
     assert found["0.55"].get("bound") == 1.0 and not found["1.62"].get("bound")

@@ -171,6 +171,39 @@ def test_same_config_again_is_cached_and_identical(first_run, small_cohort, tiny
         )
 
 
+def test_a_stage_whose_code_changed_is_recomputed_with_the_stages_after_it(
+    first_run, small_cohort, tiny_llama_dir, monkeypatch
+):
+    """Cache keys hold the version of the code that computes each stage: a change in the retrieval stage's code
+    recomputes retrieval and everything that reads it, and serves the cohort and vocabulary from the cache."""
+    from clinrag.experiment import cache
+
+    versions = {stage: cache.code_version(stage) for stage in cache.STAGE_CODE}
+    real = cache.source_hash
+    monkeypatch.setattr(
+        cache, "source_hash", lambda m: "edited" if m == "clinrag.experiment.runner" else real(m)
+    )
+    changed = {stage for stage in cache.STAGE_CODE if cache.code_version(stage) != versions[stage]}
+    assert changed == {"retrieval", "reader_adapter", "reader_priors", "generations"}
+
+    config, result, root = first_run
+    again = run_experiment(
+        config, root / "edited", small_cohort, root / "cache", progress=False, log=lambda m: None
+    )
+    cached = {stage["stage"]: stage["cached"] for stage in again.stages}
+    assert cached == {
+        "cohort": False,  # a cohort folder is validated at every run, never cached
+        "vocabulary": True,
+        "retrieval": False,
+        "reader": False,
+        "priors": False,
+        "generations": False,
+    }
+    # recomputed by the same code in fact: the same outputs
+    for name in ("predictions.csv", "provenance.jsonl"):
+        assert (again.run_dir / name).read_bytes() == (result.run_dir / name).read_bytes(), name
+
+
 def _run_process(config: Path, cohort: Path, out: Path, cache: Path, fault: str | None = None):
     env = {**os.environ, "CLINRAG_FAULT": fault or ""}
     return subprocess.run(

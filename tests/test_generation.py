@@ -243,7 +243,10 @@ def test_bad_adapter_folder(tiny_llama_dir, tmp_path):
 
 
 def test_cli_extract_and_train_reader(synth_cohort_dir, tiny_llama_dir, tmp_path, run_cli):
+    # the default retriever (a run's: temporal) must be trained first; an untrained BM25 keeps this test short
     sets = [
+        "--set",
+        "retriever.type=bm25",
         "--set",
         f"reader.model={tiny_llama_dir}",
         "--set",
@@ -263,6 +266,8 @@ def test_cli_extract_and_train_reader(synth_cohort_dir, tiny_llama_dir, tmp_path
         tmp_path / "fill",
         "--patients",
         "test",
+        "--set",
+        "retriever.type=bm25",
         "--set",
         f"reader.model={tiny_llama_dir}",
         "--set",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,11 @@ def summary(cohort, grid) -> dict:
 
 def _row(summary: dict, label: str) -> dict:
     return next(row for row in summary["rows"] if row["label"] == label)
+
+
+def _markdown_cells(line: str) -> list[str]:
+    """The cells of a Markdown table line, padding stripped (an escaped pipe stays inside its cell)."""
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
 
 
 def test_accuracy_and_interval_match_evaluate_table(summary, grid):
@@ -176,7 +182,11 @@ def test_tables_are_written(summary, grid, tmp_path):
         assert run.axes["retriever.type"] in markdown
         assert run.axes["retriever.type"].replace("_", r"\_") in latex
     assert "(reference)" in markdown and "recall@5" in markdown and "Δ vs reference" in markdown
-    assert markdown.splitlines()[0].startswith("| retriever.type | accuracy [95% CI]")
+    assert _markdown_cells(markdown.splitlines()[0])[:2] == ["retriever.type", "accuracy [95% CI]"]
+    alignment = [
+        "right" if rule.endswith(":") else "left" for rule in _markdown_cells(markdown.splitlines()[1])
+    ]
+    assert alignment == ["left", *["right"] * 4]
     for rule in ("\\toprule", "\\midrule", "\\bottomrule", "\\begin{tabular}{lrrrr}"):
         assert rule in latex
     assert "dense_v2" not in latex  # every underscore escaped
@@ -187,9 +197,21 @@ def test_rows_that_axes_do_not_tell_apart_get_a_run_column(cohort, grid, tmp_pat
     same_axes = [GridRun(run.label, {"seed": 0}, run.run_dir) for run in grid]
     paths = write_grid_tables(summarize_grid(cohort, same_axes, spec=SPEC), tmp_path)
     markdown = paths["markdown"].read_text()
-    assert markdown.startswith("| run | seed |")
+    assert _markdown_cells(markdown.splitlines()[0])[:2] == ["run", "seed"]
     for run in grid:
         assert run.label in markdown
+
+
+def test_special_characters_are_escaped(cohort, grid, tmp_path):
+    labels = ["a|b & 50% #1", "x_{y} <= z~"]
+    runs = [GridRun(label, {"seed": 0}, run.run_dir) for label, run in zip(labels, grid, strict=False)]
+    paths = write_grid_tables(summarize_grid(cohort, runs, spec=SPEC), tmp_path)
+    markdown = paths["markdown"].read_text().splitlines()
+    assert [_markdown_cells(line)[0] for line in markdown[2:4]] == [r"a\|b & 50% #1", "x_{y} <= z~"]
+    latex = paths["latex"].read_text()
+    assert r"a|b \& 50\% \#1 & 0 & " in latex
+    assert r"x\_\{y\} \textless{}= z\textasciitilde  & 0 & " in latex
+    assert r"& -- &" in latex and "—" not in latex and "Δ" not in latex
 
 
 def test_figure_one_axis(summary, tmp_path):

@@ -14,13 +14,12 @@ from clinrag.baselines import MajorityBaseline
 from clinrag.data.cohort import Cohort, table_to_csv
 from clinrag.data.validate import load_cohort
 from clinrag.errors import ClinragError
-from clinrag.evaluation.metrics import BootstrapSpec
+from clinrag.evaluation.bootstrap import BootstrapSpec, resample_counts
 from clinrag.evaluation.outcome import (
     DEFAULT_FEATURES,
     OutcomeSpec,
     evaluate_outcome,
     outcome_markdown,
-    resample_counts,
     weighted_auc,
 )
 from clinrag.synth import write_synthetic_cohort

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import html
+import importlib.resources
 import json
 import re
 import shutil
@@ -19,7 +21,7 @@ from clinrag.synth import write_synthetic_cohort
 
 # Put before the first wrong cell's passage: markup that must stay text, and an astral character (two UTF-16
 # code units in JavaScript, one code point in Python) that shifts every later offset in the browser.
-HOSTILE = "</script><script>alert(1)</script> <b>gras</b> <!-- 🧠 --> & "
+HOSTILE = """</script><script>alert(1)</script> <b>gras</b> <!-- 🧠 --> & "cité" l'avis "><i x='1'> """
 CONFIG = {"retriever": {"type": "bm25", "k": 5}, "reader": {"type": "llm", "model": "models/tiny"}, "seed": 3}
 MANIFEST = {
     "git_commit": "0123456789abcdef0123456789abcdef01234567",
@@ -179,6 +181,36 @@ def test_document_markup_cannot_break_out(run):
     assert page.count("<script") == 2 and page.count("</script>") == 2
     data = _embedded(page)
     assert data["documents"][run["hostile_doc"]]["text"].startswith(HOSTILE)
+
+
+def test_config_manifest_title_and_labels_are_escaped(run):
+    """Values from configs, manifests, metrics and variables reach the HTML only escaped."""
+    payload = """<img src=x onerror=alert(2)> "motif" d'entrée"""
+    metrics = copy.deepcopy(run["metrics"])
+    name, result = next((n, r) for n, r in metrics["variables"].items() if r.get("confusion"))
+    result["confusion"]["labels"][0] = payload
+    metrics["split"] = payload
+    metrics["retrieval"]["split"] = payload
+    config = {"name": payload, "nested": {"note": payload}}
+    manifest = {"command": [payload], "git": {"branch": payload}}
+    page = render_report(
+        run["cohort"], run["predictions"], run["provenance"], metrics, config, manifest, title=payload
+    )
+    assert "<img" not in page and "onerror=alert(2)>" not in page
+    assert '"motif"' not in page and "d'entrée" not in page  # quotes escaped too, however they are spelled
+    # title, h1, split card, retrieval hint, confusion row and column, config YAML, manifest table and JSON
+    assert page.count("&lt;img src=x onerror=alert(2)&gt;") >= 10
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+
+
+def test_templates_are_package_data_inlined_and_mark_nothing_safe(run):
+    templates = importlib.resources.files("clinrag.evaluation") / "templates"
+    page = run["html"]
+    for asset in ("report.css", "report.js"):
+        assert (templates / asset).read_text(encoding="utf-8") in page  # inlined verbatim, no link
+    source = (templates / "report.html.j2").read_text(encoding="utf-8")
+    assert "|safe" not in source.replace(" ", "") and "autoescape false" not in source
+    assert "<link" not in page and "<script src" not in page
 
 
 def test_report_without_table_or_metrics(run, tmp_path):

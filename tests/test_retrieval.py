@@ -19,8 +19,9 @@ from clinrag.retrieval.config import BM25Config, DenseConfig, TemporalConfig, Te
 from clinrag.retrieval.dense import DenseRetriever
 from clinrag.retrieval.evaluation import evaluate_retriever, retrieval_metrics
 from clinrag.retrieval.hybrid import reciprocal_rank_fusion
-from clinrag.retrieval.supervision import passage_mentions, states_value, weak_labels
+from clinrag.retrieval.supervision import passage_mentions, weak_labels
 from clinrag.retrieval.temporal import TemporalRetriever
+from clinrag.text.evidence import states_value
 from clinrag.text.passages import ChunkingConfig, Passage, PassageStore, build_passages
 
 
@@ -381,8 +382,19 @@ def test_cli_index_retrieve_evaluate(synth_cohort_dir, tmp_path, run_cli):
         "poids",
     )
     assert result.code == 2 and "unknown variable 'poids'" in result.stderr
+    # the default retriever is a run's (temporal): untrained, it says how to train it or what to use instead
+    result = run_cli("evaluate-retrieval", "--cohort", synth_cohort_dir, "--bootstrap", "50")
+    assert result.code == 2 and "train-retriever" in result.stderr and "--retriever bm25" in result.stderr
     result = run_cli(
-        "evaluate-retrieval", "--cohort", synth_cohort_dir, "--out", tmp_path / "r.json", "--bootstrap", "50"
+        "evaluate-retrieval",
+        "--cohort",
+        synth_cohort_dir,
+        "--retriever",
+        "bm25",
+        "--out",
+        tmp_path / "r.json",
+        "--bootstrap",
+        "50",
     )
     assert result.code == 0, result.stderr
     metrics = json.loads((tmp_path / "r.json").read_text())["retrieval"]
@@ -427,9 +439,16 @@ def test_cli_bad_settings(synth_cohort_dir, tmp_path, run_cli):
     assert result.code == 2 and "retriever.k_1" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_settings_defaults():
+def test_settings_defaults_are_those_of_a_run():
+    """Every entry point has one default retriever (a section without `type` included): `clinrag train-reader`
+    tunes on the passages `clinrag run` reads."""
+    from clinrag.experiment.config import ExperimentConfig
+
     settings = RetrievalSettings()
-    assert settings.retriever.type == "bm25" and settings.retrieval.k == 3
+    assert settings.retriever.type == "temporal" == ExperimentConfig().retriever.type
+    assert settings.retrieval.k == 3
+    bare = {"retriever": {"rnn": "lstm"}}
+    assert RetrievalSettings.model_validate(bare).retriever == ExperimentConfig.model_validate(bare).retriever
 
 
 # ---- the claim, on real-sized data ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.experiment.transfer import match_variables, translate_results
 from clinrag.generation.reader import CellResult
-from clinrag.retrieval.supervision import find_numbers
+from clinrag.text.evidence import find_numbers
 from clinrag.text.timepoints import timepoint_label
 from clinrag.text.vocabulary import (
     Vocabulary,
@@ -189,7 +189,7 @@ def test_transfer_matches_another_registry_s_variables_by_concept(tmp_path):
     glycemia = by_name["glyc_entree"].internal
     assert glycemia.unit == "g/L" and by_name["glyc_entree"].translate("1.18") == "1.18"
     from clinrag.data.values import parse_value
-    from clinrag.retrieval.supervision import find_numbers
+    from clinrag.text.evidence import find_numbers
 
     [(_, _, bare), (_, _, other)] = find_numbers(glycemia, "Glyc cap 1,18 ; contrôle à 6,5 mmol/L.")
     assert float(parse_value(glycemia, bare)) == pytest.approx(1.18)

@@ -14,7 +14,7 @@ from clinrag.generation.constraints import stated_values
 from clinrag.generation.lora import find_weak_evidence, with_weak_evidence
 from clinrag.generation.reader import CellRequest
 from clinrag.retrieval.bm25 import BM25Retriever
-from clinrag.retrieval.supervision import find_integers, find_numbers
+from clinrag.text.evidence import find_integers, find_numbers
 from clinrag.text.numbers import spelled_numbers
 from clinrag.text.passages import build_passages
 
@@ -513,8 +513,8 @@ def test_former_smokers_are_learned_as_not_smoking_per_variable():
 def test_a_pre_stroke_value_is_evidence_of_the_pre_stroke_score():
     """The timepoint "avant l'AVC" has capitals: its values were once compared case-sensitively and never
     matched, so only values without a timepoint (a follow-up visit's) were weak evidence of a pre-stroke score."""
-    from clinrag.retrieval.supervision import states_value
     from clinrag.text.annotate import Annotator
+    from clinrag.text.evidence import states_value
     from clinrag.text.passages import Passage
 
     var = Variable(

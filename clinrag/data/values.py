@@ -12,7 +12,8 @@ Rules by type:
   prediction in [6.35, 6.45].
 * boolean: ``true/false``, ``oui/non``, ``vrai/faux``, ``1/0``, ``présent/absent``... plus the variable's synonyms.
 * category: one of ``values``, case, accents, spaces, hyphens and underscores ignored, or one of its synonyms.
-* date: ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``DD-MM-YYYY``, ``12 mars 2024``. Compared exactly.
+* date: ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``DD-MM-YYYY``, ``12 mars 2024`` (read by :mod:`clinrag.text.dates`).
+  Compared exactly.
 * text: compared after case folding, accent stripping and whitespace collapsing.
 """
 
@@ -48,27 +49,8 @@ _NULL_TOKENS = {
 _TRUE_TOKENS = {"true", "vrai", "oui", "yes", "1", "o", "y", "present", "presente", "positif", "positive"}
 _FALSE_TOKENS = {"false", "faux", "non", "no", "0", "n", "absent", "absente", "negatif", "negative"}
 
-FRENCH_MONTHS = {
-    "janvier": 1,
-    "fevrier": 2,
-    "mars": 3,
-    "avril": 4,
-    "mai": 5,
-    "juin": 6,
-    "juillet": 7,
-    "aout": 8,
-    "septembre": 9,
-    "octobre": 10,
-    "novembre": 11,
-    "decembre": 12,
-}
-
 _INT_RE = re.compile(r"^([+-]?\d+)(?:[.,]0+)?$")
 _NUMBER_RE = re.compile(r"^([+-]?(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,]\d+)?)\s*(.*)$")
-_ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_NUMERIC_DATE_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-_TEXT_DATE_RE = re.compile(r"^(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})$")
-_DOC_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?$")
 
 
 def strip_accents(text: str) -> str:
@@ -139,39 +121,27 @@ def _fmt_bound(bound: float) -> str:
 
 
 def parse_date(raw: str) -> dt.date:
-    """Parse a date written ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``DD-MM-YYYY`` or ``12 mars 2024``.
+    """Parse a date written ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``DD-MM-YYYY`` or ``12 mars 2024``
+    (:func:`clinrag.text.dates.parse_date`).
 
     Raises:
         ValueError: The text is not such a date, or not a real calendar day.
     """
-    text = normalize_text(raw) if not _ISO_DATE_RE.match(raw.strip()) else raw.strip()
-    try:
-        if m := _ISO_DATE_RE.match(text):
-            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if m := _NUMERIC_DATE_RE.match(raw.strip()):
-            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-        if (m := _TEXT_DATE_RE.match(text)) and m.group(2) in FRENCH_MONTHS:
-            return dt.date(int(m.group(3)), FRENCH_MONTHS[m.group(2)], int(m.group(1)))
-    except ValueError as err:
-        raise ValueError(f"'{raw}' is not a calendar date") from err
-    raise ValueError(f"'{raw}' is not a date (expected YYYY-MM-DD)")
+    from clinrag.text import dates  # imported here: clinrag.text.dates folds accents with this module
+
+    return dates.parse_date(raw)
 
 
 def parse_document_date(raw: str) -> dt.datetime:
-    """Parse a document's ``date`` field: ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM``.
+    """Parse a document's ``date`` field: ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM``
+    (:func:`clinrag.text.dates.parse_document_date`).
 
     Raises:
         ValueError: Any other form, or an impossible date or time.
     """
-    m = _DOC_DATE_RE.match(raw)
-    if not m:
-        raise ValueError(f"unparsable date '{raw}' (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
-    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    hour, minute = int(m.group(4) or 0), int(m.group(5) or 0)
-    try:
-        return dt.datetime(year, month, day, hour, minute)
-    except ValueError as err:
-        raise ValueError(f"unparsable date '{raw}' ({err})") from err
+    from clinrag.text import dates  # imported here: clinrag.text.dates folds accents with this module
+
+    return dates.parse_document_date(raw)
 
 
 def _category_lookup(var: Variable) -> dict[str, str]:

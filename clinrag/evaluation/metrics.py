@@ -13,13 +13,13 @@ Metrics:
 * boolean: ``sensitivity`` (documented true predicted true), ``specificity`` (documented false predicted false);
 * category: ``macro_f1`` over the classes present in gold or prediction, "not documented" counting as a class.
 
-Intervals: patients are resampled with replacement (the same resamples for every metric, so the overall and
-per-variable intervals are coherent); the 2.5th and 97.5th percentiles are reported as ``<metric>_ci``.
+Intervals: patients are resampled with replacement (:mod:`clinrag.evaluation.bootstrap`; the same resamples
+for every metric, so the overall and per-variable intervals are coherent); the 2.5th and 97.5th percentiles
+are reported as ``<metric>_ci``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,17 +27,9 @@ import numpy as np
 from clinrag.data.cohort import Cohort
 from clinrag.data.values import cells_match, parse_value
 from clinrag.data.variables import Variable
+from clinrag.evaluation.bootstrap import BootstrapSpec, draw_resamples, percentile_interval, ratio_replicates
 
 NONE_CLASS = "<non documenté>"
-
-
-@dataclass(frozen=True)
-class BootstrapSpec:
-    """How intervals are drawn."""
-
-    n_resamples: int = 1000
-    confidence: float = 0.95
-    seed: int = 0
 
 
 def _parse_or_invalid(var: Variable, raw: str) -> tuple[Any, bool]:
@@ -45,26 +37,6 @@ def _parse_or_invalid(var: Variable, raw: str) -> tuple[Any, bool]:
         return parse_value(var, raw), True
     except ValueError:
         return None, False
-
-
-def _interval(samples: np.ndarray, spec: BootstrapSpec) -> list[float] | None:
-    samples = samples[~np.isnan(samples)]
-    if samples.size == 0:
-        return None
-    alpha = (1 - spec.confidence) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return [round(float(low), 4), round(float(high), 4)]
-
-
-def _ratio(num: np.ndarray, den: np.ndarray, resamples: np.ndarray) -> tuple[float | None, np.ndarray]:
-    """Point value sum(num)/sum(den) and its bootstrap replicates (NaN where a replicate has no denominator)."""
-    total = den.sum()
-    point = float(num.sum() / total) if total > 0 else None
-    num_b = num[resamples].sum(axis=1)
-    den_b = den[resamples].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        reps = np.where(den_b > 0, num_b / np.where(den_b > 0, den_b, 1), np.nan)
-    return point, reps
 
 
 def _macro_f1(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
@@ -115,8 +87,7 @@ def evaluate_table(
     if not patients:
         raise ValueError(f"no patient of the table is in split '{split}'")
     names = variables or cohort.table_columns
-    rng = np.random.default_rng(spec.seed)
-    resamples = rng.integers(0, len(patients), size=(spec.n_resamples, len(patients)))
+    resamples = draw_resamples(len(patients), spec)
     n_pat = len(patients)
     overall_correct = np.zeros(n_pat)
     overall_cells = np.zeros(n_pat)
@@ -136,13 +107,13 @@ def evaluate_table(
         valid = np.array([ok for _, ok in parsed])
         gold_doc = np.array([g is not None for g in gold_values])
         pred_doc = np.array([p is not None for p in pred_values]) & valid
-        acc, acc_reps = _ratio(correct, np.ones(n_pat), resamples)
+        acc, acc_reps = ratio_replicates(correct, np.ones(n_pat), resamples)
         variable_reps.append(acc_reps)
         result: dict[str, Any] = {
             "type": var.type,
             "n": n_pat,
             "accuracy": round(acc, 4) if acc is not None else None,
-            "accuracy_ci": _interval(acc_reps, spec),
+            "accuracy_ci": percentile_interval(acc_reps, spec),
             "documented": int(gold_doc.sum()),
             "predicted": int(pred_doc.sum()),
             "false_abstentions": int((gold_doc & ~pred_doc & valid).sum()),
@@ -158,20 +129,22 @@ def evaluate_table(
                     for g, p, b in zip(gold_values, pred_values, both, strict=True)
                 ]
             )
-            _add(result, "mae", *_ratio(err, both.astype(float), resamples), spec)
+            _add(result, "mae", *ratio_replicates(err, both.astype(float), resamples), spec)
             if var.type == "integer":
                 within = np.array(
                     [b and abs(p - g) <= 1 for g, p, b in zip(gold_values, pred_values, both, strict=True)],
                     dtype=float,
                 )
-                _add(result, "within1", *_ratio(within, gold_doc.astype(float), resamples), spec)
+                _add(result, "within1", *ratio_replicates(within, gold_doc.astype(float), resamples), spec)
         elif var.type == "boolean":
             gold_true = np.array([g is True for g in gold_values], dtype=float)
             gold_false = np.array([g is False for g in gold_values], dtype=float)
             pred_true = np.array([p is True for p in pred_values], dtype=float)
             pred_false = np.array([p is False for p in pred_values], dtype=float)
-            _add(result, "sensitivity", *_ratio(gold_true * pred_true, gold_true, resamples), spec)
-            _add(result, "specificity", *_ratio(gold_false * pred_false, gold_false, resamples), spec)
+            _add(result, "sensitivity", *ratio_replicates(gold_true * pred_true, gold_true, resamples), spec)
+            _add(
+                result, "specificity", *ratio_replicates(gold_false * pred_false, gold_false, resamples), spec
+            )
         elif var.type == "category":
             classes = [NONE_CLASS, *(var.values or [])]
             index = {c: i for i, c in enumerate(classes)}
@@ -191,26 +164,21 @@ def evaluate_table(
                 "matrix": np.bincount(gold_codes * k + pred_codes, minlength=k * k).reshape(k, k).tolist(),
             }
         per_variable[name] = result
-    acc, acc_reps = _ratio(overall_correct, overall_cells, resamples)
+    acc, acc_reps = ratio_replicates(overall_correct, overall_cells, resamples)
     variable_means = np.nanmean(np.stack(variable_reps), axis=0)
     overall = {
         "accuracy": round(acc, 4) if acc is not None else None,
-        "accuracy_ci": _interval(acc_reps, spec),
+        "accuracy_ci": percentile_interval(acc_reps, spec),
         "n": int(overall_cells.sum()),
         "n_patients": n_pat,
         "n_variables": len(names),
         "mean_variable_accuracy": round(float(np.mean([v["accuracy"] for v in per_variable.values()])), 4),
-        "mean_variable_accuracy_ci": _interval(variable_means, spec),
+        "mean_variable_accuracy_ci": percentile_interval(variable_means, spec),
         "patients_without_predictions": missing_rows,
     }
     return {
         "split": split or "all",
-        "bootstrap": {
-            "n_resamples": spec.n_resamples,
-            "confidence": spec.confidence,
-            "seed": spec.seed,
-            "unit": "patient",
-        },
+        "bootstrap": spec.to_json(),
         "overall": overall,
         "variables": per_variable,
     }
@@ -220,4 +188,4 @@ def _add(
     result: dict[str, Any], name: str, point: float | None, reps: np.ndarray, spec: BootstrapSpec
 ) -> None:
     result[name] = round(point, 4) if point is not None else None
-    result[f"{name}_ci"] = _interval(reps, spec)
+    result[f"{name}_ci"] = percentile_interval(reps, spec)

@@ -39,7 +39,12 @@ from clinrag.data.cohort import Cohort
 from clinrag.data.values import cells_match, parse_value
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
-from clinrag.evaluation.metrics import BootstrapSpec, _interval
+from clinrag.evaluation.bootstrap import (
+    BootstrapSpec,
+    bootstrap_p_value,
+    percentile_interval,
+    resample_counts,
+)
 
 # Admission variables of the synthetic cohort (clinrag/synth/variables.yaml) that a stroke outcome model uses.
 DEFAULT_FEATURES: tuple[str, ...] = (
@@ -319,14 +324,6 @@ def fit_outcome_model(
 # ---------------------------------------------------------------------------------------------------------
 # Metrics with paired bootstrap intervals
 # ---------------------------------------------------------------------------------------------------------
-def resample_counts(n: int, spec: BootstrapSpec) -> np.ndarray:
-    """How many times each of ``n`` patients is drawn in each resample: an array (n_resamples, n)."""
-    rng = np.random.default_rng(spec.seed)
-    draws = rng.integers(0, n, size=(spec.n_resamples, n))
-    flat = (draws + np.arange(spec.n_resamples)[:, None] * n).ravel()
-    return np.bincount(flat, minlength=spec.n_resamples * n).reshape(spec.n_resamples, n).astype(float)
-
-
 def weighted_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """ROC AUC under patient weights (bootstrap counts): the weighted Mann-Whitney statistic, ties count 1/2.
 
@@ -360,7 +357,8 @@ def binary_metrics(
     Args:
         labels: 0/1 outcome of the evaluated patients.
         scores: Predicted probabilities of poor outcome.
-        counts: Bootstrap counts from :func:`resample_counts` (shared across conditions: paired).
+        counts: Bootstrap counts from :func:`clinrag.evaluation.bootstrap.resample_counts` (shared across
+            conditions: paired).
         spec: Interval settings.
 
     Returns:
@@ -375,11 +373,11 @@ def binary_metrics(
         "n": n,
         "n_positive": int(labels.sum()),
         "auc": _round(auc),
-        "auc_ci": _interval(auc_reps, spec),
+        "auc_ci": percentile_interval(auc_reps, spec),
         "brier": _round(brier_loss.mean()),
-        "brier_ci": _interval(counts @ brier_loss / n, spec),
+        "brier_ci": percentile_interval(counts @ brier_loss / n, spec),
         "accuracy": _round(correct.mean()),
-        "accuracy_ci": _interval(counts @ correct / n, spec),
+        "accuracy_ci": percentile_interval(counts @ correct / n, spec),
     }
     return record, auc_reps
 
@@ -387,13 +385,13 @@ def binary_metrics(
 def paired_difference(
     point: float, reps: np.ndarray, spec: BootstrapSpec
 ) -> dict[str, float | list[float] | None]:
-    """A paired bootstrap difference: its value, interval and two-sided bootstrap p-value (share of replicates
-    on the other side of zero, doubled; 1 when every replicate is zero)."""
-    reps = reps[~np.isnan(reps)]
-    if reps.size == 0 or np.isnan(point):
+    """A paired bootstrap difference: its value, interval and two-sided bootstrap p-value
+    (:func:`clinrag.evaluation.bootstrap.bootstrap_p_value`); all None when the point or all replicates are
+    NaN."""
+    interval = percentile_interval(reps, spec)
+    if interval is None or np.isnan(point):
         return {"value": None, "ci": None, "p_bootstrap": None}
-    p_value = min(1.0, 2 * min(float((reps <= 0).mean()), float((reps >= 0).mean())))
-    return {"value": round(float(point), 4), "ci": _interval(reps, spec), "p_bootstrap": round(p_value, 4)}
+    return {"value": round(float(point), 4), "ci": interval, "p_bootstrap": bootstrap_p_value(reps)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -541,13 +539,7 @@ def evaluate_outcome(
         },
         # The Brier score of always predicting the train prevalence: the score to beat.
         "brier_prevalence_reference": round(float(((prevalence - y_test) ** 2).mean()), 4),
-        "bootstrap": {
-            "n_resamples": bootstrap.n_resamples,
-            "confidence": bootstrap.confidence,
-            "seed": bootstrap.seed,
-            "unit": "patient",
-            "paired": True,
-        },
+        "bootstrap": {**bootstrap.to_json(), "paired": True},
         "conditions": conditions,
         "differences": differences,
         "filled_features": feature_report(features, filled, test_patients, reference=known).to_json(),

@@ -1,7 +1,9 @@
 """A content-addressed cache of experiment stages.
 
 Each entry is a folder ``ROOT/<stage>/<key>/`` whose key is the SHA-256 of what the stage depends on (its inputs'
-hashes, the config section it reads, clinrag's cache format version). An entry is built in a temporary sibling
+hashes, the config section it reads, clinrag's cache format version) and of the code that computes it
+(:func:`code_version`: the sources of the stage's modules and of the stages it reads from), so that a code change
+that may alter a stage's results recomputes that stage and the ones after it, never serving a stale entry. An entry is built in a temporary sibling
 and renamed into place when complete, so a run killed at any point leaves either a whole entry or none: started
 again, it recomputes exactly what was missing. Two runs that differ in one config axis share every entry that
 axis does not touch.
@@ -12,17 +14,16 @@ under its path, size and modification time, so a 14 GB model folder is read once
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clinrag.io import atomic_write_json
+from clinrag.io import atomic_folder, atomic_write_json
 
 # 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect the variable's
 # timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal retriever's
@@ -35,6 +36,24 @@ from clinrag.io import atomic_write_json
 # reader.candidate_passages hits per cell; the LoRA stage is keyed on the passages its pairs show
 CACHE_FORMAT = 7
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
+
+
+STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # stage: (the modules or packages that compute it, the stages whose results it reads)
+    "cohort": (("clinrag.synth", "clinrag.data"), ()),
+    "vocabulary": (("clinrag.text",), ("cohort",)),
+    "temporal_retriever": (("clinrag.retrieval", "clinrag.models", "clinrag.e5"), ("vocabulary",)),
+    "dense_encoder": (("clinrag.retrieval", "clinrag.models", "clinrag.e5"), ("vocabulary",)),
+    "retrieval": (
+        ("clinrag.retrieval", "clinrag.evaluation", "clinrag.experiment.runner"),
+        ("temporal_retriever", "dense_encoder"),
+    ),
+    "merge": (("clinrag.merging", "clinrag.models"), ()),
+    "reader_adapter": (("clinrag.generation", "clinrag.models"), ("retrieval", "merge")),
+    "reader_priors": (("clinrag.generation",), ("retrieval",)),
+    "generations": (("clinrag.generation",), ("reader_adapter", "reader_priors")),
+}
+"""What each cached stage's :func:`code_version` covers. A stage missing here is keyed on every clinrag source."""
 
 
 def fault_point(name: str) -> None:
@@ -66,8 +85,11 @@ class Cache:
         self._file_hashes: dict[str, Any] | None = None
 
     def key(self, stage: str, payload: dict[str, Any]) -> str:
-        """The key of a stage's entry: a hash of its payload, the stage and the cache format."""
-        return stable_hash({"stage": stage, "format": CACHE_FORMAT, "payload": payload})
+        """The key of a stage's entry: a hash of its payload, the stage, the cache format and the version of the
+        code that computes it (:func:`code_version`)."""
+        return stable_hash(
+            {"stage": stage, "format": CACHE_FORMAT, "code": code_version(stage), "payload": payload}
+        )
 
     def path(self, stage: str, key: str) -> Path:
         """Where the entry lives (whether or not it exists)."""
@@ -86,26 +108,11 @@ class Cache:
         target = self.path(stage, key)
         if self.has(stage, key):
             return target, True
-        with self.staging(stage) as staging:
+        with atomic_folder(target, replace=True, prefix=".staging.") as staging:
             builder(staging)
             fault_point(f"stage:{stage}")
             (staging / ".complete").write_text("", encoding="utf-8")
-            if target.exists():  # an incomplete leftover of an older layout
-                shutil.rmtree(target)
-            staging.rename(target)
         return target, False
-
-    @contextmanager
-    def staging(self, stage: str) -> Iterator[Path]:
-        """A temporary folder beside the stage's entries, removed unless renamed away."""
-        parent = self.root / stage
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=parent))
-        try:
-            yield staging
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
 
     # ---- content hashes of folders ------------------------------------------------------------------------
     def folder_hash(self, folder: str | Path) -> str:
@@ -138,6 +145,40 @@ class Cache:
             except (OSError, ValueError):
                 self._file_hashes = {}
         return self._file_hashes
+
+
+def code_version(stage: str) -> str:
+    """SHA-256 of the sources of the modules that compute ``stage`` (:data:`STAGE_CODE`) and of the code
+    versions of the stages it reads from: editing a module recomputes every stage downstream of it."""
+    modules, upstream = STAGE_CODE.get(stage, (("clinrag",), ()))
+    return stable_hash(
+        {"sources": [source_hash(name) for name in modules], "upstream": [code_version(u) for u in upstream]}
+    )
+
+
+@functools.cache
+def source_hash(module: str) -> str:
+    """SHA-256 of a module's source file, or of every source and data file of a package (Python files, YAML
+    lexicons, templates), by relative path."""
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise ValueError(f"no module named {module!r}")
+    if not spec.submodule_search_locations:  # a module
+        return _file_sha256(Path(spec.origin))
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix in {".py", ".yaml", ".yml", ".json", ".j2"}
+    )
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(
+            file.relative_to(folder).as_posix().encode() + b"\0" + _file_sha256(file).encode() + b"\n"
+        )
+    return digest.hexdigest()
 
 
 def folder_sha256(folder: str | Path, file_digest: Callable[[Path], str] | None = None) -> str:

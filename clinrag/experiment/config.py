@@ -4,14 +4,13 @@ stored as YAML, adjusted by dotted overrides (``retriever.type=bm25 retrieval.k=
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from clinrag.config import apply_overrides, build_settings, default_section_type, load_yaml_mapping
+from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
 from clinrag.generation.pipeline import PipelineSettings
-from clinrag.retrieval.config import RetrieverConfig, TemporalConfig
 
 
 class _Config(BaseModel):
@@ -83,8 +82,6 @@ class ExperimentConfig(PipelineSettings):
     """The cohort."""
     variables: list[str] | None = None
     """Table columns to fill and score (None: all)."""
-    retriever: RetrieverConfig = Field(default_factory=TemporalConfig)
-    """The retriever, chosen by its ``type``: bm25, dense, hybrid or temporal."""
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     """What is trained."""
     vocabulary: VocabularyConfig = Field(default_factory=VocabularyConfig)
@@ -97,12 +94,6 @@ class ExperimentConfig(PipelineSettings):
     ``reader.model``; ``clinrag grid --axis merge=a.yaml,b.yaml`` compares merges (``null``: no merge)."""
     cell_batch: int = Field(32, ge=1)
     """Cells read per cached chunk of generations: a killed run resumes from the last finished chunk."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_retriever_type(cls, data: Any) -> Any:
-        # an experiment's retriever section without `type` is a temporal one (the mission's retriever)
-        return default_section_type(data, "retriever", "temporal")
 
 
 def load_experiment(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:

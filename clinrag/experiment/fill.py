@@ -25,7 +25,7 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
     Raises:
         ClinragError: Not a run folder, or a trained component it needs is missing.
     """
-    from clinrag.retrieval.config import AnnotatedConfig, DenseConfig, HybridConfig, TemporalConfig
+    from clinrag.retrieval.base import retriever_from_run
 
     config_file = run_dir / "config.yaml"
     predictions = run_dir / "predictions.csv"
@@ -39,28 +39,7 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
     columns = header[1:]
     models = run_dir / "models"
 
-    def resolve(section: Any) -> Any:
-        if isinstance(section, AnnotatedConfig):
-            return section.model_copy(update={"base": resolve(section.base)})
-        if isinstance(section, HybridConfig):
-            return section.model_copy(
-                update={"first": resolve(section.first), "second": resolve(section.second)}
-            )
-        if isinstance(section, TemporalConfig) and not section.path:
-            if not (models / "retriever").is_dir():
-                raise ClinragError(
-                    f"{run_dir}: models/retriever is missing (the run's trained temporal retriever)"
-                )
-            return section.model_copy(update={"path": str(models / "retriever")})
-        if isinstance(section, DenseConfig) and config.training.dense:
-            if not (models / "encoder").is_dir():
-                raise ClinragError(
-                    f"{run_dir}: models/encoder is missing (the run's fine-tuned dense encoder)"
-                )
-            return section.model_copy(update={"model": str(models / "encoder")})
-        return section
-
-    update: dict[str, Any] = {"retriever": resolve(config.retriever)}
+    update: dict[str, Any] = {"retriever": retriever_from_run(config.retriever, models, config.training)}
     reader = config.reader
     if config.merge:  # the run read with the model its merge recipe built
         if not (models / "merged").is_dir():
@@ -118,7 +97,8 @@ def fill_table(
     from clinrag.data.validate import load_cohort
     from clinrag.evaluation import BootstrapSpec, evaluate_table
     from clinrag.evaluation.report import write_report
-    from clinrag.generation.pipeline import build_reader, fill_cells, provenance_records, rows_of
+    from clinrag.generation.base import Learned, build_reader
+    from clinrag.generation.pipeline import fill_cells, load_learned, provenance_records, rows_of
     from clinrag.generation.reader import retrieval_depth
     from clinrag.retrieval.pipeline import prepare_retrieval
 
@@ -137,15 +117,10 @@ def fill_table(
     columns = [t.target.name for t in transfers]
     reader = build_reader(config.reader)
     priors_dir = run_dir / "models" / "priors"
-    if config.reader.type == "llm" and priors_dir.is_dir():
-        from clinrag.generation.candidates import load_value_model
-        from clinrag.generation.priors import load_boolean_model, load_priors
-
-        # learned on the run's train split, keyed by its variables (the cohort's are read as those)
-        reader.priors, reader.boolean_model = load_priors(priors_dir), load_boolean_model(priors_dir)
-        reader.value_model = load_value_model(priors_dir)
+    # learned on the run's train split, keyed by its variables (the cohort's are read as those)
+    learned = load_learned(priors_dir) if priors_dir.is_dir() else Learned()
     store = retriever = None
-    if config.reader.type == "llm":
+    if reader.needs_retrieval:
         settings = RetrievalSettings(
             chunking=config.chunking, retriever=config.retriever, retrieval=config.retrieval
         )
@@ -160,6 +135,7 @@ def fill_table(
         config.retrieval.k,
         progress=progress,
         depth=retrieval_depth(config.reader, config.retrieval.k),
+        learned=learned,
     )
     results = translate_results(results, transfers)
     rows = rows_of(results)

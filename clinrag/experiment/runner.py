@@ -43,13 +43,10 @@ from typing import Any
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
-from clinrag.experiment.cache import Cache, default_cache_dir, fault_point, stable_hash
+from clinrag.experiment.cache import Cache, default_cache_dir, fault_point, source_hash, stable_hash
 from clinrag.experiment.config import ExperimentConfig, dump_experiment
-from clinrag.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from clinrag.io import atomic_folder, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from clinrag.text.passages import Passage, PassageStore, build_passages
-
-RUNTIME_FIELDS = {"device", "batch_size"}
-"""Retriever settings that change where and how fast, not what is computed."""
 
 
 def _log_stderr(message: str) -> None:
@@ -200,90 +197,11 @@ class Run:
 
     # ---- 2. retriever -----------------------------------------------------------------------------------------
     def resolve_retriever(self, retriever: Any, cohort: Cohort, store: PassageStore, role: str = "retriever"):
-        """The retriever section with trained folders filled in, and its identity (what its scores depend on)."""
-        from clinrag.models import resolve_model_path
-        from clinrag.retrieval.config import AnnotatedConfig, DenseConfig, HybridConfig, TemporalConfig
+        """The retriever section with trained folders filled in, and its identity (what its scores depend on):
+        each retriever gets itself ready (:meth:`~clinrag.retrieval.base.RetrieverBase.prepare`)."""
+        from clinrag.retrieval.base import prepare_retriever
 
-        if isinstance(retriever, AnnotatedConfig):
-            base, base_id = self.resolve_retriever(retriever.base, cohort, store, f"{role}.base")
-            return retriever.model_copy(update={"base": base}), {
-                **retriever.model_dump(exclude={"base"}),
-                "base": base_id,
-            }
-        if isinstance(retriever, HybridConfig):
-            first, first_id = self.resolve_retriever(retriever.first, cohort, store, f"{role}.first")
-            second, second_id = self.resolve_retriever(retriever.second, cohort, store, f"{role}.second")
-            resolved = retriever.model_copy(update={"first": first, "second": second})
-            return resolved, {
-                "type": "hybrid",
-                "rrf_k": retriever.rrf_k,
-                "first": first_id,
-                "second": second_id,
-            }
-        settings = retriever.model_dump(exclude=RUNTIME_FIELDS)
-        if isinstance(retriever, TemporalConfig):
-            if retriever.path:
-                path = Path(retriever.path)
-                return retriever, {"type": "temporal", "folder": self._model_hash(role, str(path), path)}
-            if not self.config.training.retriever:
-                raise ClinragError(
-                    "retriever: an untrained temporal retriever cannot rank passages; set training.retriever=true "
-                    "or retriever.path=FOLDER"
-                )
-            encoder = resolve_model_path(retriever.encoder)
-            payload = {
-                "cohort": self.cohort_hash,
-                "chunking": self.config.chunking.model_dump(),
-                "retriever": settings,
-                "encoder": self._model_hash(f"{role}.encoder", retriever.encoder, encoder),
-                "variables": [v.name for v in cohort.variables if v.name in cohort.table_columns],
-            }
-            key = self.cache.key("temporal_retriever", payload)
-            start = time.perf_counter()
-
-            def train(staging: Path) -> None:
-                from clinrag.retrieval.temporal import TemporalRetriever
-
-                model = TemporalRetriever(
-                    retriever.model_copy(update={"path": None}),
-                    variables=[cohort.variable(n) for n in cohort.table_columns],
-                )
-                model.index(store)
-                model.fit(cohort, store, progress=self.progress)
-                model.save_pretrained(staging)
-
-            folder, cached = self.cache.build("temporal_retriever", key, train)
-            self._stage(
-                f"{role}", key, cached, time.perf_counter() - start, "temporal retriever trained on train"
-            )
-            self.trained["retriever"] = folder
-            return retriever.model_copy(update={"path": str(folder)}), {"type": "temporal", "trained": key}
-        if isinstance(retriever, DenseConfig):
-            encoder = resolve_model_path(retriever.model)
-            encoder_hash = self._model_hash(f"{role}.encoder", retriever.model, encoder)
-            if not self.config.training.dense:
-                return retriever, {**settings, "model": encoder_hash}
-            payload = {
-                "cohort": self.cohort_hash,
-                "chunking": self.config.chunking.model_dump(),
-                "retriever": settings,
-                "encoder": encoder_hash,
-            }
-            key = self.cache.key("dense_encoder", payload)
-            start = time.perf_counter()
-
-            def tune(staging: Path) -> None:
-                from clinrag.retrieval.dense_training import fine_tune_dense
-
-                fine_tune_dense(cohort, store, retriever, staging, progress=self.progress)
-
-            folder, cached = self.cache.build("dense_encoder", key, tune)
-            self._stage(
-                f"{role}", key, cached, time.perf_counter() - start, "dense encoder fine-tuned on train"
-            )
-            self.trained["encoder"] = folder
-            return retriever.model_copy(update={"model": str(folder)}), {**settings, "model": key}
-        return retriever, settings  # bm25: nothing to train or hash
+        return prepare_retriever(retriever, _RetrieverContext(self, cohort, store), role)
 
     # ---- merge (optional) -------------------------------------------------------------------------------------
     def build_merge(self) -> None:
@@ -494,8 +412,8 @@ class Run:
         start = time.perf_counter()
 
         def tune(staging: Path) -> None:
+            from clinrag.generation.base import build_reader
             from clinrag.generation.lora import labelled_pairs, with_weak_evidence
-            from clinrag.generation.pipeline import build_reader
 
             requests = [_request(store, pid, var, hits, k) for pid in train for var in variables]
             if reader_config.lora.weak_evidence:
@@ -605,12 +523,11 @@ class Run:
         self, cohort: Cohort, store: PassageStore, variables: list[Variable], patients: list[str], hits
     ):
         """Read every (patient, variable) of ``patients`` in fixed chunks, each cached as soon as it is done."""
-        from clinrag.generation.pipeline import build_reader
-        from clinrag.generation.reader import FullRecordReader
+        from clinrag.generation.base import CellRequest, Learned, build_reader, reader_class
 
         config = self.config
         identity = self.reader_identity()
-        full_record = config.reader.type == "full_record"
+        full_record = not reader_class(config.reader.type).needs_retrieval
         payload = {
             "cohort": self.cohort_hash,
             "reader": identity,
@@ -654,11 +571,9 @@ class Run:
             else:
                 if reader is None:
                     reader = build_reader(config.reader)
-                    if not full_record:
-                        reader.priors, reader.boolean_model = self.priors, self.boolean_model
-                        reader.value_model = self.value_model
-                if isinstance(reader, FullRecordReader):
-                    chunk = [r for pid in unit for r in reader.read_patient(cohort, pid, variables)]
+                    reader.attach(cohort, Learned(self.priors, self.boolean_model, self.value_model))
+                if full_record:
+                    chunk = reader.read([CellRequest(pid, var, []) for pid in unit for var in variables])
                 else:
                     chunk = reader.read(
                         [_request(store, pid, var, hits, config.retrieval.k) for pid, var in unit]
@@ -705,13 +620,17 @@ class Run:
         store = build_passages(cohort, config.chunking)
         hits: dict = {}
         retrieval_metrics = None
-        if config.reader.type == "llm":
-            learns = config.training.reader == "lora" or _learns_from_table(config.reader)
+        from clinrag.generation.base import reader_class
+
+        kind = reader_class(config.reader.type)
+        if kind.needs_retrieval:
+            tuned = kind.learns_from_table and config.training.reader == "lora"
+            learns = tuned or (kind.learns_from_table and _learns_from_table(config.reader))
             needed = sorted(set(evaluated) | (set(cohort.split_patients("train")) if learns else set()))
             hits, retrieval_metrics = self.retrieval(cohort, store, variables, needed)
-            if config.training.reader == "lora":
+            if tuned:
                 self.train_reader(cohort, store, variables, hits)
-            if _learns_from_table(config.reader):
+            if kind.learns_from_table and _learns_from_table(config.reader):
                 self.learn_priors(cohort, store, variables, hits)
         results = self.generate(cohort, store, variables, evaluated, hits)
         columns = [v.name for v in variables]
@@ -768,16 +687,15 @@ class Run:
             target = out / "models" / name
             if target.is_dir() and self.cache.folder_hash(source) == self.cache.folder_hash(target):
                 continue
-            staging = out / "models" / f".{name}.partial"
-            if staging.exists():
-                shutil.rmtree(staging)
             # a merged model is as big as its base: hard links, where the file system allows, spare the copy
-            shutil.copytree(
-                source, staging, ignore=shutil.ignore_patterns(".complete"), copy_function=_link_or_copy
-            )
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
+            with atomic_folder(target, replace=True, prefix=f".{name}.partial.") as staging:
+                shutil.copytree(
+                    source,
+                    staging,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".complete"),
+                    copy_function=_link_or_copy,
+                )
 
     def _report(self, out, cohort, rows, provenance, metrics, manifest) -> None:
         from clinrag.evaluation.report import write_report
@@ -794,12 +712,14 @@ class Run:
         )
 
     def manifest(self, started: float) -> dict[str, Any]:
+        from clinrag.retrieval.base import walk_retrievers
+
         config = self.original_config
         seeds = {
             "evaluation.seed": config.evaluation.seed,
             "reader.lora.seed": config.reader.lora.seed,
         }
-        for path, section in _retriever_sections(config.retriever, "retriever"):
+        for path, section in walk_retrievers(config.retriever):
             if hasattr(section, "train"):
                 seeds[f"{path}.train.seed"] = section.train.seed
         if self.cohort_source.get("synthetic"):
@@ -825,6 +745,33 @@ class Run:
             "cache": {"root": str(self.cache.root), "keys": self.keys},
             "stages": self.stages,
         }
+
+
+class _RetrieverContext:
+    """What a run lends a retriever section to get ready (:class:`~clinrag.retrieval.base.RetrieverContext`)."""
+
+    def __init__(self, run: Run, cohort: Cohort, store: PassageStore):
+        self.run, self.cohort, self.store = run, cohort, store
+        self.training = run.config.training
+        self.progress = run.progress
+
+    def inputs(self) -> dict[str, Any]:
+        return {"cohort": self.run.cohort_hash, "chunking": self.run.config.chunking.model_dump()}
+
+    def model_hash(self, role: str, spec: str) -> str:
+        from clinrag.models import resolve_model_path
+
+        return self.run._model_hash(role, spec, resolve_model_path(spec))
+
+    def build(self, stage: str, role: str, payload: dict, build: Callable[[Path], None], detail: str) -> Path:
+        key = self.run.cache.key(stage, payload)
+        start = time.perf_counter()
+        folder, cached = self.run.cache.build(stage, key, build)
+        self.run._stage(role, key, cached, time.perf_counter() - start, detail)
+        return folder
+
+    def keep(self, name: str, folder: Path) -> None:
+        self.run.trained[name] = folder
 
 
 def run_experiment(
@@ -864,13 +811,7 @@ def _learns_from_table(reader) -> bool:
 def _generator_hash() -> str:
     """The synthetic generator's sources and its variables.yaml: a cohort generated before they changed is not
     reused (the package version alone does not change with them)."""
-    import clinrag.synth
-
-    folder = Path(clinrag.synth.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted([*folder.glob("*.py"), *folder.glob("*.yaml")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return source_hash("clinrag.synth")
 
 
 def _depth(config: ExperimentConfig) -> int:
@@ -912,13 +853,6 @@ def _result_from_record(record: dict[str, Any]):
         seconds=0.0,
         extra=record.get("extra") or {},
     )
-
-
-def _retriever_sections(section: Any, path: str):
-    yield path, section
-    for child in ("first", "second"):
-        if hasattr(section, child):
-            yield from _retriever_sections(getattr(section, child), f"{path}.{child}")
 
 
 def _clinrag_version() -> str:

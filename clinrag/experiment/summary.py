@@ -10,10 +10,11 @@ Method:
 * A cell is one (patient, variable) of the split, for every column of the table; it is correct when
   :func:`clinrag.data.values.cells_match` says so (a gold-empty cell predicted empty is correct; a patient
   missing from predictions.csv abstains on every cell). A run's accuracy is correct cells / cells.
-* Intervals are percentile bootstrap intervals over patients: ``B`` resamples of the split's patients with
-  replacement, drawn once from ``BootstrapSpec.seed``; a replicate's accuracy is the ratio of the resampled
-  patients' correct cells to their cells. These are the resamples :func:`clinrag.evaluation.evaluate_table`
-  draws for the same seed and split, so a run's interval equals the one in its metrics.json.
+* Intervals are percentile bootstrap intervals over patients (:mod:`clinrag.evaluation.bootstrap`): ``B``
+  resamples of the split's patients with replacement, drawn once from ``BootstrapSpec.seed``; a replicate's
+  accuracy is the ratio of the resampled patients' correct cells to their cells. These are the resamples
+  :func:`clinrag.evaluation.evaluate_table` draws for the same seed and split, so a run's interval equals the
+  one in its metrics.json.
 * Comparisons are paired: the same resample index matrix serves every run, so replicate ``b`` of run ``r``
   and of the reference score the same patients. The difference ``accuracy(r) - accuracy(reference)`` has as
   interval the percentiles of the ``B`` replicate differences, and a two-sided bootstrap p-value
@@ -35,12 +36,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.validate import read_predictions
 from clinrag.data.values import cells_match
 from clinrag.errors import ClinragError
-from clinrag.evaluation.metrics import BootstrapSpec
+from clinrag.evaluation.bootstrap import (
+    BootstrapSpec,
+    bootstrap_p_value,
+    draw_resamples,
+    percentile_interval,
+    ratio_replicates,
+)
 from clinrag.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 # metrics.json's overall accuracy is rounded to 4 decimals: a larger gap means predictions.csv changed since.
@@ -113,8 +121,7 @@ def summarize_grid(
     variables = [cohort.variable(name) for name in names]
 
     # One resample matrix for every run: replicate b scores the same patients in each run (paired test).
-    rng = np.random.default_rng(spec.seed)
-    resamples = rng.integers(0, len(patients), size=(spec.n_resamples, len(patients)))
+    resamples = draw_resamples(len(patients), spec)
 
     scored: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -133,11 +140,12 @@ def summarize_grid(
             ],
             dtype=float,
         ).reshape(len(patients), len(names))
-        per_patient = correct.sum(axis=1)
         n_cells = int(correct.size)
-        accuracy = float(per_patient.sum() / n_cells)
-        # sums of whole counts over one denominator: identical runs give exactly equal replicates
-        replicates = per_patient[resamples].sum(axis=1) / n_cells
+        # evaluate_table's overall accuracy: correct cells over cells (never 0 cells), summed per patient;
+        # whole counts, so identical runs give exactly equal replicates
+        accuracy, replicates = ratio_replicates(
+            correct.sum(axis=1), np.full(len(patients), float(len(names))), resamples
+        )
         metrics = _read_metrics(Path(run.run_dir))
         warnings.extend(_consistency_warnings(run, metrics, split, accuracy))
         scored.append(
@@ -160,7 +168,7 @@ def summarize_grid(
             "axes": dict(run.axes),
             "run_dir": str(run.run_dir),
             "accuracy": _round(item["accuracy"]),
-            "accuracy_ci": _interval(item["replicates"], spec),
+            "accuracy_ci": percentile_interval(item["replicates"], spec),
             "n_cells": item["n_cells"],
             "n_patients": len(patients),
             "diff": None,
@@ -170,8 +178,8 @@ def summarize_grid(
         if run.label != reference:
             differences = item["replicates"] - ref["replicates"]
             row["diff"] = _round(item["accuracy"] - ref["accuracy"])
-            row["diff_ci"] = _interval(differences, spec)
-            row["p_value"] = _round(_bootstrap_p_value(differences))
+            row["diff_ci"] = percentile_interval(differences, spec)
+            row["p_value"] = bootstrap_p_value(differences)
         row["per_variable"] = item["per_variable"]
         row["retrieval"] = item["retrieval"]
         rows.append(row)
@@ -181,31 +189,12 @@ def summarize_grid(
         axes.extend(name for name in run.axes if name not in axes)
     return {
         "split": split,
-        "bootstrap": {
-            "n_resamples": spec.n_resamples,
-            "confidence": spec.confidence,
-            "seed": spec.seed,
-            "unit": "patient",
-            "paired": True,
-        },
+        "bootstrap": {**spec.to_json(), "paired": True},
         "reference": reference,
         "axes": axes,
         "rows": rows,
         "warnings": warnings,
     }
-
-
-def _bootstrap_p_value(differences: np.ndarray) -> float:
-    """Two-sided p-value of a zero difference: twice the smaller tail share (ties count in both), at most 1."""
-    below = float(np.mean(differences <= 0))
-    above = float(np.mean(differences >= 0))
-    return min(1.0, 2.0 * min(below, above))
-
-
-def _interval(replicates: np.ndarray, spec: BootstrapSpec) -> list[float]:
-    alpha = (1 - spec.confidence) / 2
-    low, high = np.quantile(replicates, [alpha, 1 - alpha])
-    return [_round(float(low)), _round(float(high))]
 
 
 def _round(value: float) -> float:
@@ -351,8 +340,8 @@ def _fmt_p(p: float | None, n_resamples: int) -> str:
     return f"{p:.3f}"
 
 
-def _display_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and text cells shared by the Markdown and LaTeX tables."""
+def _display_table(summary: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """The text cells shared by the Markdown and LaTeX tables, and each column's alignment (``l``, ``r``)."""
     pct = _confidence_pct(summary)
     identity = _identity_columns(summary)
     recalls = _recall_keys(summary, table=True)
@@ -370,18 +359,20 @@ def _display_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 *(_fmt(row["retrieval"].get(key)) for key in recalls),
             ]
         )
-    return header, body
+    align = ["l"] * len(identity) + ["r"] * (len(header) - len(identity))
+    return pd.DataFrame(body, columns=header), align
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
     """The grid summary as a Markdown table, with a line saying how it was computed."""
-    header, body = _display_rows(summary)
-    n_identity = len(_identity_columns(summary))
-    align = ["---" if i < n_identity else "---:" for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
+    table, align = _display_table(summary)
+    # tabulate leaves a "|" in a cell as it is, which would split the cell in two
+    table = table.map(_markdown_pipe).rename(columns=_markdown_pipe)
+    markdown = table.to_markdown(
+        index=False,
+        disable_numparse=True,  # cells are formatted text: "0.800" stays "0.800"
+        colalign=["left" if side == "l" else "right" for side in align],
+    )
     bootstrap = summary["bootstrap"]
     reference = summary["reference"]
     note = (
@@ -390,8 +381,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f"({bootstrap['n_resamples']} paired resamples, seed {bootstrap['seed']}); "
         f"Δ and p: paired bootstrap against `{reference}`."
     )
-    lines = [line(header), line(align), *(line(cells) for cells in body), "", note]
-    return "\n".join(lines) + "\n"
+    return f"{markdown}\n\n{note}\n"
+
+
+def _markdown_pipe(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _n_phrase(summary: dict[str, Any]) -> str:
@@ -444,17 +438,8 @@ def render_csv(summary: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
+# pandas' LaTeX escaping handles & % $ # _ { } ~ ^ and \; these characters it leaves as they are.
+_LATEX_BEYOND_PANDAS = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "Δ": r"$\Delta$",
@@ -462,29 +447,26 @@ _LATEX_SPECIAL = {
 }
 
 
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters (and write Δ and the em dash in LaTeX) in plain text."""
-    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+def _latex_beyond_pandas(escaped: str) -> str:
+    return "".join(_LATEX_BEYOND_PANDAS.get(char, char) for char in escaped)
 
 
 def render_latex(summary: dict[str, Any]) -> str:
     """The grid summary as a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
-    header, body = _display_rows(summary)
-    n_identity = len(_identity_columns(summary))
-    columns = "l" * n_identity + "r" * (len(header) - n_identity)
+    table, align = _display_table(summary)
+    # escape="latex" runs before the formatter, which then only sees the characters pandas does not escape
+    styler = (
+        table.style.hide(axis="index")
+        .format(_latex_beyond_pandas, escape="latex")
+        .format_index(_latex_beyond_pandas, escape="latex", axis=1)
+    )
+    tabular = styler.to_latex(column_format="".join(align), hrules=True)
     reference = " ".join(str(summary["reference"]).split())  # a comment line must stay one line
-    lines = [
-        f"% {summary['split']} split, {_n_phrase(summary)}; paired bootstrap against {reference}",
-        "% requires \\usepackage{booktabs}",
-        f"\\begin{{tabular}}{{{columns}}}",
-        "\\toprule",
-        " & ".join(latex_escape(cell) for cell in header) + " \\\\",
-        "\\midrule",
-        *(" & ".join(latex_escape(cell) for cell in cells) + " \\\\" for cells in body),
-        "\\bottomrule",
-        "\\end{tabular}",
-    ]
-    return "\n".join(lines) + "\n"
+    return (
+        f"% {summary['split']} split, {_n_phrase(summary)}; paired bootstrap against {reference}\n"
+        "% requires \\usepackage{booktabs}\n"
+        f"{tabular}"
+    )
 
 
 # ---- figure ------------------------------------------------------------------------------------------

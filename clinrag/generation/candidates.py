@@ -349,7 +349,9 @@ class ValueModel:
             if probabilities[best] >= self.thresholds.get(name, 0.0):
                 return found[best].cell, probabilities[best], found[best]
         top = max(probabilities, default=0.0)
-        fallbacks = self.fallbacks_deceased if deceased and name in self.fallbacks_deceased else self.fallbacks
+        fallbacks = (
+            self.fallbacks_deceased if deceased and name in self.fallbacks_deceased else self.fallbacks
+        )
         return fallbacks.get(name, ""), 1.0 - top, None
 
     def to_json(self) -> dict:

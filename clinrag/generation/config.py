@@ -80,9 +80,10 @@ class LoraConfig(_Config):
 class ReaderConfig(_Config):
     """The reader: a decoder-only LM from a local folder, constrained to each variable's type."""
 
-    type: Literal["llm", "full_record"] = "llm"
-    """``llm``: read the retrieved passages; ``full_record``: read the whole record split to the context window,
-    no retrieval (the llm_extractinator-style baseline)."""
+    type: str = "llm"
+    """A registered reader (:func:`~clinrag.generation.base.register_reader`): ``llm`` reads the retrieved
+    passages; ``full_record`` reads the whole record split to the context window, no retrieval (the
+    llm_extractinator-style baseline)."""
     model: str = "embedded:smollm2-135m-instruct"
     """A Hugging Face causal LM folder (Llama family: Meditron, Vigogne, a merged model...) or
     ``embedded:smollm2-135m-instruct`` (converted once by ``clinrag models prepare``)."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from clinrag.data.values import canonical_cell
 from clinrag.data.variables import Variable
-from clinrag.retrieval.supervision import find_integers, find_numbers
 from clinrag.text.dates import find_dates
+from clinrag.text.evidence import find_integers, find_numbers
 
 NOT_DOCUMENTED = "non documenté"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,9 +23,10 @@ from clinrag.generation.constraints import answer_text
 from clinrag.generation.reader import CellRequest, LLMReader
 from clinrag.io import atomic_write_json
 from clinrag.retrieval.base import Retriever, retrieve
-from clinrag.retrieval.supervision import find_numbers, states_value
 from clinrag.text.annotate import Annotator
+from clinrag.text.evidence import find_numbers, states_value
 from clinrag.text.passages import PassageStore
+from clinrag.training import linear_warmup_decay
 
 
 def training_target(var: Variable, cell: str, request: CellRequest) -> str:
@@ -71,7 +73,7 @@ def find_weak_evidence(
     variables: list[Variable],
 ) -> dict[str, dict[str, list[int]]]:
     """For each (patient, variable) of ``patients`` whose table cell is not empty: the indices of the patient's
-    passages that state it by the weak-label rules (:func:`~clinrag.retrieval.supervision.states_value`), best
+    passages that state it by the weak-label rules (:func:`~clinrag.text.evidence.states_value`), best
     ranked by ``retriever`` first (empty when none does). Reads ``cohort.table`` only."""
     if cohort.table is None:
         raise ValueError("weak evidence needs a table")
@@ -249,20 +251,13 @@ def train_lora(
     return history
 
 
-def learning_rate_factor(config: LoraConfig, n_steps: int):
+def learning_rate_factor(config: LoraConfig, n_steps: int) -> Callable[[int], float]:
     """The factor of ``config.lr`` at each optimizer step (0-based): 1 for ``constant``; for ``linear``, a warmup
     from ``1/warmup_steps`` to 1 over ``warmup`` of the steps, then a linear decay that reaches 0 after the
-    last step."""
+    last step (:func:`clinrag.training.linear_warmup_decay`, which says why not transformers' schedule)."""
     if config.schedule == "constant":
         return lambda step: 1.0
-    warmup = int(config.warmup * n_steps)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (n_steps - step) / max(1, n_steps - warmup))
-
-    return factor
+    return linear_warmup_decay(int(config.warmup * n_steps), n_steps)
 
 
 def left_padded(sequences: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -3,67 +3,85 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PlainValidator
 
 from clinrag.config import RetrievalSettings
 from clinrag.data.cohort import Cohort, table_to_csv
 from clinrag.data.values import parse_value
 from clinrag.data.variables import Variable
+from clinrag.generation.base import (
+    CellRequest,
+    CellResult,
+    Learned,
+    Reader,
+    validate_reader_config,
+)
 from clinrag.generation.config import ReaderConfig
-from clinrag.generation.reader import CellRequest, CellResult, FullRecordReader, LLMReader
 from clinrag.io import atomic_write_jsonl, atomic_write_text
 from clinrag.retrieval.base import Retriever, retrieve
 from clinrag.text.passages import PassageStore
-
-READERS = {"llm": LLMReader, "full_record": FullRecordReader}
 
 
 class PipelineSettings(RetrievalSettings):
     """Retrieval settings plus the reader."""
 
-    reader: ReaderConfig = Field(default_factory=ReaderConfig)
-    """The decoder that writes each value."""
-
-
-def build_reader(config: ReaderConfig, decoder: Any = None) -> LLMReader | FullRecordReader:
-    """The reader ``config.type`` names."""
-    return READERS[config.type](config, decoder)
+    reader: Annotated[Any, PlainValidator(validate_reader_config)] = Field(default_factory=ReaderConfig)
+    """The reader that writes each value, chosen by its ``type`` (a registered reader: llm, full_record)."""
 
 
 def fill_cells(
     cohort: Cohort,
     patients: list[str],
     variables: list[Variable],
-    reader: LLMReader | FullRecordReader,
+    reader: Reader,
     store: PassageStore | None = None,
     retriever: Retriever | None = None,
     k: int = 5,
     progress: bool = False,
     depth: int | None = None,
+    learned: Learned | None = None,
 ) -> list[CellResult]:
-    """Fill every (patient, variable): retrieval then reading, or the whole record for the full-record reader.
-    The decoder reads the top ``k`` passages, the candidate model the top ``depth`` (default ``k``)."""
-    if isinstance(reader, FullRecordReader):
-        results = []
-        iterator = patients
-        if progress:
-            from tqdm.auto import tqdm
+    """Fill every (patient, variable): retrieval then reading (the decoder reads the top ``k`` passages, the
+    candidate model the top ``depth``, default ``k``), or reading whole records for a reader that needs no
+    retrieval."""
+    requests = cell_requests(patients, variables, store, retriever, k, depth, reader.needs_retrieval)
+    reader.attach(cohort, learned or Learned())
+    return reader.read(requests, progress=progress)
 
-            iterator = tqdm(patients, desc="reading records", unit="patient")
-        for pid in iterator:
-            results.extend(reader.read_patient(cohort, pid, variables))
-        return results
+
+def cell_requests(
+    patients: list[str],
+    variables: list[Variable],
+    store: PassageStore | None,
+    retriever: Retriever | None,
+    k: int,
+    depth: int | None = None,
+    retrieve_passages: bool = True,
+) -> list[CellRequest]:
+    """The request of every (patient, variable), patients first: with the top ``max(k, depth)`` passages of
+    ``retriever`` (the first ``k`` for the decoder), or without passages."""
+    if not retrieve_passages:
+        return [CellRequest(pid, var, []) for pid in patients for var in variables]
     if store is None or retriever is None:
-        raise ValueError("the RAG reader needs passages and a retriever")
+        raise ValueError("a reader that reads retrieved passages needs passages and a retriever")
     requests = []
     for pid in patients:
         for var in variables:
             hits = retrieve(retriever, store, pid, var, max(k, depth or k))
             found = [store.passages[h.index] for h in hits]
             requests.append(CellRequest(pid, var, found[:k], found, pid in store.deceased()))
-    return reader.read(requests, progress=progress)
+    return requests
+
+
+def load_learned(folder: str | Path) -> Learned:
+    """What a run learned from its train split's table, from its ``models/priors`` folder."""
+    from clinrag.generation.candidates import load_value_model
+    from clinrag.generation.priors import load_boolean_model, load_priors
+
+    folder = Path(folder)
+    return Learned(load_priors(folder), load_boolean_model(folder), load_value_model(folder))
 
 
 def rows_of(results: list[CellResult]) -> dict[str, dict[str, str]]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from dataclasses import dataclass, field
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
+from clinrag.generation.base import CellRequest, CellResult, Learned, register_reader
 from clinrag.generation.candidates import CANDIDATE_TYPES, ValueModel
 from clinrag.generation.config import ReaderConfig
 from clinrag.generation.constraints import (
@@ -39,8 +39,8 @@ from clinrag.generation.priors import (
     mentions_variable,
 )
 from clinrag.generation.prompts import build_messages, evidence_window, format_passages
-from clinrag.retrieval.supervision import WINDOW_AFTER, WINDOW_BEFORE, states_value
 from clinrag.text.annotate import Annotator, Mention
+from clinrag.text.evidence import WINDOW_AFTER, WINDOW_BEFORE, states_value
 from clinrag.text.passages import Passage
 from clinrag.text.timepoints import (
     BOUNDARY,
@@ -49,49 +49,6 @@ from clinrag.text.timepoints import (
     value_timepoints,
     without_durations,
 )
-
-
-@dataclass
-class CellRequest:
-    """One cell to fill: a patient, a variable and the passages retrieved for it (best first)."""
-
-    patient_id: str
-    variable: Variable
-    passages: list[Passage]
-    candidates: list[Passage] | None = None
-    """Passages the candidate model reads (``reader.values: candidates``; more than the decoder's ``k``, best
-    first); None: ``passages``."""
-    deceased: bool = False
-    """Whether the patient's record reports their death (:meth:`~clinrag.text.passages.PassageStore.deceased`):
-    the value model's fallback for the cell depends on it (a Rankin of 6, a follow-up never held)."""
-
-
-@dataclass
-class CellResult:
-    """A filled cell with its provenance.
-
-    Attributes:
-        patient_id: The patient.
-        variable: The variable's name.
-        cell: Canonical value, "" when not documented (or when the answer failed to parse).
-        raw: What the decoder wrote.
-        failed: Why the answer could not be used (None when it could).
-        score: Probability of the answer (among the options, or mean token probability when generated).
-        support: The passage that supports the value (None when not documented).
-        tokens: Prompt tokens the decoder read for this cell.
-        seconds: Wall time spent on this cell.
-    """
-
-    patient_id: str
-    variable: str
-    cell: str
-    raw: str
-    failed: str | None
-    score: float
-    support: Passage | None
-    tokens: int
-    seconds: float
-    extra: dict = field(default_factory=dict)
 
 
 def values_with_timepoints(
@@ -127,7 +84,7 @@ def _continues(gap: str) -> bool:
 def attached(text: str, terms: list[tuple[int, int]], values: list[tuple[int, int]]) -> list[bool]:
     """Which of the ``values`` (``(start, end)`` spans of ``text``, in text order) a term of the variable
     (``terms``) announces: the first value after a term, within
-    :data:`~clinrag.retrieval.supervision.WINDOW_BEFORE` characters and the same clause ("NIHSS initial 15"), a
+    :data:`~clinrag.text.evidence.WINDOW_BEFORE` characters and the same clause ("NIHSS initial 15"), a
     value that continues an announced one ("NIHSS 12, à H24 : 8"; not the 42 of "NIHSS 4/42" nor the 5 of
     "NIHSS 16, mRS 5"), or a value with a term right after it in the same clause ("85 ans")."""
     result: list[bool] = []
@@ -230,8 +187,12 @@ def check_adapter_settings(config: ReaderConfig) -> list[str]:
     return differences
 
 
+@register_reader("llm")
 class LLMReader:
     """The retrieval-augmented reader (see the module docstring)."""
+
+    needs_retrieval = True
+    learns_from_table = True
 
     def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
         self.config = config or ReaderConfig()
@@ -248,6 +209,11 @@ class LLMReader:
         :mod:`clinrag.generation.candidates`), learned likewise."""
         if self.config.adapter:
             check_adapter_settings(self.config)
+
+    def attach(self, cohort: Cohort, learned: Learned) -> None:
+        """What the run learned from the train split's table (the cohort itself is not needed)."""
+        self.priors, self.boolean_model = learned.priors, learned.boolean_model
+        self.value_model = learned.value_model
 
     def messages(self, request: CellRequest) -> list[dict[str, str]]:
         """The chat messages for a cell."""
@@ -360,11 +326,7 @@ class LLMReader:
     def chooses_candidates(self, var: Variable) -> bool:
         """Whether ``var`` is chosen among its candidates by the value model rather than read by the decoder."""
         model = self.value_model
-        return (
-            var.type in candidate_types(self.config)
-            and model is not None
-            and var.name in model.variables
-        )
+        return var.type in candidate_types(self.config) and model is not None and var.name in model.variables
 
     def unmentioned_prior(self, request: CellRequest) -> Prior | None:
         """The variable's :class:`~clinrag.generation.priors.Prior` when the passages shown mention none of its
@@ -475,12 +437,39 @@ class LLMReader:
         return CellResult(request.patient_id, var.name, cell, raw, None, score, support, 0, 0.0, extra)
 
 
+@register_reader("full_record")
 class FullRecordReader:
     """The full-record baseline (see the module docstring)."""
+
+    needs_retrieval = False
+    learns_from_table = False
 
     def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
         self.config = config or ReaderConfig(type="full_record")
         self.decoder = decoder or Decoder(self.config)
+        self.cohort: Cohort | None = None
+
+    def attach(self, cohort: Cohort, learned: Learned) -> None:
+        """The cohort whose records are read (nothing learned from the table is used)."""
+        self.cohort = cohort
+
+    def read(self, requests: list[CellRequest], progress: bool = False) -> list[CellResult]:
+        """Each requested patient's record read once for all of that patient's requested variables."""
+        if self.cohort is None:
+            raise ValueError("the full-record reader reads the attached cohort: call attach() first")
+        patients: dict[str, list[Variable]] = {}
+        for request in requests:
+            patients.setdefault(request.patient_id, []).append(request.variable)
+        iterator = patients.items()
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, total=len(patients), desc="reading records", unit="patient")
+        found = {}
+        for pid, variables in iterator:
+            for result in self.read_patient(self.cohort, pid, variables):
+                found[(pid, result.variable)] = result
+        return [found[(r.patient_id, r.variable.name)] for r in requests]
 
     def chunks(self, cohort: Cohort, patient_id: str) -> list[tuple[str, list[Passage]]]:
         """The patient's record as text chunks of at most ``context_tokens`` tokens, documents in date order; each

@@ -22,6 +22,7 @@ from typing import Any
 
 from clinrag.errors import ClinragError
 from clinrag.experiment.cache import folder_sha256
+from clinrag.io import atomic_folder
 from clinrag.merging.recipe import Recipe, replace_references
 
 RECORD_FILE = "clinrag_merge.json"
@@ -77,22 +78,19 @@ def build_merge(
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ClinragError(f"{out}: not empty; choose another --out or pass --overwrite")
     hashes = input_hashes(recipe, hasher)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial.", dir=out.parent))
-    lora_cache = Path(tempfile.mkdtemp(prefix=f".{out.name}.lora.", dir=out.parent))
     started = time.time()
-    try:
-        _run_mergekit(recipe, staging, lora_cache, progress)
+    with (
+        atomic_folder(out, replace=overwrite, prefix=f".{out.name}.partial.") as staging,
+        tempfile.TemporaryDirectory(
+            prefix=f".{out.name}.lora.", dir=out.parent, ignore_cleanup_errors=True
+        ) as lora_cache,
+    ):
+        _run_mergekit(recipe, staging, Path(lora_cache), progress)
         _ensure_tokenizer(recipe, staging)
         record = merge_record(recipe, hashes, started)
         (staging / RECORD_FILE).write_text(
             json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        _replace(staging, out)
-    finally:
-        for folder in (staging, lora_cache):
-            if folder.exists():
-                shutil.rmtree(folder, ignore_errors=True)
     return out
 
 
@@ -220,15 +218,3 @@ def _ensure_tokenizer(recipe: Recipe, staging: Path) -> None:
     for name in _TOKENIZER_FILES:
         if (source / name).is_file():
             shutil.copy2(source / name, staging / name)
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Rename ``staging`` to ``out``; an existing ``out`` is moved aside first and removed after."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        old.rmdir()
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,5 +1,9 @@
 """Dates in every French form, told apart from ages, durations, scores and fractions; a date announced as a
-birth date ("né le", "DDN", "date de naissance") is a DATE_NAISSANCE."""
+birth date ("né le", "DDN", "date de naissance") is a DATE_NAISSANCE.
+
+The forms are :data:`clinrag.text.dates.IDENTIFYING_PATTERNS`; what is decided here is which of their matches
+is a date and which a birth date, from the words around it.
+"""
 
 from __future__ import annotations
 
@@ -11,64 +15,7 @@ from dataclasses import replace
 from clinrag.pseudo._numbers import digits_of
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import fold
-
-# Accent-insensitive month names and their usual abbreviations (with or without the final dot).
-_MONTH_FORMS: dict[int, str] = {
-    1: r"janvier|janv|jan",
-    2: r"f[ée]vrier|f[ée]vr|f[ée]v",
-    3: r"mars",
-    4: r"avril|avr",
-    5: r"mai",
-    6: r"juin",
-    7: r"juillet|juil",
-    8: r"ao[ûu]t",
-    9: r"septembre|sept|sep",
-    10: r"octobre|oct",
-    11: r"novembre|nov",
-    12: r"d[ée]cembre|d[ée]c",
-}
-_MONTH = "|".join(_MONTH_FORMS.values())
-_NUMBER_WORD = (
-    r"premier|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
-    r"vingt|trente|et"
-)
-_YEAR_WORD = rf"{_NUMBER_WORD}|mille|mil|cents?|soixante|quatre-vingts?"
-
-_NUMERIC = re.compile(
-    r"(?<![\w/.\-|])(?P<day>\d{1,2}) ?(?P<sep>[/.\-|]) ?(?P<month>\d{1,2}) ?(?P=sep) ?(?P<year>\d{4}|\d{2})"
-    r"(?![\w]|[/.\-|]\d)"
-)
-_ISO = re.compile(
-    r"(?<![\w/.\-])(?P<year>(?:19|20)\d{2})(?P<sep>[/.\-])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})(?![\w]|[/.\-]\d)"
-)
-_COMPACT = re.compile(r"(?<![\w])(?P<day>\d{2})(?P<month>\d{2})(?P<year>(?:19|20)\d{2})(?![\w])")
-_MONTH_SLASH_YEAR = re.compile(
-    r"(?<![\w/.\-|])(?P<month>0?[1-9]|1[0-2]) ?/ ?(?P<year>(?:19|20)\d{2})(?![\w]|/\d)"
-)
-_DAY_MONTH = re.compile(r"(?<![\w/.\-|])(?P<day>\d{1,2}) ?/ ?(?P<month>\d{1,2})(?![\w]| ?/ ?\d)")
-_TEXTUAL = re.compile(
-    rf"(?<![\w])(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche),? )?"
-    rf"(?P<day>1er|\d{{1,2}}),? ?(?P<month>{_MONTH})\.?(?:,? ?(?P<year>\d{{4}}))?(?![\w])",
-    re.IGNORECASE,
-)
-_MONTH_YEAR = re.compile(
-    rf"(?<![\w])(?P<month>{_MONTH})\.? ?(?P<year>(?:19|20)\d{{2}})(?![\w])", re.IGNORECASE
-)
-# A full month name with a two-digit year ("décembre 93"); abbreviations would be too loose ("mar 12").
-_FULL_MONTH_SHORT_YEAR = re.compile(
-    r"(?<![\w])(?P<month>janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[ûu]t|septembre|octobre|novembre|"
-    r"d[ée]cembre) (?P<year>'?\d{2})(?![\w])",
-    re.IGNORECASE,
-)
-# A year alone, when a preposition makes it a date ("opéré en 2007", "depuis 1995").
-_YEAR = re.compile(
-    r"(?<![\w])(?i:en|depuis|d[èe]s|ann[ée]e|courant|fin|d[ée]but|avant|apr[èe]s) (?P<year>(?:19|20)\d{2})(?![\w])"
-)
-_SPELLED = re.compile(
-    rf"(?<![\w])(?!et\b)(?:{_NUMBER_WORD})(?:[ \-](?:{_NUMBER_WORD})){{0,3}} (?P<month>{_MONTH})"
-    rf"(?: (?:{_YEAR_WORD})(?:[ \-](?:{_YEAR_WORD})){{0,6}})?(?![\w])",
-    re.IGNORECASE,
-)
+from clinrag.text.dates import IDENTIFYING_PATTERNS, MONTH_FORMS, expand_year
 
 # What makes "12/8" a measure rather than a date: a score, pressure or ratio just before, a unit just after.
 _MEASURE_BEFORE = re.compile(
@@ -89,14 +36,6 @@ _BIRTH_BEFORE = re.compile(
 _AGE_AFTER = re.compile(r"^ ?\(?\s?\d{1,3} ?ans\b")
 
 
-def _year(text: str) -> int:
-    """A four-digit year from two or four digits (``"24"`` is 2024, ``"87"`` 1987)."""
-    year = int(text)
-    if len(text) == 2:
-        year += 2000 if year < 50 else 1900
-    return year
-
-
 def valid_date(day: str | int, month: str | int, year: int = 2000) -> bool:
     """Whether day/month(/year) is a calendar date (29 February allowed on leap years only)."""
     try:
@@ -106,35 +45,32 @@ def valid_date(day: str | int, month: str | int, year: int = 2000) -> bool:
     return True
 
 
-def _month_number(name: str) -> int:
-    folded = fold(name).rstrip(".")
-    return next(n for n, forms in _MONTH_FORMS.items() if re.fullmatch(fold(forms), folded))
-
-
 def _candidates(text: str) -> Iterator[tuple[int, int]]:
     """Character ranges that hold a valid date, before birth-date labelling."""
-    for pattern in (_NUMERIC, _ISO):
+    patterns = IDENTIFYING_PATTERNS
+    for pattern in (patterns["numeric"], patterns["iso"]):
         for m in pattern.finditer(text):
-            if valid_date(m["day"], m["month"], _year(m["year"])) and not _unit_follows(text, m.end()):
+            if valid_date(m["day"], m["month"], expand_year(m["year"])) and not _unit_follows(text, m.end()):
                 yield m.span()
-    for m in _COMPACT.finditer(text):
+    for m in patterns["compact"].finditer(text):
         if valid_date(m["day"], m["month"], int(m["year"])):
             yield m.span()
-    for m in _DAY_MONTH.finditer(text):
+    for m in patterns["day_month"].finditer(text):
         if _day_month_is_date(text, m):
             yield m.span()
-    for m in _TEXTUAL.finditer(text):
+    for m in patterns["written"].finditer(text):
         day = 1 if m["day"].lower() == "1er" else int(m["day"])
         year = int(m["year"]) if m["year"] else 2000
-        if valid_date(day, _month_number(m["month"]), year) and not _unit_follows(text, m.end()):
+        month = MONTH_FORMS[fold(m["month"]).rstrip(".")]
+        if valid_date(day, month, year) and not _unit_follows(text, m.end()):
             yield m.span()
-    for pattern in (_MONTH_YEAR, _MONTH_SLASH_YEAR, _SPELLED):
-        for m in pattern.finditer(text):
+    for name in ("month_year", "numeric_month_year", "spelled"):
+        for m in patterns[name].finditer(text):
             yield m.span()
-    for m in _FULL_MONTH_SHORT_YEAR.finditer(text):
+    for m in patterns["month_short_year"].finditer(text):
         if not _unit_follows(text, m.end()):
             yield m.span()
-    for m in _YEAR.finditer(text):
+    for m in patterns["year"].finditer(text):
         if not _unit_follows(text, m.end()):
             yield m.span("year")
 

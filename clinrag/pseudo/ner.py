@@ -30,6 +30,7 @@ from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_json, read_component_record
 from clinrag.pseudo.labels import LABELS, Span
 from clinrag.pseudo.vocabulary import common_words, fold
+from clinrag.training import linear_warmup_decay
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +123,8 @@ class NerDetector:
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        warmup = int(steps * config.warmup_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            lambda step: min((step + 1) / max(warmup, 1), max(0.0, (steps - step) / (steps - warmup))),
+            optimizer, linear_warmup_decay(int(steps * config.warmup_ratio), steps)
         )
         torch.manual_seed(config.seed)
         model.train()

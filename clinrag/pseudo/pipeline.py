@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -321,22 +319,14 @@ def write_cohort(result: PseudoResult, out: Path, overwrite: bool = False) -> No
     Raises:
         ClinragError: ``out`` exists and is not empty, without ``overwrite``.
     """
-    from clinrag.io import atomic_write_json
+    from clinrag.io import atomic_folder, atomic_write_json
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ClinragError(f"{out}: exists and is not empty (pass --overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=overwrite) as staging:
         save_cohort(result.cohort, staging)
         atomic_write_json(staging / "pseudonymization.json", result.summary())
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _pseudonymize_row(

@@ -25,10 +25,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from clinrag.data.values import FRENCH_MONTHS, strip_accents
+from clinrag.data.values import strip_accents
 from clinrag.pseudo._numbers import nir_key
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import fold
+from clinrag.text.dates import (
+    DATE_FORMATS,
+    FULL_MONTHS,
+    ISO_TIMESTAMP,
+    MONTH_FORMS,
+    WEEKDAYS,
+    expand_year,
+    month_name,
+)
 
 Mode = Literal["mask", "surrogate"]
 
@@ -65,21 +74,6 @@ _STREET_NAMES: tuple[str, ...] = (
     "Jean Jaurès", "Pasteur", "de la République", "des Écoles", "du Château", "des Peupliers", "du Stade",
 )  # fmt: skip
 _MAIL_DOMAINS: tuple[str, ...] = ("exemple.fr", "exemple.com", "courriel.exemple.fr")
-
-_MONTH_NAMES: tuple[str, ...] = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
-_MONTH_ABBREVIATIONS: tuple[str, ...] = (
-    "janv", "févr", "mars", "avr", "mai", "juin", "juil", "août", "sept", "oct", "nov", "déc",
-)  # fmt: skip
-_WEEKDAYS: tuple[str, ...] = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-# Abbreviated month forms the detector accepts (folded), on top of the full names of FRENCH_MONTHS.
-_MONTH_FORMS: dict[str, int] = {
-    **FRENCH_MONTHS,
-    **{"janv": 1, "jan": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "sept": 9, "sep": 9, "oct": 10},
-    **{"nov": 11, "dec": 12},
-}
 
 #: How many draws a surrogate gets to differ from the original and from the patient's other surrogates.
 _MAX_DRAWS = 50
@@ -337,14 +331,6 @@ def _render(label: str, canonical: str, original: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # dates in their original format
 # ---------------------------------------------------------------------------------------------------------
-def _year_of(text: str) -> int:
-    """A year of two or four digits; two-digit years pivot at 70 as in :mod:`clinrag.text.dates`."""
-    year = int(text.lstrip("'"))
-    if len(text.lstrip("'")) == 2:
-        year += 2000 if year < 70 else 1900
-    return year
-
-
 def _write_year(year: int, like: str) -> str:
     """The year with as many digits as ``like`` (and its apostrophe: "'93")."""
     digits = like.lstrip("'")
@@ -359,14 +345,14 @@ def _pad(number: int, like: str) -> str:
 
 def _month_number(word: str) -> int:
     """The month of a French month name or abbreviation (any case, accents optional)."""
-    return _MONTH_FORMS[fold(word).rstrip(".")]
+    return MONTH_FORMS[fold(word).rstrip(".")]
 
 
 def _write_month(month: int, like: str) -> str:
     """A month name in the form of ``like``: full or abbreviated, accented or not, in its case."""
-    is_full = fold(like) in FRENCH_MONTHS
-    name = (_MONTH_NAMES if is_full else _MONTH_ABBREVIATIONS)[month - 1]
-    original_name = (_MONTH_NAMES if is_full else _MONTH_ABBREVIATIONS)[_month_number(like) - 1]
+    abbreviated = fold(like) not in FULL_MONTHS
+    name = month_name(month, abbreviated)
+    original_name = month_name(_month_number(like), abbreviated)
     if original_name != strip_accents(original_name) and like == strip_accents(like):
         name = strip_accents(name)  # the writer left accents out ("fevrier"): so do we
     return match_case(name, like)
@@ -379,27 +365,8 @@ def _write_day(day: int, like: str) -> str:
     return _pad(day, like)
 
 
-_MONTH_WORD = r"[^\W\d_]{3,9}\.?"
-_NUMERIC_DATE = re.compile(
-    r"(?P<day>\d{1,2})(?P<sep1> ?[/.\-|] ?)(?P<month>\d{1,2})(?P<sep2> ?[/.\-|] ?)(?P<year>\d{4}|\d{2})"
-)
-_ISO_DATE = re.compile(
-    r"(?P<year>\d{4})(?P<sep1>[/.\-])(?P<month>\d{1,2})(?P<sep2>[/.\-])(?P<day>\d{1,2})(?P<time>T\d{2}:\d{2}(?::\d{2})?)?"
-)
-_COMPACT_DATE = re.compile(r"(?P<day>\d{2})(?P<month>\d{2})(?P<year>\d{4})")
-_TEXT_DATE = re.compile(
-    rf"(?:(?P<weekday>[^\W\d_]+)(?P<wsep>,? ))?(?P<day>1er|\d{{1,2}})(?P<sep1>,? ?)(?P<month>{_MONTH_WORD})"
-    rf"(?:(?P<sep2>,? ?)(?P<year>\d{{4}}))?",
-    re.IGNORECASE,
-)
-_MONTH_YEAR = re.compile(rf"(?P<month>{_MONTH_WORD})(?P<sep> ?)(?P<year>\d{{4}}|'?\d{{2}})", re.IGNORECASE)
-_NUMERIC_MONTH_YEAR = re.compile(r"(?P<month>\d{1,2})(?P<sep> ?/ ?)(?P<year>\d{4})")
-_DAY_MONTH = re.compile(r"(?P<day>\d{1,2})(?P<sep> ?/ ?)(?P<month>\d{1,2})")
-_YEAR_ALONE = re.compile(r"(?P<year>(?:19|20)\d{2})")
-
-
 def _shift_numeric(m: re.Match[str], key: PatientKey) -> str:
-    new = key.shift(dt.date(_year_of(m["year"]), int(m["month"]), int(m["day"])))
+    new = key.shift(dt.date(expand_year(m["year"]), int(m["month"]), int(m["day"])))
     return (
         f"{_pad(new.day, m['day'])}{m['sep1']}{_pad(new.month, m['month'])}{m['sep2']}"
         f"{_write_year(new.year, m['year'])}"
@@ -421,7 +388,7 @@ def _shift_compact(m: re.Match[str], key: PatientKey) -> str:
 
 def _shift_text(m: re.Match[str], key: PatientKey) -> str:
     weekday = m["weekday"]
-    if weekday is not None and fold(weekday) not in _WEEKDAYS:
+    if weekday is not None and fold(weekday) not in WEEKDAYS:
         raise ValueError(f"'{weekday}' is not a weekday")
     day = 1 if m["day"].lower() == "1er" else int(m["day"])
     year = int(m["year"]) if m["year"] else _REFERENCE_YEAR
@@ -433,13 +400,13 @@ def _shift_text(m: re.Match[str], key: PatientKey) -> str:
     if m["year"]:
         written += f"{m['sep2']}{new.year:04d}"
     if weekday is not None:
-        written = f"{match_case(_WEEKDAYS[new.weekday()], weekday)}{m['wsep']}{written}"
+        written = f"{match_case(WEEKDAYS[new.weekday()], weekday)}{m['wsep']}{written}"
     return written
 
 
 def _shift_month_year(m: re.Match[str], key: PatientKey) -> str:
     """A month without its day: the 15th is shifted, so the month moves as the patient's dates do."""
-    new = key.shift(dt.date(_year_of(m["year"]), _month_number(m["month"]), 15))
+    new = key.shift(dt.date(expand_year(m["year"]), _month_number(m["month"]), 15))
     dot = "." if m["month"].endswith(".") else ""
     return (
         f"{_write_month(new.month, m['month'].rstrip('.'))}{dot}{m['sep']}{_write_year(new.year, m['year'])}"
@@ -461,17 +428,17 @@ def _shift_year(m: re.Match[str], key: PatientKey) -> str:
     return str(key.shift(dt.date(int(m["year"]), 7, 2)).year)
 
 
-#: The date formats, tried in order on the whole identifier; each writes the shifted date in its own format.
-_DATE_FORMATS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], PatientKey], str]], ...] = (
-    (_ISO_DATE, _shift_iso),
-    (_NUMERIC_DATE, _shift_numeric),
-    (_COMPACT_DATE, _shift_compact),
-    (_TEXT_DATE, _shift_text),
-    (_MONTH_YEAR, _shift_month_year),
-    (_NUMERIC_MONTH_YEAR, _shift_numeric_month_year),
-    (_DAY_MONTH, _shift_day_month),
-    (_YEAR_ALONE, _shift_year),
-)
+#: How each of :data:`clinrag.text.dates.DATE_FORMATS` is written shifted, in its own format.
+_WRITERS: dict[str, Callable[[re.Match[str], PatientKey], str]] = {
+    "iso": _shift_iso,
+    "numeric": _shift_numeric,
+    "compact": _shift_compact,
+    "written": _shift_text,
+    "month_year": _shift_month_year,
+    "numeric_month_year": _shift_numeric_month_year,
+    "day_month": _shift_day_month,
+    "year": _shift_year,
+}
 
 
 def shift_date_text(text: str, key: PatientKey) -> str | None:
@@ -484,10 +451,11 @@ def shift_date_text(text: str, key: PatientKey) -> str | None:
     Returns:
         The shifted date, or ``None`` when ``text`` is no date this module can read (the caller masks it).
     """
-    for pattern, write in _DATE_FORMATS:
+    for name, pattern in DATE_FORMATS.items():
         match = pattern.fullmatch(text)
         if match is None:
             continue
+        write = _WRITERS[name]
         try:
             return write(match, key)
         except (KeyError, ValueError, OverflowError):
@@ -503,11 +471,11 @@ def shift_iso_date(value: str, key: PatientKey) -> str:
     Raises:
         ValueError: Any other form, or an impossible date.
     """
-    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2})?)?", value.strip())
+    match = ISO_TIMESTAMP.fullmatch(value.strip())
     if match is None:
         raise ValueError(f"'{value}' is not an ISO date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
-    new = key.shift(dt.date(int(match[1]), int(match[2]), int(match[3])))
-    return new.isoformat() + (match[4] or "")
+    new = key.shift(dt.date(int(match["year"]), int(match["month"]), int(match["day"])))
+    return new.isoformat() + (match["time"] or "")
 
 
 # ---------------------------------------------------------------------------------------------------------

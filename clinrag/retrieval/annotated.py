@@ -25,7 +25,7 @@ import numpy as np
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
-from clinrag.retrieval.base import build_retriever, register_retriever
+from clinrag.retrieval.base import RetrieverBase, build_retriever, register_retriever
 from clinrag.retrieval.config import AnnotatedConfig
 from clinrag.retrieval.supervision import passage_mentions, weak_labels
 from clinrag.text.annotate import Mention
@@ -43,8 +43,8 @@ def day_bucket(days: float | None) -> int:
     return next((i for i, bound in enumerate(DAY_BUCKETS) if days <= bound), len(DAY_BUCKETS))
 
 
-@register_retriever("annotated")
-class AnnotatedRetriever:
+@register_retriever("annotated", AnnotatedConfig)
+class AnnotatedRetriever(RetrieverBase):
     """A base retriever whose scores the annotations adjust (see the module docstring).
 
     Args:
@@ -52,6 +52,8 @@ class AnnotatedRetriever:
         variables: The variables whose mentions are annotated at :meth:`index` (default: the attached cohort's;
             others are annotated on first use).
     """
+
+    children = ("base",)
 
     def __init__(self, config: AnnotatedConfig | None = None, variables: list[Variable] | None = None):
         self.config = config or AnnotatedConfig()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import BaseModel
 
+from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.text.passages import PassageStore
@@ -61,21 +63,131 @@ def build_query(variable: Variable) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Registry: retrievers are chosen by name from configs.
+# Registry: a retriever is one class registered under a name with its config class. The class does the
+# searching (``index``, ``scores``) and, through the classmethods of :class:`RetrieverBase`, the rest of its life:
+# getting ready inside a run (training into the run's cache, what its results depend on), taking a trained run's
+# folders back, refusing to search untrained. Nothing outside this module walks retriever configs.
 # ---------------------------------------------------------------------------------------------------------
-RETRIEVERS: dict[str, Callable[..., Retriever]] = {}
+RUNTIME_FIELDS = frozenset({"device", "batch_size"})
+"""Retriever settings that change where and how fast, not what is computed (left out of identities)."""
+
+RETRIEVERS: dict[str, type] = {}
+"""Registered retriever classes by name (the ``type`` of their config section)."""
+RETRIEVER_CONFIGS: dict[str, type[BaseModel]] = {}
+"""Their config classes by name."""
+DEFAULT_RETRIEVER = "temporal"
+"""The ``type`` of a retriever section that names none, in every entry point (the mission's retriever)."""
 
 
-def register_retriever(name: str) -> Callable[[type], type]:
-    """Class decorator: make a retriever buildable from a config whose ``type`` is ``name``."""
+class RetrieverContext(Protocol):
+    """What a run lends a retriever section to get it ready (:meth:`RetrieverBase.prepare`)."""
+
+    cohort: Cohort
+    store: PassageStore
+    training: Any
+    """The run's ``training`` settings (``retriever``: train a temporal retriever; ``dense``: fine-tune)."""
+    progress: bool
+
+    def inputs(self) -> dict[str, Any]:
+        """What every trained retriever depends on: the cohort's hash, the chunking."""
+
+    def model_hash(self, role: str, spec: str) -> str:
+        """The content hash of the model folder ``spec`` names (recorded in the manifest under ``role``)."""
+
+    def build(self, stage: str, role: str, payload: dict, build: Callable[[Path], None], detail: str) -> Path:
+        """A cached folder keyed on ``payload``, built by ``build(staging)`` when missing (logged as ``role``)."""
+
+    def keep(self, name: str, folder: Path) -> None:
+        """Copy a trained folder into the run's ``models/<name>`` (what ``clinrag fill`` reloads)."""
+
+
+class RetrieverBase:
+    """Defaults of a registered retriever's life besides searching. A composite retriever lists in ``children``
+    the config fields that hold retriever sections (hybrid: first, second); the defaults recurse into them."""
+
+    children: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def prepare(cls, config: Any, context: RetrieverContext, role: str) -> tuple[Any, dict[str, Any]]:
+        """The section ready to search (trained folders filled in) and its identity: what its scores depend
+        on, for cache keys and the manifest. Default: the settings (runtime ones left out) and the children's."""
+        prepared = {f: prepare_retriever(getattr(config, f), context, f"{role}.{f}") for f in cls.children}
+        identity = config.model_dump(exclude=RUNTIME_FIELDS | set(cls.children))
+        identity.update({f: child_identity for f, (_, child_identity) in prepared.items()})
+        return config.model_copy(update={f: section for f, (section, _) in prepared.items()}), identity
+
+    @classmethod
+    def from_run(cls, config: Any, models: Path, training: Any) -> Any:
+        """The section of a finished run with the run's trained folders (``models/``) filled in.
+
+        Raises:
+            ClinragError: A trained folder the section needs is missing.
+        """
+        return config.model_copy(
+            update={f: retriever_from_run(getattr(config, f), models, training) for f in cls.children}
+        )
+
+    @classmethod
+    def check_ready(cls, config: Any) -> None:
+        """Raise a ClinragError when the section cannot search as it is (e.g. an untrained model)."""
+        for f in cls.children:
+            check_ready(getattr(config, f))
+
+
+def register_retriever(name: str, config: type[BaseModel]) -> Callable[[type], type]:
+    """Class decorator: make a retriever buildable from a config section whose ``type`` is ``name``, validated
+    by ``config`` (a pydantic model with ``type: Literal[name]``)."""
 
     def decorate(cls: type) -> type:
         if name in RETRIEVERS:
             raise ValueError(f"retriever '{name}' is registered twice")
         RETRIEVERS[name] = cls
+        RETRIEVER_CONFIGS[name] = config
         return cls
 
     return decorate
+
+
+def _builtin() -> None:
+    import clinrag.retrieval.annotated  # noqa: F401  (registers)
+    import clinrag.retrieval.bm25  # noqa: F401
+    import clinrag.retrieval.dense  # noqa: F401
+    import clinrag.retrieval.hybrid  # noqa: F401
+    import clinrag.retrieval.temporal  # noqa: F401
+
+
+def retriever_names() -> list[str]:
+    """The registered retrievers' names."""
+    _builtin()
+    return sorted(RETRIEVERS)
+
+
+def retriever_class(name: str) -> type:
+    """The class registered as ``name``.
+
+    Raises:
+        ClinragError: No retriever of that name.
+    """
+    _builtin()
+    if name not in RETRIEVERS:
+        raise ClinragError(f"unknown retriever '{name}' (known: {', '.join(sorted(RETRIEVERS))})")
+    return RETRIEVERS[name]
+
+
+def validate_retriever_config(data: Any) -> BaseModel:
+    """A retriever section validated by the config class its ``type`` names (how config files are read)."""
+    _builtin()
+    if isinstance(data, BaseModel):
+        if RETRIEVER_CONFIGS.get(getattr(data, "type", None)) is type(data):
+            return data
+        data = data.model_dump()
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ValueError("a retriever section is a mapping with a `type`")
+    if data["type"] not in RETRIEVER_CONFIGS:
+        raise ValueError(
+            f"unknown retriever '{data['type']}' (known: {', '.join(sorted(RETRIEVER_CONFIGS))})"
+        )
+    return RETRIEVER_CONFIGS[data["type"]].model_validate(data)
 
 
 def build_retriever(config: Any, **kwargs: Any) -> Retriever:
@@ -84,15 +196,34 @@ def build_retriever(config: Any, **kwargs: Any) -> Retriever:
     Raises:
         ClinragError: No retriever of that name.
     """
-    import clinrag.retrieval.annotated  # noqa: F401  (registers)
-    import clinrag.retrieval.bm25  # noqa: F401
-    import clinrag.retrieval.dense  # noqa: F401
-    import clinrag.retrieval.hybrid  # noqa: F401
-    import clinrag.retrieval.temporal  # noqa: F401
+    return retriever_class(config.type)(config, **kwargs)
 
-    if config.type not in RETRIEVERS:
-        raise ClinragError(f"unknown retriever '{config.type}' (known: {', '.join(sorted(RETRIEVERS))})")
-    return RETRIEVERS[config.type](config, **kwargs)
+
+def prepare_retriever(config: Any, context: RetrieverContext, role: str = "retriever") -> tuple[Any, dict]:
+    """:meth:`RetrieverBase.prepare` of the section's retriever."""
+    return _life(config).prepare(config, context, role)
+
+
+def retriever_from_run(config: Any, models: Path, training: Any) -> Any:
+    """:meth:`RetrieverBase.from_run` of the section's retriever."""
+    return _life(config).from_run(config, models, training)
+
+
+def check_ready(config: Any) -> None:
+    """:meth:`RetrieverBase.check_ready` of the section's retriever."""
+    _life(config).check_ready(config)
+
+
+def walk_retrievers(config: Any, path: str = "retriever") -> Iterator[tuple[str, Any]]:
+    """Every retriever section of ``config`` (itself, then its children), with its dotted path."""
+    yield path, config
+    for f in _life(config).children:
+        yield from walk_retrievers(getattr(config, f), f"{path}.{f}")
+
+
+def _life(config: Any) -> type[RetrieverBase]:
+    cls = retriever_class(config.type)
+    return cls if issubclass(cls, RetrieverBase) else RetrieverBase
 
 
 def require_model_folder(path: str | Path, what: str) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 
 from clinrag.data.values import strip_accents
 from clinrag.data.variables import Variable
-from clinrag.retrieval.base import build_query, register_retriever
+from clinrag.retrieval.base import RetrieverBase, build_query, register_retriever
 from clinrag.retrieval.config import BM25Config
 from clinrag.text.passages import PassageStore
 
@@ -49,8 +49,8 @@ class FrenchTokenizer:
         return self.stemmer.stemWords(tokens) if self.stemmer else tokens
 
 
-@register_retriever("bm25")
-class BM25Retriever:
+@register_retriever("bm25", BM25Config)
+class BM25Retriever(RetrieverBase):
     """Okapi BM25 (see :class:`~clinrag.retrieval.config.BM25Config`)."""
 
     def __init__(self, config: BM25Config | None = None):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+
+from clinrag.retrieval.base import validate_retriever_config
+
+RetrieverConfig = Annotated[Any, PlainValidator(validate_retriever_config)]
+"""A retriever section: validated by the config class registered under its ``type``
+(:func:`~clinrag.retrieval.base.register_retriever`), so a retriever added in one file is configurable at once."""
 
 
 class _Config(BaseModel):
@@ -153,17 +159,6 @@ class AnnotatedConfig(_Config):
     """Weight of the prior over days since the patient's index event, learned from weak labels (0: off)."""
 
 
-RetrieverConfig = Annotated[
-    BM25Config | DenseConfig | HybridConfig | TemporalConfig | AnnotatedConfig, Field(discriminator="type")
-]
-HybridConfig.model_rebuild()
-AnnotatedConfig.model_rebuild()
-
-
-def retriever_config(
-    data: dict,
-) -> BM25Config | DenseConfig | HybridConfig | TemporalConfig | AnnotatedConfig:
+def retriever_config(data: dict) -> BaseModel:
     """Validate a retriever config mapping (its ``type`` chooses the model)."""
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(RetrieverConfig).validate_python(data)
+    return validate_retriever_config(data)

@@ -6,10 +6,20 @@ One index over the cohort; a patient's search is restricted to the patient's ran
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from clinrag.data.variables import Variable
-from clinrag.retrieval.base import build_query, register_retriever
+from clinrag.errors import ClinragError
+from clinrag.retrieval.base import (
+    RUNTIME_FIELDS,
+    RetrieverBase,
+    RetrieverContext,
+    build_query,
+    register_retriever,
+)
 from clinrag.retrieval.config import DenseConfig
 from clinrag.retrieval.encoders import encode_texts, load_sentence_encoder
 from clinrag.text.passages import PassageStore
@@ -53,9 +63,39 @@ def search_range(
     return scores[0], ids[0]
 
 
-@register_retriever("dense")
-class DenseRetriever:
+@register_retriever("dense", DenseConfig)
+class DenseRetriever(RetrieverBase):
     """Bi-encoder retrieval (see :class:`~clinrag.retrieval.config.DenseConfig`)."""
+
+    @classmethod
+    def prepare(cls, config: DenseConfig, context: RetrieverContext, role: str) -> tuple[DenseConfig, dict]:
+        """The encoder as given (identified by its content hash), or fine-tuned on the train split's weak labels
+        into the run's cache when ``training.dense`` (:func:`~clinrag.retrieval.dense_training.fine_tune_dense`)."""
+        settings = config.model_dump(exclude=RUNTIME_FIELDS)
+        encoder = context.model_hash(f"{role}.encoder", config.model)
+        if not context.training.dense:
+            return config, {**settings, "model": encoder}
+        payload = {**context.inputs(), "retriever": settings, "encoder": encoder}
+
+        def tune(staging: Path) -> None:
+            from clinrag.retrieval.dense_training import fine_tune_dense
+
+            fine_tune_dense(context.cohort, context.store, config, staging, progress=context.progress)
+
+        folder = context.build("dense_encoder", role, payload, tune, "dense encoder fine-tuned on train")
+        context.keep("encoder", folder)
+        return config.model_copy(update={"model": str(folder)}), {**settings, "model": folder.name}
+
+    @classmethod
+    def from_run(cls, config: DenseConfig, models: Path, training: Any) -> DenseConfig:
+        """The run's fine-tuned encoder (``models/encoder``) when the run fine-tuned one."""
+        if not training.dense:
+            return config
+        if not (models / "encoder").is_dir():
+            raise ClinragError(
+                f"{models.parent}: models/encoder is missing (the run's fine-tuned dense encoder)"
+            )
+        return config.model_copy(update={"model": str(models / "encoder")})
 
     def __init__(self, config: DenseConfig | None = None, encoder=None):
         self.config = config or DenseConfig()

@@ -4,11 +4,14 @@ For each (train patient, variable) with weak positives, the variable's query is 
 passages and pushed from the patient's other passages (multi-positive InfoNCE with a temperature). Early
 stopping on the dev split's weak-label recall@5. The result is a sentence-transformers folder that
 ``DenseConfig.model`` (or ``TemporalConfig.encoder``) can name.
+
+transformers' ``Trainer`` and sentence-transformers' ``SentenceTransformerTrainer`` would change the trained
+weights: they draw batches with a torch ``RandomSampler`` (not this ``random.Random(seed)`` order) and feed losses
+fixed-width dataset rows, where this loss contrasts a query with all of one patient's passages (a varying number).
 """
 
 from __future__ import annotations
 
-import copy
 import random
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from clinrag.retrieval.config import DenseConfig
 from clinrag.retrieval.encoders import embed_with_grad, encode_texts, load_sentence_encoder
 from clinrag.retrieval.supervision import passage_mentions, weak_labels
 from clinrag.text.passages import PassageStore
+from clinrag.training import EarlyStopping
 
 
 def _weak_recall(encoder, cohort: Cohort, store: PassageStore, labels: dict, k: int = 5) -> float:
@@ -66,7 +70,8 @@ def fine_tune_dense(
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=config.lr)
     rng = random.Random(config.seed)
     pairs = sorted(train)
-    best, best_state, stale, history = -1.0, None, 0, []
+    stopping = EarlyStopping([encoder], config.patience)
+    history = []
     epochs = range(config.epochs)
     if progress:
         from tqdm.auto import tqdm
@@ -95,13 +100,9 @@ def fine_tune_dense(
             total += loss.item()
         recall = _weak_recall(encoder, cohort, store, dev) if dev else float("nan")
         history.append({"epoch": epoch + 1, "loss": total / len(pairs), "dev_weak_recall@5": recall})
-        if recall > best + 1e-6 or not dev:
-            best, best_state, stale = recall, copy.deepcopy(encoder.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    encoder.load_state_dict(best_state)
+        if stopping.step(recall if dev else None):  # no dev pair: every epoch is the best so far
+            break
+    stopping.restore()
     out = Path(out)
     encoder.save(str(out))
     atomic_write_json(

@@ -2,7 +2,8 @@
 
 A (patient, variable) counts when the cell has gold evidence. A retrieved passage is a hit when it overlaps a gold
 evidence span (same document, at least one shared character). recall@k: share of pairs with a hit in the top k;
-MRR: mean of 1 / rank of the first hit (0 when none). Intervals: bootstrap over patients, as for table metrics.
+MRR: mean of 1 / rank of the first hit (0 when none). Intervals: bootstrap over patients, as for table
+metrics (:mod:`clinrag.evaluation.bootstrap`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from clinrag.data.cohort import Cohort
-from clinrag.evaluation.metrics import BootstrapSpec, _interval, _ratio
+from clinrag.evaluation.bootstrap import BootstrapSpec, draw_resamples, percentile_interval, ratio_replicates
 from clinrag.retrieval.base import Retriever, top_hits
 from clinrag.text.passages import PassageStore, overlap_matrix
 
@@ -52,9 +53,7 @@ def retrieval_metrics(
     """recall@k and MRR with bootstrap intervals, overall, per variable and per named group of variables."""
     spec = spec or BootstrapSpec()
     index = {pid: i for i, pid in enumerate(patients)}
-    resamples = np.random.default_rng(spec.seed).integers(
-        0, len(patients), size=(spec.n_resamples, len(patients))
-    )
+    resamples = draw_resamples(len(patients), spec)
 
     def summarize(keys: list[tuple[str, str]]) -> dict[str, Any]:
         count = np.zeros(len(patients))
@@ -69,12 +68,12 @@ def retrieval_metrics(
                 hit_at[k][i] += 1.0 if 0 < rank <= k else 0.0
         result: dict[str, Any] = {"n": int(count.sum())}
         for k in ks:
-            point, reps = _ratio(hit_at[k], count, resamples)
+            point, reps = ratio_replicates(hit_at[k], count, resamples)
             result[f"recall@{k}"] = round(point, 4) if point is not None else None
-            result[f"recall@{k}_ci"] = _interval(reps, spec)
-        point, reps = _ratio(reciprocal, count, resamples)
+            result[f"recall@{k}_ci"] = percentile_interval(reps, spec)
+        point, reps = ratio_replicates(reciprocal, count, resamples)
         result["mrr"] = round(point, 4) if point is not None else None
-        result["mrr_ci"] = _interval(reps, spec)
+        result["mrr_ci"] = percentile_interval(reps, spec)
         return result
 
     names = sorted({name for _, name in ranks})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from clinrag.data.variables import Variable
-from clinrag.retrieval.base import build_retriever, register_retriever
+from clinrag.retrieval.base import RetrieverBase, build_retriever, register_retriever
 from clinrag.retrieval.config import HybridConfig
 from clinrag.text.passages import PassageStore
 
@@ -21,9 +21,11 @@ def reciprocal_rank_fusion(score_lists: list[np.ndarray], k: int = 60) -> np.nda
     return fused
 
 
-@register_retriever("hybrid")
-class HybridRetriever:
+@register_retriever("hybrid", HybridConfig)
+class HybridRetriever(RetrieverBase):
     """RRF of ``config.first`` and ``config.second`` (see :class:`~clinrag.retrieval.config.HybridConfig`)."""
+
+    children = ("first", "second")
 
     def __init__(self, config: HybridConfig | None = None, **kwargs):
         self.config = config or HybridConfig()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -18,8 +17,7 @@ from clinrag.config import RetrievalSettings, build_settings
 from clinrag.data.cohort import Cohort
 from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_bytes, atomic_write_json
-from clinrag.retrieval.base import Retriever, build_retriever
-from clinrag.retrieval.config import AnnotatedConfig, HybridConfig, TemporalConfig
+from clinrag.retrieval.base import Retriever, build_retriever, check_ready
 from clinrag.text.passages import PassageStore, build_passages
 
 
@@ -35,23 +33,10 @@ def documents_fingerprint(cohort: Cohort) -> str:
     return digest.hexdigest()
 
 
-def _check_trained(config: Any) -> None:
-    if isinstance(config, TemporalConfig) and not config.path:
-        raise ClinragError(
-            "the temporal retriever must be trained first: `clinrag train-retriever --cohort DIR --out MODEL_DIR`, "
-            "then retriever.path=MODEL_DIR"
-        )
-    if isinstance(config, HybridConfig):
-        _check_trained(config.first)
-        _check_trained(config.second)
-    if isinstance(config, AnnotatedConfig):
-        _check_trained(config.base)
-
-
 def make_retriever(settings: RetrievalSettings, cohort: Cohort) -> Retriever:
     """Build the retriever of ``settings`` for a cohort (a temporal one must name a trained folder); one that
     learns from the cohort when indexed (``annotated``: priors from the train split's weak labels) gets it."""
-    _check_trained(settings.retriever)
+    check_ready(settings.retriever)
     retriever = build_retriever(settings.retriever)
     if hasattr(retriever, "attach_cohort"):
         retriever.attach_cohort(cohort)

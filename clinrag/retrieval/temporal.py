@@ -20,7 +20,6 @@ The trained retriever saves as a self-describing folder (``config.json`` + ``mod
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from pathlib import Path
@@ -34,13 +33,21 @@ from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_bytes, atomic_write_json, read_component_record
-from clinrag.retrieval.base import build_query, register_retriever
+from clinrag.retrieval.base import (
+    RUNTIME_FIELDS,
+    RetrieverBase,
+    RetrieverContext,
+    build_query,
+    register_retriever,
+)
 from clinrag.retrieval.bm25 import BM25Retriever
 from clinrag.retrieval.config import BM25Config, TemporalConfig
 from clinrag.retrieval.encoders import embed_with_grad, encode_texts, load_sentence_encoder
-from clinrag.retrieval.supervision import passage_mentions, value_near_term, weak_labels
+from clinrag.retrieval.supervision import passage_mentions, weak_labels
 from clinrag.text.annotate import Mention
+from clinrag.text.evidence import value_near_term
 from clinrag.text.passages import PassageStore
+from clinrag.training import EarlyStopping
 
 N_TIME = 5
 N_LEXICAL = 8
@@ -110,8 +117,8 @@ class TemporalScorer(nn.Module):
         return score + (lexical * self.lexical_gain).sum(-1)
 
 
-@register_retriever("temporal")
-class TemporalRetriever:
+@register_retriever("temporal", TemporalConfig)
+class TemporalRetriever(RetrieverBase):
     """The trained temporal retriever (see the module docstring and :class:`TemporalConfig`).
 
     Args:
@@ -119,6 +126,62 @@ class TemporalRetriever:
         variables: The variables it is trained for (taken from the folder when loading).
         encoder: An already loaded sentence encoder (default: loaded from ``config.encoder``).
     """
+
+    @classmethod
+    def prepare(
+        cls, config: TemporalConfig, context: RetrieverContext, role: str
+    ) -> tuple[TemporalConfig, dict]:
+        """A trained folder as given (identified by its content hash), or trained on the train split's table
+        values into the run's cache (``training.retriever``)."""
+        if config.path:
+            return config, {"type": "temporal", "folder": context.model_hash(role, config.path)}
+        if not context.training.retriever:
+            raise ClinragError(
+                f"{role}: an untrained temporal retriever cannot rank passages; set training.retriever=true or "
+                f"{role}.path=FOLDER"
+            )
+        cohort, store = context.cohort, context.store
+        payload = {
+            **context.inputs(),
+            "retriever": config.model_dump(exclude=RUNTIME_FIELDS),
+            "encoder": context.model_hash(f"{role}.encoder", config.encoder),
+            "variables": [v.name for v in cohort.variables if v.name in cohort.table_columns],
+        }
+
+        def train(staging: Path) -> None:
+            model = cls(
+                config.model_copy(update={"path": None}),
+                variables=[cohort.variable(n) for n in cohort.table_columns],
+            )
+            model.index(store)
+            model.fit(cohort, store, progress=context.progress)
+            model.save_pretrained(staging)
+
+        folder = context.build(
+            "temporal_retriever", role, payload, train, "temporal retriever trained on train"
+        )
+        context.keep("retriever", folder)
+        return config.model_copy(update={"path": str(folder)}), {"type": "temporal", "trained": folder.name}
+
+    @classmethod
+    def from_run(cls, config: TemporalConfig, models: Path, training: Any) -> TemporalConfig:
+        """The run's trained retriever (``models/retriever``) when the section names no folder."""
+        if config.path:
+            return config
+        if not (models / "retriever").is_dir():
+            raise ClinragError(
+                f"{models.parent}: models/retriever is missing (the run's trained temporal retriever)"
+            )
+        return config.model_copy(update={"path": str(models / "retriever")})
+
+    @classmethod
+    def check_ready(cls, config: TemporalConfig) -> None:
+        """An untrained temporal retriever cannot search."""
+        if not config.path:
+            raise ClinragError(
+                "the temporal retriever must be trained first: `clinrag train-retriever --cohort DIR --out "
+                "MODEL_DIR`, then retriever.path=MODEL_DIR (or an untrained retriever: --retriever bm25)"
+            )
 
     def __init__(
         self,
@@ -321,7 +384,11 @@ class TemporalRetriever:
             pid: self.patient_inputs(pid, self.variables) for pid in sorted({p for p, _ in dev_labels})
         }
         targets = {pid: t.to(self.device) for pid, t in self._targets(train_labels).items()}
-        best, best_state, best_encoder, stale = -1.0, None, None, 0
+        stopping = EarlyStopping(
+            [self.model, self._encoder()] if cfg.train_encoder else [self.model],
+            cfg.patience,
+            baseline=-1.0,  # below any recall; without dev labels, the score (minus the loss) must beat it too
+        )
         self.history = []
         epochs = range(cfg.epochs)
         if progress:
@@ -352,20 +419,10 @@ class TemporalRetriever:
             self.history.append(
                 {"epoch": epoch + 1, "loss": total / max(1, len(order)), "dev_weak_recall@5": recall}
             )
-            score = recall if dev_labels else -total
-            if score > best + 1e-6:
-                best, best_state, stale = score, copy.deepcopy(self.model.state_dict()), 0
-                if cfg.train_encoder:
-                    best_encoder = copy.deepcopy(self._encoder().state_dict())
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-            if cfg.train_encoder:
-                self._encoder().load_state_dict(best_encoder)
-                self._refresh_embeddings()
+            if stopping.step(recall if dev_labels else -total):
+                break
+        if stopping.restore() and cfg.train_encoder:
+            self._refresh_embeddings()
         self.model.eval()
         self._cache = {}
         return self.history

@@ -1410,25 +1410,15 @@ def write_synthetic_cohort(
     Raises:
         ClinragError: ``out`` exists and is not empty, and ``overwrite`` is False.
     """
-    import shutil
-    import tempfile
-
     from clinrag.data.cohort import save_cohort
     from clinrag.errors import ClinragError
+    from clinrag.io import atomic_folder
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise ClinragError(f"{out}: exists and is not empty (use --overwrite to replace it)")
     cohort = synthesize_cohort(n_patients, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=overwrite) as staging:
         save_cohort(cohort, staging)
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     cohort.root = out
     return cohort

@@ -169,7 +169,9 @@ def context_terms() -> dict[str, list[str]]:
     from clinrag.text.vocabulary import load_concepts
 
     return {
-        f"concept:{c.id}": list(dict.fromkeys(c.terms)) for c in load_concepts() if "boolean" in c.types and c.terms
+        f"concept:{c.id}": list(dict.fromkeys(c.terms))
+        for c in load_concepts()
+        if "boolean" in c.types and c.terms
     }
 
 
@@ -279,9 +281,7 @@ class Annotator:
             )
         )
         nlp.add_pipe(
-            eds.hypothesis(
-                preceding=HYPOTHESIS_PRECEDING, following=HYPOTHESIS_FOLLOWING, span_getter=spans
-            )
+            eds.hypothesis(preceding=HYPOTHESIS_PRECEDING, following=HYPOTHESIS_FOLLOWING, span_getter=spans)
         )
         nlp.add_pipe(eds.family(span_getter=spans))
         self.nlp = nlp

@@ -66,7 +66,9 @@ def _about_a_relative(text: str, start: int, end: int) -> bool:
     """A relative named in the words right before the death term ("père décédé") or as its complement ("décès
     de son épouse"). edsnlp's family qualifier reads the whole sentence, and a dictated sentence that says
     "en accord avec la famille" would hide the patient's own death."""
-    return bool(_RELATIVE_BEFORE.search(text[max(0, start - 40) : start]) or _RELATIVE_AFTER.search(text[end:]))
+    return bool(
+        _RELATIVE_BEFORE.search(text[max(0, start - 40) : start]) or _RELATIVE_AFTER.search(text[end:])
+    )
 
 
 def reports_death(texts: list[str]) -> list[bool]:
@@ -82,7 +84,7 @@ def reports_death(texts: list[str]) -> list[bool]:
     return result
 
 
-def deceased_patients(passages: Iterable["Passage"]) -> frozenset[str]:
+def deceased_patients(passages: Iterable[Passage]) -> frozenset[str]:
     """The patients one of whose passages reports their death (:func:`reports_death`)."""
     passages = list(passages)
     flags = reports_death([p.text for p in passages])

@@ -76,13 +76,13 @@ def gram_values(text: str) -> tuple[tuple[int, int, str], ...]:
     """Concentrations in grams per litre said or written as grams then hundredths: "1g35", "un gramme
     trente-cinq", "deux grammes dix", "zéro gramme quatre-vingt-douze", "un gramme zéro cinq" (how a glycaemia
     or an LDL is dictated): ``(start, end, "1,35 g/L")``. One figure after the grams is tenths ("1g5" = 1,5)."""
-    found = [
-        (m.start(), m.end(), f"{m.group(1)},{m.group(2)} g/L") for m in _GRAMS_COMPACT.finditer(text)
-    ]
+    found = [(m.start(), m.end(), f"{m.group(1)},{m.group(2)} g/L") for m in _GRAMS_COMPACT.finditer(text)]
     if "gramme" not in text.casefold():
         return tuple(found)
     spelled = [(s, e, v) for s, e, v, _ in spelled_numbers(text) if v.is_integer()]
-    units = [(s, e, v) for s, e, v in spelled if v < 10] + [(m.start(), m.end(), 1.0) for m in _ONE.finditer(text)]
+    units = [(s, e, v) for s, e, v in spelled if v < 10] + [
+        (m.start(), m.end(), 1.0) for m in _ONE.finditer(text)
+    ]
     following = {s: (e, v) for s, e, v in spelled if v < 100}
     for start, end, grams in units:
         link = _GRAMS_WORD.match(text, end)

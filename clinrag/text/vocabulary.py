@@ -342,7 +342,7 @@ def _announcing(var: Variable, text: str, cell: str) -> tuple[Counter[str], Coun
     counted when the number is the table's ``cell`` (first counter) or another one (second), with how each was
     written."""
     from clinrag.data.values import cells_match
-    from clinrag.retrieval.supervision import find_integers, find_numbers
+    from clinrag.text.evidence import find_integers, find_numbers
     from clinrag.text.timepoints import BOUNDARY, without_durations
 
     if var.type == "integer":
