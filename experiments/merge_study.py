@@ -34,10 +34,10 @@ from clinrag.evaluation import BootstrapSpec, evaluate_table
 from clinrag.experiment.config import load_experiment
 from clinrag.experiment.grid import combination_label, run_grid
 from clinrag.experiment.runner import Run
+from clinrag.experiment.stages import CohortStage, ReaderStage, RetrievalStage
 from clinrag.io import atomic_write_json, atomic_write_text
 from clinrag.merging import folder_sha256
 from clinrag.synth import write_synthetic_cohort
-from clinrag.text.passages import build_passages
 
 BASE = "embedded:smollm2-135m-instruct"
 NUMBER_TYPES = {"integer", "number", "date"}
@@ -55,11 +55,8 @@ def train_specialist(
         config_file, [f"variables={json.dumps(group)}", f"reader.lora.max_pairs={pairs}"]
     )
     run = Run(config, out, cohort_dir, cache, progress=False)
-    cohort = run.load_cohort()
-    variables = run.variables(cohort)
-    store = build_passages(cohort, config.chunking)
-    hits, _ = run.retrieval(cohort, store, variables, sorted(cohort.split_patients("train")))
-    run.train_reader(cohort, store, variables, hits)
+    for stage in (CohortStage(), RetrievalStage(), ReaderStage()):
+        stage.execute(run)
     stage = next(s for s in run.stages if s["stage"] == "reader")
     return run.trained["adapter"], stage["seconds"], stage["cached"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -158,3 +159,25 @@ def test_registered_components_are_checked_like_the_builtin_ones(
     assert result.code == 2 and "reader.status" in result.stderr
     with pytest.raises(ValueError, match="registered twice"):
         register_retriever("latest", LatestConfig)(LatestRetriever)
+
+
+def test_each_trained_part_of_a_hybrid_has_its_own_run_folder(tmp_path):
+    """Two temporal retrievers fused by a hybrid are trained apart: a run keeps each under models/ by its
+    section's path, and `clinrag fill` takes each back from there (a run written before: models/retriever)."""
+    from clinrag.errors import ClinragError
+    from clinrag.experiment.config import ExperimentConfig
+    from clinrag.retrieval.base import retriever_from_run, trained_folder
+
+    config = ExperimentConfig.model_validate(
+        {"retriever": {"type": "hybrid", "first": {"type": "temporal"}, "second": {"type": "temporal"}}}
+    )
+    assert trained_folder("retriever", "retriever") == "retriever"
+    assert trained_folder("retriever.first", "retriever") != trained_folder("retriever.second", "retriever")
+    models = tmp_path / "run" / "models"
+    with pytest.raises(ClinragError, match=r"models/retriever\.first\.retriever is missing"):
+        retriever_from_run(config.retriever, models, config.training)
+    for role in ("retriever.first", "retriever.second"):
+        (models / trained_folder(role, "retriever")).mkdir(parents=True)
+    resolved = retriever_from_run(config.retriever, models, config.training)
+    assert Path(resolved.first.path).name == "retriever.first.retriever"
+    assert Path(resolved.second.path).name == "retriever.second.retriever"

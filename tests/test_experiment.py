@@ -204,6 +204,18 @@ def test_a_stage_whose_code_changed_is_recomputed_with_the_stages_after_it(
         assert (again.run_dir / name).read_bytes() == (result.run_dir / name).read_bytes(), name
 
 
+def test_each_stage_reads_what_the_run_or_an_earlier_stage_gives_and_is_keyed_on_its_code():
+    from clinrag.experiment.cache import STAGE_CODE
+    from clinrag.experiment.stages import STAGES
+
+    given = {"config", "cohort_dir", "keys", "trained", "model_hashes"}  # set when the run starts
+    for stage in STAGES:
+        assert set(stage.reads) <= given, (stage.name, set(stage.reads) - given)
+        assert stage.cache in STAGE_CODE, stage.name
+        given |= set(stage.writes)
+    assert [stage.name for stage in STAGES] == ["cohort", "merge", "retrieval", "reader", "priors", "generations"]
+
+
 def _run_process(config: Path, cohort: Path, out: Path, cache: Path, fault: str | None = None):
     env = {**os.environ, "CLINRAG_FAULT": fault or ""}
     return subprocess.run(
@@ -390,14 +402,16 @@ def test_a_changed_generator_is_not_served_from_the_cohort_cache(tmp_path, monke
     """The synthetic cohort's cache key holds a hash of the generator's files: a generator that changed (its
     variables.yaml, its templates) generates again instead of reusing the old cohort."""
     from clinrag.experiment import runner
+    from clinrag.experiment.stages import cohort as cohort_stage_module
 
-    assert len(runner._generator_hash()) == 64 and runner._generator_hash() == runner._generator_hash()
+    generator_hash = cohort_stage_module.generator_hash
+    assert len(generator_hash()) == 64 and generator_hash() == generator_hash()
     config = ExperimentConfig.model_validate(
         {"cohort": {"synth": {"patients": 6, "seed": 3}}, "retriever": {"type": "bm25"}}
     )
 
     def cohort_stage(generator: str) -> dict:
-        monkeypatch.setattr(runner, "_generator_hash", lambda: generator)
+        monkeypatch.setattr(cohort_stage_module, "generator_hash", lambda: generator)
         run = runner.Run(
             config, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False, log=lambda m: None
         )

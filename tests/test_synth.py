@@ -11,7 +11,7 @@ from clinrag.data.cohort import render_cohort_files
 from clinrag.data.validate import load_cohort, read_cohort
 from clinrag.data.values import parse_value
 from clinrag.synth import synthesize_cohort, write_synthetic_cohort
-from clinrag.synth.generator import draw_case
+from clinrag.synth.patient import draw_case
 
 
 @pytest.fixture(scope="module")

@@ -40,18 +40,48 @@ CACHE_FORMAT = 7
 
 STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # stage: (the modules or packages that compute it, the stages whose results it reads)
-    "cohort": (("clinrag.synth", "clinrag.data"), ()),
-    "vocabulary": (("clinrag.text",), ("cohort",)),
-    "temporal_retriever": (("clinrag.retrieval", "clinrag.models", "clinrag.e5"), ("vocabulary",)),
-    "dense_encoder": (("clinrag.retrieval", "clinrag.models", "clinrag.e5"), ("vocabulary",)),
+    "cohort": (("clinrag.synth", "clinrag.data", "clinrag.experiment.stages.cohort"), ()),
+    "vocabulary": (("clinrag.text", "clinrag.experiment.stages.cohort"), ("cohort",)),
+    "temporal_retriever": (
+        (
+            "clinrag.retrieval",
+            "clinrag.models",
+            "clinrag.e5",
+            "clinrag.training",
+            "clinrag.experiment.stages.retrieval",
+        ),
+        ("vocabulary",),
+    ),
+    "dense_encoder": (
+        (
+            "clinrag.retrieval",
+            "clinrag.models",
+            "clinrag.e5",
+            "clinrag.training",
+            "clinrag.experiment.stages.retrieval",
+        ),
+        ("vocabulary",),
+    ),
     "retrieval": (
-        ("clinrag.retrieval", "clinrag.evaluation", "clinrag.experiment.runner"),
+        (
+            "clinrag.retrieval",
+            "clinrag.evaluation",
+            "clinrag.experiment.runner",
+            "clinrag.experiment.stages.base",
+            "clinrag.experiment.stages.retrieval",
+        ),
         ("temporal_retriever", "dense_encoder"),
     ),
-    "merge": (("clinrag.merging", "clinrag.models"), ()),
-    "reader_adapter": (("clinrag.generation", "clinrag.models"), ("retrieval", "merge")),
-    "reader_priors": (("clinrag.generation",), ("retrieval",)),
-    "generations": (("clinrag.generation",), ("reader_adapter", "reader_priors")),
+    "merge": (("clinrag.merging", "clinrag.models", "clinrag.experiment.stages.retrieval"), ()),
+    "reader_adapter": (
+        ("clinrag.generation", "clinrag.models", "clinrag.training", "clinrag.experiment.stages.reader"),
+        ("retrieval", "merge"),
+    ),
+    "reader_priors": (("clinrag.generation", "clinrag.experiment.stages.reader"), ("retrieval",)),
+    "generations": (
+        ("clinrag.generation", "clinrag.experiment.stages.generations"),
+        ("reader_adapter", "reader_priors"),
+    ),
 }
 """What each cached stage's :func:`code_version` covers. A stage missing here is keyed on every clinrag source."""
 

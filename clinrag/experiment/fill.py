@@ -154,7 +154,11 @@ def fill_table(
         # scored on the columns the cohort's table knows (a table may hold only some of the run's variables)
         scored_columns = [c for c in columns if c in cohort.table_columns]
         metrics = evaluate_table(
-            cohort, rows, patients, BootstrapSpec(config.evaluation.bootstrap), scored_columns
+            cohort,
+            rows,
+            patients,
+            BootstrapSpec(config.evaluation.bootstrap, seed=config.evaluation.seed),
+            scored_columns,
         )
         atomic_write_json(out / "metrics.json", metrics)
     manifest = {

@@ -117,14 +117,18 @@ class RetrieverBase:
         return config.model_copy(update={f: section for f, (section, _) in prepared.items()}), identity
 
     @classmethod
-    def from_run(cls, config: Any, models: Path, training: Any) -> Any:
-        """The section of a finished run with the run's trained folders (``models/``) filled in.
+    def from_run(cls, config: Any, models: Path, training: Any, role: str = "retriever") -> Any:
+        """The section of a finished run with the run's trained folders (``models/``, see
+        :func:`trained_folder`) filled in.
 
         Raises:
             ClinragError: A trained folder the section needs is missing.
         """
         return config.model_copy(
-            update={f: retriever_from_run(getattr(config, f), models, training) for f in cls.children}
+            update={
+                f: retriever_from_run(getattr(config, f), models, training, f"{role}.{f}")
+                for f in cls.children
+            }
         )
 
     @classmethod
@@ -204,9 +208,29 @@ def prepare_retriever(config: Any, context: RetrieverContext, role: str = "retri
     return _life(config).prepare(config, context, role)
 
 
-def retriever_from_run(config: Any, models: Path, training: Any) -> Any:
+def retriever_from_run(config: Any, models: Path, training: Any, role: str = "retriever") -> Any:
     """:meth:`RetrieverBase.from_run` of the section's retriever."""
-    return _life(config).from_run(config, models, training)
+    return _life(config).from_run(config, models, training, role)
+
+
+def trained_folder(role: str, kind: str) -> str:
+    """The name, under a run's ``models/``, of the trained part of the retriever section at ``role``: ``kind``
+    ("retriever", "encoder") for the top section, ``ROLE.KIND`` for a nested one ("retriever.first.retriever"),
+    so that two trained parts of a hybrid never share a folder."""
+    return kind if role == "retriever" else f"{role}.{kind}"
+
+
+def run_folder(models: Path, role: str, kind: str, what: str) -> Path:
+    """The trained folder of the section at ``role`` in a finished run's ``models/`` (a nested section of a run
+    written before nested parts had their own folders: ``models/KIND``).
+
+    Raises:
+        ClinragError: The folder is missing.
+    """
+    for name in dict.fromkeys([trained_folder(role, kind), kind]):
+        if (models / name).is_dir():
+            return models / name
+    raise ClinragError(f"{models.parent}: models/{trained_folder(role, kind)} is missing (the run's {what})")
 
 
 def check_ready(config: Any) -> None:

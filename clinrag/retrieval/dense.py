@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 
 from clinrag.data.variables import Variable
-from clinrag.errors import ClinragError
 from clinrag.retrieval.base import (
     RUNTIME_FIELDS,
     RetrieverBase,
     RetrieverContext,
     build_query,
     register_retriever,
+    run_folder,
+    trained_folder,
 )
 from clinrag.retrieval.config import DenseConfig
 from clinrag.retrieval.encoders import encode_texts, load_sentence_encoder
@@ -83,19 +84,18 @@ class DenseRetriever(RetrieverBase):
             fine_tune_dense(context.cohort, context.store, config, staging, progress=context.progress)
 
         folder = context.build("dense_encoder", role, payload, tune, "dense encoder fine-tuned on train")
-        context.keep("encoder", folder)
+        context.keep(trained_folder(role, "encoder"), folder)
         return config.model_copy(update={"model": str(folder)}), {**settings, "model": folder.name}
 
     @classmethod
-    def from_run(cls, config: DenseConfig, models: Path, training: Any) -> DenseConfig:
+    def from_run(
+        cls, config: DenseConfig, models: Path, training: Any, role: str = "retriever"
+    ) -> DenseConfig:
         """The run's fine-tuned encoder (``models/encoder``) when the run fine-tuned one."""
         if not training.dense:
             return config
-        if not (models / "encoder").is_dir():
-            raise ClinragError(
-                f"{models.parent}: models/encoder is missing (the run's fine-tuned dense encoder)"
-            )
-        return config.model_copy(update={"model": str(models / "encoder")})
+        folder = run_folder(models, role, "encoder", "fine-tuned dense encoder")
+        return config.model_copy(update={"model": str(folder)})
 
     def __init__(self, config: DenseConfig | None = None, encoder=None):
         self.config = config or DenseConfig()

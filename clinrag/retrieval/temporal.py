@@ -39,6 +39,8 @@ from clinrag.retrieval.base import (
     RetrieverContext,
     build_query,
     register_retriever,
+    run_folder,
+    trained_folder,
 )
 from clinrag.retrieval.bm25 import BM25Retriever
 from clinrag.retrieval.config import BM25Config, TemporalConfig
@@ -160,19 +162,18 @@ class TemporalRetriever(RetrieverBase):
         folder = context.build(
             "temporal_retriever", role, payload, train, "temporal retriever trained on train"
         )
-        context.keep("retriever", folder)
+        context.keep(trained_folder(role, "retriever"), folder)
         return config.model_copy(update={"path": str(folder)}), {"type": "temporal", "trained": folder.name}
 
     @classmethod
-    def from_run(cls, config: TemporalConfig, models: Path, training: Any) -> TemporalConfig:
+    def from_run(
+        cls, config: TemporalConfig, models: Path, training: Any, role: str = "retriever"
+    ) -> TemporalConfig:
         """The run's trained retriever (``models/retriever``) when the section names no folder."""
         if config.path:
             return config
-        if not (models / "retriever").is_dir():
-            raise ClinragError(
-                f"{models.parent}: models/retriever is missing (the run's trained temporal retriever)"
-            )
-        return config.model_copy(update={"path": str(models / "retriever")})
+        folder = run_folder(models, role, "retriever", "trained temporal retriever")
+        return config.model_copy(update={"path": str(folder)})
 
     @classmethod
     def check_ready(cls, config: TemporalConfig) -> None:

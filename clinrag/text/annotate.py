@@ -8,11 +8,11 @@ features) and weak supervision (is a boolean's term affirmed, negated, hypotheti
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from clinrag.data.cohort import Document
 from clinrag.data.variables import Variable
+from clinrag.text.nlp import add_qualifiers, eds_pipeline, silence_edsnlp  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -68,18 +68,6 @@ def variable_terms(var: Variable) -> dict[str, list[str]]:
     for value in var.values or []:
         terms[value] = [value.replace("_", " "), *((var.synonyms or {}).get(value, []))]
     return terms
-
-
-def silence_edsnlp() -> None:
-    """Quiet edsnlp's own logging: it warns that eds.sections is in beta at every construction and shows a
-    progress bar while adding terms; that is known, not news."""
-    logging.getLogger("edsnlp").setLevel(logging.ERROR)
-    try:
-        from loguru import logger as loguru_logger
-
-        loguru_logger.disable("edsnlp")
-    except ImportError:  # pragma: no cover - edsnlp depends on loguru
-        pass
 
 
 def _negation_preceding() -> list[str]:
@@ -243,10 +231,8 @@ class Annotator:
     """
 
     def __init__(self, variables: list[Variable]):
-        import edsnlp
         import edsnlp.pipes as eds
 
-        silence_edsnlp()
         self.variables = variables
         self._keys: dict[str, tuple[str, str]] = {}
         terms: dict[str, list[str]] = {}
@@ -258,10 +244,7 @@ class Annotator:
                 key = f"v{len(self._keys)}"
                 self._keys[key] = (var.name, value)
                 terms[key] = words
-        nlp = edsnlp.blank("eds")
-        nlp.add_pipe(eds.sentences())
-        nlp.add_pipe(eds.normalizer())
-        nlp.add_pipe(eds.sections())
+        nlp = eds_pipeline(sections=True)
         if terms:
             nlp.add_pipe(eds.matcher(terms=terms, attr="NORM", span_setter=["ents", "clinrag_mentions"]))
             nlp.add_pipe(
@@ -271,20 +254,22 @@ class Annotator:
         # every mention is qualified, the overlapping ones too ("thrombolyse" inside "pas de thrombolyse IV"):
         # edsnlp qualifies the "ents" only, which keep one span of overlapping ones
         spans = ["ents", "clinrag_mentions"]
-        nlp.add_pipe(
-            eds.negation(
-                preceding=NEGATION_PRECEDING,
-                following=NEGATION_FOLLOWING,
-                pseudo=NEGATION_PSEUDO,
-                span_getter=spans,
-                explain=True,
-            )
+        self.nlp = add_qualifiers(
+            nlp,
+            negation={
+                "preceding": NEGATION_PRECEDING,
+                "following": NEGATION_FOLLOWING,
+                "pseudo": NEGATION_PSEUDO,
+                "span_getter": spans,
+                "explain": True,
+            },
+            hypothesis={
+                "preceding": HYPOTHESIS_PRECEDING,
+                "following": HYPOTHESIS_FOLLOWING,
+                "span_getter": spans,
+            },
+            family={"span_getter": spans},
         )
-        nlp.add_pipe(
-            eds.hypothesis(preceding=HYPOTHESIS_PRECEDING, following=HYPOTHESIS_FOLLOWING, span_getter=spans)
-        )
-        nlp.add_pipe(eds.family(span_getter=spans))
-        self.nlp = nlp
 
     def annotate(self, documents: list[Document]) -> dict[str, DocumentAnnotation]:
         """Annotate documents; returns ``doc_id -> annotation``."""

@@ -37,19 +37,15 @@ _PREFILTER = re.compile(r"d[ée]c[ée]d|d[ée]c[èe]s|\bdcd\b|exitus|\bmorte?\b"
 
 @functools.lru_cache(maxsize=1)
 def _pipeline():
-    import edsnlp
     import edsnlp.pipes as eds
 
-    from clinrag.text.annotate import HYPOTHESIS_FOLLOWING, HYPOTHESIS_PRECEDING, silence_edsnlp
+    from clinrag.text.annotate import HYPOTHESIS_FOLLOWING, HYPOTHESIS_PRECEDING
+    from clinrag.text.nlp import add_qualifiers, eds_pipeline
 
-    silence_edsnlp()
-    nlp = edsnlp.blank("eds")
-    nlp.add_pipe(eds.sentences())
-    nlp.add_pipe(eds.normalizer())
+    nlp = eds_pipeline(sections=False)
     nlp.add_pipe(eds.matcher(terms={"death": list(DEATH_TERMS)}, attr="NORM"))
-    nlp.add_pipe(eds.negation())
-    nlp.add_pipe(eds.hypothesis(preceding=HYPOTHESIS_PRECEDING, following=HYPOTHESIS_FOLLOWING))
-    return nlp
+    hypothesis = {"preceding": HYPOTHESIS_PRECEDING, "following": HYPOTHESIS_FOLLOWING}
+    return add_qualifiers(nlp, hypothesis=hypothesis)
 
 
 _RELATIVE = (

@@ -24,8 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from clinrag.data.cohort import Cohort, Document
-from clinrag.text.annotate import silence_edsnlp
 from clinrag.text.dates import find_dates, find_event_offsets
+from clinrag.text.nlp import add_qualifiers, eds_pipeline
 from clinrag.text.terminology import (
     STROKE_LEXICONS,
     Concept,
@@ -163,15 +163,9 @@ class EntityAnnotator:
     @cached_property
     def nlp(self):
         """The edsnlp pipeline (built on first use: CIM-10 takes a while)."""
-        import edsnlp
         import edsnlp.pipes as eds
 
-        silence_edsnlp()
-        nlp = edsnlp.blank("eds")
-        nlp.add_pipe(eds.sentences())
-        nlp.add_pipe(eds.normalizer())
-        nlp.add_pipe(eds.sections())
-        nlp.add_pipe(eds.dates())
+        nlp = eds_pipeline(sections=True, dates=True)
         exact: dict[str, list[str]] = {}
         as_written: dict[str, list[str]] = {}
         for index, concept in enumerate(self.concepts):
@@ -201,27 +195,13 @@ class EntityAnnotator:
             nlp.add_pipe(eds.matcher(terms=exact, attr="NORM", span_setter=["ents"]), name="lexicon")
         if as_written:
             nlp.add_pipe(eds.matcher(terms=as_written, attr="TEXT", span_setter=["ents"]), name="acronyms")
-        nlp.add_pipe(eds.negation())
-        nlp.add_pipe(eds.hypothesis())
-        nlp.add_pipe(eds.family())
-        if self.config.history:
-            # edsnlp's history sections include "histoire de la maladie" (the present illness): its cues are used,
-            # and the "antécédents" sections are added in finish().
-            nlp.add_pipe(eds.history())
-        return nlp
+        # edsnlp's history sections include "histoire de la maladie" (the present illness): its cues are used, and
+        # the "antécédents" sections are added in finish().
+        return add_qualifiers(nlp, family={}, history=self.config.history)
 
     @cached_property
     def _qualifier_nlp(self):
-        import edsnlp
-        import edsnlp.pipes as eds
-
-        silence_edsnlp()
-        nlp = edsnlp.blank("eds")
-        for pipe in (eds.sentences(), eds.normalizer(), eds.sections(), eds.negation(), eds.hypothesis()):
-            nlp.add_pipe(pipe)
-        nlp.add_pipe(eds.family())
-        nlp.add_pipe(eds.history())
-        return nlp
+        return add_qualifiers(eds_pipeline(sections=True), family={}, history=True)
 
     def qualify_spans(self, text: str, spans: list[tuple[int, int]]) -> list[dict[str, bool]]:
         """edsnlp's qualifiers of given spans of a text (detection left aside: the spans are taken as entities).
