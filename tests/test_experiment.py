@@ -213,7 +213,14 @@ def test_each_stage_reads_what_the_run_or_an_earlier_stage_gives_and_is_keyed_on
         assert set(stage.reads) <= given, (stage.name, set(stage.reads) - given)
         assert stage.cache in STAGE_CODE, stage.name
         given |= set(stage.writes)
-    assert [stage.name for stage in STAGES] == ["cohort", "merge", "retrieval", "reader", "priors", "generations"]
+    assert [stage.name for stage in STAGES] == [
+        "cohort",
+        "merge",
+        "retrieval",
+        "reader",
+        "priors",
+        "generations",
+    ]
 
 
 def _run_process(config: Path, cohort: Path, out: Path, cache: Path, fault: str | None = None):
