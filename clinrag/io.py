@@ -15,6 +15,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def cache_home() -> Path:
+    """clinrag's cache folder: ``$CLINRAG_CACHE_DIR``, default ``~/.cache/clinrag`` (the stage cache in ``runs/``,
+    sentence embeddings in ``embeddings/``, prepared embedded models in ``models/``)."""
+    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag"))
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.errors import ClinragError
-from clinrag.io import staged_folder
+from clinrag.io import cache_home, staged_folder
 
 
 @dataclass(frozen=True)
@@ -198,9 +198,8 @@ def resolve_model_path(spec: str | Path) -> Path:
 
 def prepared_models_dir() -> Path:
     """Where converted embedded models live (``$CLINRAG_CACHE_DIR/models``, default ``~/.cache/clinrag/models``)."""
-    import os
 
-    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag")) / "models"
+    return cache_home() / "models"
 
 
 def prepare_embedded_decoder(force: bool = False) -> Path:
@@ -249,3 +248,20 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
         }
         (staging / "clinrag_prepared.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def require_model_folder(
+    path: str | Path, what: str, marks: tuple[str, ...] = ("config.json", "modules.json")
+) -> Path:
+    """Check that ``path`` is a model folder for the ``what`` (a Hugging Face folder holds ``config.json``, a
+    sentence-transformers one ``modules.json``: ``marks`` are the files of which one must be there).
+
+    Raises:
+        ClinragError: The folder is missing or holds none of ``marks``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ClinragError(f"{folder}: {what} folder not found")
+    if not any((folder / mark).is_file() for mark in marks):
+        raise ClinragError(f"{folder}: not a model folder (no {' or '.join(marks)}) for the {what}")
+    return folder

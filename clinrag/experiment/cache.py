@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clinrag.io import atomic_folder, atomic_write_json
+from clinrag.io import atomic_folder, atomic_write_json, cache_home
 
 # 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect the variable's
 # timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal retriever's
@@ -97,7 +97,7 @@ def fault_point(name: str) -> None:
 
 def default_cache_dir() -> Path:
     """``$CLINRAG_CACHE_DIR/runs`` (default ``~/.cache/clinrag/runs``)."""
-    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag")) / "runs"
+    return cache_home() / "runs"
 
 
 def stable_hash(payload: Any) -> str:

@@ -18,7 +18,7 @@ import torch
 
 from clinrag.errors import ClinragError
 from clinrag.generation.config import ReaderConfig
-from clinrag.models import EMBEDDED_PREFIX, prepare_embedded_decoder, resolve_model_path
+from clinrag.models import EMBEDDED_PREFIX, prepare_embedded_decoder, require_model_folder, resolve_model_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -31,10 +31,7 @@ def resolve_decoder_path(spec: str) -> Path:
     """
     if spec == f"{EMBEDDED_PREFIX}smollm2-135m-instruct":
         return prepare_embedded_decoder()
-    folder = resolve_model_path(spec)
-    if not (folder / "config.json").is_file():
-        raise ClinragError(f"{folder}: not a model folder (no config.json) for the decoder")
-    return folder
+    return require_model_folder(resolve_model_path(spec), "decoder", ("config.json",))
 
 
 @dataclass

@@ -254,11 +254,11 @@ def _load_encoder(config: NerConfig) -> tuple[Any, Any]:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from clinrag.models import resolve_model_path
+    from clinrag.models import require_model_folder, resolve_model_path
 
-    folder = resolve_model_path(config.encoder)
-    if not (folder / "config.json").is_file():
-        raise ClinragError(f"{folder}: not a Hugging Face model folder (no config.json)")
+    folder = require_model_folder(
+        resolve_model_path(config.encoder), "identifier detector's encoder", ("config.json",)
+    )
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "some weights were newly initialized": the head, as intended
     try:

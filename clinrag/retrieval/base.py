@@ -248,17 +248,3 @@ def walk_retrievers(config: Any, path: str = "retriever") -> Iterator[tuple[str,
 def _life(config: Any) -> type[RetrieverBase]:
     cls = retriever_class(config.type)
     return cls if issubclass(cls, RetrieverBase) else RetrieverBase
-
-
-def require_model_folder(path: str | Path, what: str) -> Path:
-    """Check that ``path`` is a Hugging Face / sentence-transformers model folder.
-
-    Raises:
-        ClinragError: The folder is missing or holds no ``config.json`` / ``modules.json``.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ClinragError(f"{folder}: {what} folder not found")
-    if not ((folder / "config.json").exists() or (folder / "modules.json").exists()):
-        raise ClinragError(f"{folder}: not a model folder (no config.json or modules.json) for the {what}")
-    return folder

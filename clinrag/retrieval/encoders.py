@@ -9,20 +9,18 @@ and the exact texts, so a grid never embeds the same passages twice.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clinrag.io import atomic_write_bytes
-from clinrag.models import resolve_model_path
-from clinrag.retrieval.base import require_model_folder
+from clinrag.io import atomic_write_bytes, cache_home
+from clinrag.models import require_model_folder, resolve_model_path
 
 
 def cache_dir() -> Path:
     """Where clinrag caches embeddings and other derived artifacts."""
-    return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag"))
+    return cache_home()
 
 
 def folder_fingerprint(folder: str | Path) -> str:
