@@ -181,3 +181,46 @@ def test_each_trained_part_of_a_hybrid_has_its_own_run_folder(tmp_path):
     resolved = retriever_from_run(config.retriever, models, config.training)
     assert Path(resolved.first.path).name == "retriever.first.retriever"
     assert Path(resolved.second.path).name == "retriever.second.retriever"
+
+
+def test_an_identifier_detector_added_in_one_file_pseudonymizes_a_cohort(synth_cohort_dir, tmp_path, run_cli):
+    """The third component family: a detector registered from this file is chosen by name like the built-in ones."""
+    import re
+
+    from clinrag.pseudo import base as detector_base
+    from clinrag.pseudo.base import register_detector
+    from clinrag.pseudo.labels import Span
+
+    class CapitalsDetector:
+        """Every word in capitals of three letters or more is a name (a toy)."""
+
+        def __init__(self, config) -> None:
+            self.config = config
+
+        def detect(self, texts, names):
+            found = []
+            for text in texts:
+                found.append(
+                    [Span.of(text, m.start(), m.end(), "NOM") for m in re.finditer(r"\b[A-Z]{3,}\b", text)]
+                )
+            return found
+
+    register_detector("capitals")(CapitalsDetector)
+    try:
+        out = tmp_path / "pseudo"
+        args = ["pseudonymize", "--cohort", synth_cohort_dir, "--out", out, "--detector", "capitals"]
+        result = run_cli(*args, "--mode", "mask")
+        assert result.code == 0, result.stderr
+        texts = [
+            json.loads(line)["text"]
+            for line in (out / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        assert "[NOM]" in "".join(texts) and not any(
+            re.search(r"\b[A-Z]{3,}\b(?<!NOM)", t) for t in texts[:50]
+        )
+        result = run_cli(
+            "pseudonymize", "--cohort", synth_cohort_dir, "--out", tmp_path / "x", "--detector", "nope"
+        )
+        assert result.code == 2 and "nope" in result.stderr and "capitals" in result.stderr
+    finally:
+        detector_base.DETECTORS.pop("capitals", None)

@@ -38,7 +38,7 @@ class Span:
         end: Offset after the last character (exclusive, as in phi.jsonl).
         label: One of :data:`LABELS`.
         text: ``document_text[start:end]``.
-        source: Which detector found it (``"rules"`` here; a trained model will say ``"model"``).
+        source: Which detector found it (``"rules"``, ``"model"`` for the trained NER model).
     """
 
     start: int

@@ -1,7 +1,8 @@
 """Pseudonymizing a whole cohort: detection (rules, the trained model, or both), patient by patient, then
 replacement, with every file of the cohort kept consistent with the new texts.
 
-* **Detectors** are chosen by name from :data:`DETECTORS`: ``rules`` (:func:`~clinrag.pseudo.rules.detect`),
+* **Detectors** are registered by name (:func:`register_detector`; :data:`DETECTORS`) and chosen by
+  ``detector``: ``rules`` (:func:`~clinrag.pseudo.rules.detect`),
   ``model`` (the trained :class:`~clinrag.pseudo.ner.NerDetector` alone) and ``hybrid`` (the model's spans merged
   into the rules' first pass). Over a patient's record, the names found in any document are looked for again in
   all the others (``propagate_names``), so "Mme Durand" in the letter's header also catches a bare "Durand"
@@ -20,15 +21,16 @@ import hashlib
 import hmac
 import secrets
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clinrag.data.cohort import Cohort, Document, EvidenceSpan, PhiSpan, save_cohort
 from clinrag.errors import ClinragError
+from clinrag.pseudo.base import DETECTORS, Detector, register_detector
 from clinrag.pseudo.corpora import Note
 from clinrag.pseudo.evaluate import score
 from clinrag.pseudo.labels import Span
@@ -37,7 +39,6 @@ from clinrag.pseudo.replace import PatientKey, Replaced, replace, shift_iso_date
 from clinrag.pseudo.rules import detect, resolve_overlaps, unprotected_spans
 from clinrag.pseudo.vocabulary import protected_ranges
 
-DetectorName = Literal["rules", "model", "hybrid"]
 _NAME_LABELS = ("NOM", "PRENOM")
 
 
@@ -46,8 +47,8 @@ class PseudoConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: DetectorName = "rules"
-    """Which detector: ``rules``, ``model`` (the trained NER model alone) or ``hybrid`` (both)."""
+    detector: str = "rules"
+    """Which registered detector: ``rules``, ``model`` (the trained NER model alone) or ``hybrid`` (both)."""
     model: str | None = None
     """Folder of a NER model trained by ``clinrag train-pseudo`` (needed by ``model`` and ``hybrid``)."""
     mode: Literal["mask", "surrogate"] = "surrogate"
@@ -65,18 +66,18 @@ class PseudoConfig(BaseModel):
     device: str = "cpu"
     """torch device of the NER model."""
 
+    @field_validator("detector")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in DETECTORS:
+            raise ValueError(f"unknown detector '{name}' (known: {', '.join(sorted(DETECTORS))})")
+        return name
+
 
 # ---------------------------------------------------------------------------------------------------------
 # detectors
 # ---------------------------------------------------------------------------------------------------------
-class Detector(Protocol):
-    """Finds identifiers in a batch of texts; ``names`` are ``(name, label)`` pairs known for each text."""
-
-    def detect(
-        self, texts: Sequence[str], names: Sequence[Sequence[tuple[str, str]]]
-    ) -> list[list[Span]]: ...
-
-
+@register_detector("rules")
 class RuleDetector:
     """The rules of :mod:`clinrag.pseudo.rules`."""
 
@@ -87,6 +88,7 @@ class RuleDetector:
         return [detect(text, labelled_names=known) for text, known in zip(texts, names, strict=True)]
 
 
+@register_detector("model")
 class ModelDetector:
     """The trained NER model alone (protected clinical terms still never masked).
 
@@ -118,6 +120,7 @@ class ModelDetector:
         return [unprotected(text, spans) for text, spans in zip(texts, self.predict(texts), strict=True)]
 
 
+@register_detector("hybrid")
 class HybridDetector(ModelDetector):
     """The model's spans merged into the rules' first pass."""
 
@@ -127,14 +130,6 @@ class HybridDetector(ModelDetector):
             detect(text, extra=spans, labelled_names=known)
             for text, spans, known in zip(texts, predicted, names, strict=True)
         ]
-
-
-#: Detectors by name.
-DETECTORS: dict[str, Callable[[PseudoConfig], Detector]] = {
-    "rules": RuleDetector,
-    "model": ModelDetector,
-    "hybrid": HybridDetector,
-}
 
 
 def build_detector(config: PseudoConfig) -> Detector:
