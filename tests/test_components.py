@@ -88,10 +88,8 @@ def registered():
     register_reader("echo", EchoConfig)(EchoReader)
     SEEN.clear()
     yield
-    for registry in (retriever_base.RETRIEVERS, retriever_base.RETRIEVER_CONFIGS):
-        registry.pop("latest", None)
-    for registry in (reader_base.READERS, reader_base.READER_CONFIGS):
-        registry.pop("echo", None)
+    retriever_base.RETRIEVERS.unregister("latest")
+    reader_base.READERS.unregister("echo")
 
 
 def test_a_retriever_and_a_reader_added_in_one_file_each_run_end_to_end(
@@ -223,4 +221,4 @@ def test_an_identifier_detector_added_in_one_file_pseudonymizes_a_cohort(synth_c
         )
         assert result.code == 2 and "nope" in result.stderr and "capitals" in result.stderr
     finally:
-        detector_base.DETECTORS.pop("capitals", None)
+        detector_base.DETECTORS.unregister("capitals")

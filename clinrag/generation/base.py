@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
-from clinrag.errors import ClinragError
+from clinrag.registry import Registry
 from clinrag.text.passages import Passage
 
 
@@ -94,10 +94,8 @@ class Reader(Protocol):
         """One result per request, in order."""
 
 
-READERS: dict[str, type] = {}
-"""Registered reader classes by name (``reader.type``)."""
-READER_CONFIGS: dict[str, type[BaseModel]] = {}
-"""Their config classes by name."""
+READERS = Registry("reader", ("clinrag.generation.reader",), default="llm")
+"""Registered reader classes and their config classes, by name (``reader.type``)."""
 
 
 def register_reader(name: str, config: type[BaseModel] | None = None) -> Callable[[type], type]:
@@ -105,21 +103,10 @@ def register_reader(name: str, config: type[BaseModel] | None = None) -> Callabl
     by ``config`` (default :class:`~clinrag.generation.config.ReaderConfig`; a subclass adds settings)."""
     from clinrag.generation.config import ReaderConfig
 
-    def decorate(cls: type) -> type:
-        if name in READERS:
-            raise ValueError(f"reader '{name}' is registered twice")
-        chosen = config or ReaderConfig
-        if not issubclass(chosen, ReaderConfig):
-            raise TypeError(f"reader '{name}': its config class must extend ReaderConfig")
-        READERS[name] = cls
-        READER_CONFIGS[name] = chosen
-        return cls
-
-    return decorate
-
-
-def _builtin() -> None:
-    import clinrag.generation.reader  # noqa: F401  (registers llm and full_record)
+    chosen = config or ReaderConfig
+    if not issubclass(chosen, ReaderConfig):
+        raise TypeError(f"reader '{name}': its config class must extend ReaderConfig")
+    return READERS.register(name, chosen)
 
 
 def reader_class(name: str) -> type:
@@ -128,25 +115,12 @@ def reader_class(name: str) -> type:
     Raises:
         ClinragError: No reader of that name.
     """
-    _builtin()
-    if name not in READERS:
-        raise ClinragError(f"unknown reader '{name}' (known: {', '.join(sorted(READERS))})")
-    return READERS[name]
+    return READERS.get(name)
 
 
 def validate_reader_config(data: Any) -> BaseModel:
     """A ``reader`` section validated by the config class its ``type`` names (default ``llm``)."""
-    _builtin()
-    if isinstance(data, BaseModel):
-        if READER_CONFIGS.get(getattr(data, "type", None)) is type(data):
-            return data
-        data = data.model_dump()
-    if not isinstance(data, dict):
-        raise ValueError("a reader section is a mapping")
-    name = data.get("type", "llm")
-    if name not in READER_CONFIGS:
-        raise ValueError(f"unknown reader '{name}' (known: {', '.join(sorted(READER_CONFIGS))})")
-    return READER_CONFIGS[name].model_validate(data)
+    return READERS.validate(data)
 
 
 def build_reader(config: Any, decoder: Any = None) -> Reader:

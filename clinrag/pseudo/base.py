@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from clinrag.pseudo.labels import Span
+from clinrag.registry import Registry
 
 
 class Detector(Protocol):
@@ -16,7 +17,7 @@ class Detector(Protocol):
     ) -> list[list[Span]]: ...
 
 
-DETECTORS: dict[str, Callable[[Any], Detector]] = {}
+DETECTORS = Registry("detector", ("clinrag.pseudo.pipeline",))
 """Registered identifier detectors by name (:func:`register_detector`): built from the settings."""
 
 
@@ -24,11 +25,4 @@ def register_detector(name: str) -> Callable[[type], type]:
     """Class decorator: make a detector (a class built from :class:`~clinrag.pseudo.pipeline.PseudoConfig` with a
     :meth:`Detector.detect` method) selectable as ``detector: NAME`` in ``clinrag pseudonymize`` and
     ``evaluate-pseudo``."""
-
-    def decorate(cls: type) -> type:
-        if name in DETECTORS:
-            raise ValueError(f"detector '{name}' is registered twice")
-        DETECTORS[name] = cls
-        return cls
-
-    return decorate
+    return DETECTORS.register(name)

@@ -69,8 +69,8 @@ class PseudoConfig(BaseModel):
     @field_validator("detector")
     @classmethod
     def _registered(cls, name: str) -> str:
-        if name not in DETECTORS:
-            raise ValueError(f"unknown detector '{name}' (known: {', '.join(sorted(DETECTORS))})")
+        if name not in DETECTORS.classes:
+            raise ValueError(DETECTORS.unknown(name))
         return name
 
 
@@ -138,13 +138,7 @@ def build_detector(config: PseudoConfig) -> Detector:
     Raises:
         ClinragError: An unknown name, or a model detector without a model folder.
     """
-    try:
-        factory = DETECTORS[config.detector]
-    except KeyError:
-        raise ClinragError(
-            f"unknown detector '{config.detector}' (expected one of {', '.join(DETECTORS)})"
-        ) from None
-    return factory(config)
+    return DETECTORS.get(config.detector)(config)
 
 
 def unprotected(text: str, spans: Sequence[Span]) -> list[Span]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
+from clinrag.registry import Registry
 from clinrag.text.passages import PassageStore
 
 
@@ -71,10 +72,11 @@ def build_query(variable: Variable) -> str:
 RUNTIME_FIELDS = frozenset({"device", "batch_size"})
 """Retriever settings that change where and how fast, not what is computed (left out of identities)."""
 
-RETRIEVERS: dict[str, type] = {}
-"""Registered retriever classes by name (the ``type`` of their config section)."""
-RETRIEVER_CONFIGS: dict[str, type[BaseModel]] = {}
-"""Their config classes by name."""
+RETRIEVERS = Registry(
+    "retriever",
+    tuple(f"clinrag.retrieval.{m}" for m in ("annotated", "bm25", "dense", "hybrid", "temporal")),
+)
+"""Registered retriever classes and their config classes, by name (the ``type`` of their config section)."""
 DEFAULT_RETRIEVER = "temporal"
 """The ``type`` of a retriever section that names none, in every entry point (the mission's retriever)."""
 
@@ -141,29 +143,12 @@ class RetrieverBase:
 def register_retriever(name: str, config: type[BaseModel]) -> Callable[[type], type]:
     """Class decorator: make a retriever buildable from a config section whose ``type`` is ``name``, validated
     by ``config`` (a pydantic model with ``type: Literal[name]``)."""
-
-    def decorate(cls: type) -> type:
-        if name in RETRIEVERS:
-            raise ValueError(f"retriever '{name}' is registered twice")
-        RETRIEVERS[name] = cls
-        RETRIEVER_CONFIGS[name] = config
-        return cls
-
-    return decorate
-
-
-def _builtin() -> None:
-    import clinrag.retrieval.annotated  # noqa: F401  (registers)
-    import clinrag.retrieval.bm25  # noqa: F401
-    import clinrag.retrieval.dense  # noqa: F401
-    import clinrag.retrieval.hybrid  # noqa: F401
-    import clinrag.retrieval.temporal  # noqa: F401
+    return RETRIEVERS.register(name, config)
 
 
 def retriever_names() -> list[str]:
     """The registered retrievers' names."""
-    _builtin()
-    return sorted(RETRIEVERS)
+    return RETRIEVERS.names()
 
 
 def retriever_class(name: str) -> type:
@@ -172,26 +157,12 @@ def retriever_class(name: str) -> type:
     Raises:
         ClinragError: No retriever of that name.
     """
-    _builtin()
-    if name not in RETRIEVERS:
-        raise ClinragError(f"unknown retriever '{name}' (known: {', '.join(sorted(RETRIEVERS))})")
-    return RETRIEVERS[name]
+    return RETRIEVERS.get(name)
 
 
 def validate_retriever_config(data: Any) -> BaseModel:
     """A retriever section validated by the config class its ``type`` names (how config files are read)."""
-    _builtin()
-    if isinstance(data, BaseModel):
-        if RETRIEVER_CONFIGS.get(getattr(data, "type", None)) is type(data):
-            return data
-        data = data.model_dump()
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ValueError("a retriever section is a mapping with a `type`")
-    if data["type"] not in RETRIEVER_CONFIGS:
-        raise ValueError(
-            f"unknown retriever '{data['type']}' (known: {', '.join(sorted(RETRIEVER_CONFIGS))})"
-        )
-    return RETRIEVER_CONFIGS[data["type"]].model_validate(data)
+    return RETRIEVERS.validate(data)
 
 
 def build_retriever(config: Any, **kwargs: Any) -> Retriever:
