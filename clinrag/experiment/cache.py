@@ -38,30 +38,19 @@ CACHE_FORMAT = 7
 """Bump when a stage's stored format or semantics change: older entries are then ignored."""
 
 
+_TRAINED_RETRIEVER = (
+    "clinrag.retrieval",
+    "clinrag.models",
+    "clinrag.e5",
+    "clinrag.training",
+    "clinrag.experiment.stages.retrieval",
+)
 STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # stage: (the modules or packages that compute it, the stages whose results it reads)
     "cohort": (("clinrag.synth", "clinrag.data", "clinrag.experiment.stages.cohort"), ()),
     "vocabulary": (("clinrag.text", "clinrag.experiment.stages.cohort"), ("cohort",)),
-    "temporal_retriever": (
-        (
-            "clinrag.retrieval",
-            "clinrag.models",
-            "clinrag.e5",
-            "clinrag.training",
-            "clinrag.experiment.stages.retrieval",
-        ),
-        ("vocabulary",),
-    ),
-    "dense_encoder": (
-        (
-            "clinrag.retrieval",
-            "clinrag.models",
-            "clinrag.e5",
-            "clinrag.training",
-            "clinrag.experiment.stages.retrieval",
-        ),
-        ("vocabulary",),
-    ),
+    "temporal_retriever": (_TRAINED_RETRIEVER, ("vocabulary",)),
+    "dense_encoder": (_TRAINED_RETRIEVER, ("vocabulary",)),
     "retrieval": (
         (
             "clinrag.retrieval",
