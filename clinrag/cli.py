@@ -1,12 +1,16 @@
 """The ``clinrag`` command line: thin typed commands, the logic lives in the library.
 
-Every command exits 0 on success and 2 with a one-line reason on bad input (no traceback for a user's mistake).
-Logs and messages never print document text or identifiers.
+Every command parses its options, calls one library function and prints its result. It exits 0 on success and
+2 with a one-line reason on bad input (no traceback for a user's mistake), a mistake in the command line itself
+included. Logs and messages never print document text or identifiers.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -27,7 +31,49 @@ app.add_typer(models_app, name="models")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
-SPLIT_CHOICES = ("train", "dev", "test", "all", "unlabeled")
+
+# ---------------------------------------------------------------------------------------------------------
+# Fixed choices: typer lists them in --help and refuses any other value. Each mirrors a list of the library
+# (tests/test_cli.py checks that they agree); they are not imported from it, to keep `clinrag --help` fast.
+# Registered components (--retriever, --detector) stay names: a registry is open, a test or a plugin adds to it.
+# ---------------------------------------------------------------------------------------------------------
+class Split(StrEnum):
+    """Patients of the table to score: a split (``clinrag.data.cohort.SPLITS``), or all of them."""
+
+    TRAIN = "train"
+    DEV = "dev"
+    TEST = "test"
+    ALL = "all"
+
+
+class Patients(StrEnum):
+    """Patients to predict or fill (``Cohort.select_patients``): without a table row, a split's, or all."""
+
+    UNLABELED = "unlabeled"
+    TRAIN = "train"
+    DEV = "dev"
+    TEST = "test"
+    ALL = "all"
+
+
+class BaselineMethod(StrEnum):
+    """``clinrag.baselines.registry.BASELINES``."""
+
+    MAJORITY = "majority"
+
+
+class TrainableRetriever(StrEnum):
+    """The registered retrievers that train (``clinrag.retrieval.pipeline.train_retriever``)."""
+
+    TEMPORAL = "temporal"
+    DENSE = "dense"
+
+
+class PseudoMode(StrEnum):
+    """``PseudoConfig.mode``."""
+
+    SURROGATE = "surrogate"
+    MASK = "mask"
 
 
 @app.command()
@@ -90,7 +136,7 @@ def evaluate(
         ..., "--cohort", help="The cohort directory whose table.csv is the reference."
     ),
     predictions: Path = typer.Option(..., "--predictions", help="Predicted table (table.csv's shape)."),
-    split: str = typer.Option("test", "--split", help="Patients to score: train, dev, test or all."),
+    split: Split = typer.Option(Split.TEST, "--split", help="Patients of the table to score."),
     out_file: Path | None = typer.Option(None, "--out", help="Write metrics.json here."),
     n_resamples: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples of patients."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
@@ -102,8 +148,6 @@ def evaluate(
     from clinrag.evaluation.display import metrics_table
     from clinrag.io import atomic_write_json
 
-    if split not in ("train", "dev", "test", "all"):
-        raise ClinragError(f"--split: unknown split '{split}' (expected train, dev, test or all)")
     cohort = load_cohort(cohort_dir)
     if cohort.table is None:
         raise ClinragError(f"{cohort_dir}/table.csv: missing, nothing to evaluate against")
@@ -112,7 +156,10 @@ def evaluate(
         err.print(f"warning: {issue}", markup=False, soft_wrap=True)
     try:
         metrics = evaluate_table(
-            cohort, table, split=None if split == "all" else split, spec=BootstrapSpec(n_resamples, seed=seed)
+            cohort,
+            table,
+            split=None if split == Split.ALL else split.value,
+            spec=BootstrapSpec(n_resamples, seed=seed),
         )
     except ValueError as error:
         raise ClinragError(f"{cohort_dir}: {error}") from error
@@ -127,30 +174,23 @@ def evaluate(
 def baseline(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
     out_file: Path = typer.Option(..., "--out", help="Predictions CSV to write (table.csv's shape)."),
-    method: str = typer.Option(
-        "majority", "--method", help="Baseline: majority (most frequent train value)."
+    method: BaselineMethod = typer.Option(
+        BaselineMethod.MAJORITY,
+        "--method",
+        help="The baseline (majority: each variable's most frequent train value).",
     ),
-    split: str = typer.Option(
-        "test", "--split", help="Patients to predict: train, dev, test, all or unlabeled."
+    split: Patients = typer.Option(
+        Patients.TEST, "--split", help="Patients to predict (unlabeled: those without a table row)."
     ),
 ) -> None:
     """Predict a table with a reference baseline, learned from the train split only."""
-    from clinrag.baselines import MajorityBaseline
+    from clinrag.baselines.registry import predict_baseline
     from clinrag.data.cohort import table_to_csv
     from clinrag.data.validate import load_cohort
     from clinrag.io import atomic_write_text
 
-    baselines = {"majority": MajorityBaseline}
-    if method not in baselines:
-        raise ClinragError(f"--method: unknown baseline '{method}' (known: {', '.join(baselines)})")
-    if split not in SPLIT_CHOICES:
-        raise ClinragError(f"--split: unknown split '{split}' (expected {', '.join(SPLIT_CHOICES)})")
     cohort = load_cohort(cohort_dir)
-    try:
-        model = baselines[method]().fit(cohort)
-    except ValueError as error:
-        raise ClinragError(f"{cohort_dir}: {error}") from error
-    rows = model.predict(cohort.select_patients(split))
+    rows = predict_baseline(cohort, method.value, split.value)
     atomic_write_text(out_file, table_to_csv(cohort.table_columns, rows.items()))
     out.print(f"{method} baseline: {len(rows)} patients predicted, written to {out_file}", markup=False)
 
@@ -201,12 +241,11 @@ def index_command(
 ) -> None:
     """Cut a cohort into passages and index them; `clinrag retrieve --index` reuses the folder."""
     from clinrag.data.validate import load_cohort
-    from clinrag.retrieval.pipeline import prepare_retrieval, save_index
+    from clinrag.retrieval.pipeline import build_index
 
     settings = _retrieval_settings(config_file, retriever, overrides)
     cohort = load_cohort(cohort_dir)
-    store, built = prepare_retrieval(settings, cohort)
-    save_index(out_dir, cohort, settings, store, built)
+    store = build_index(out_dir, settings, cohort)
     out.print(
         f"indexed {len(store)} passages of {len(cohort.patients)} patients with {settings.retriever.type}: {out_dir}",
         markup=False,
@@ -229,12 +268,9 @@ def retrieve_command(
     """Print a patient's top passages for a variable, with date, document and the variable's terms highlighted.
 
     This prints document text on purpose: run it where patient text may be shown."""
-    from rich.markup import escape
-
     from clinrag.data.validate import load_cohort
-    from clinrag.retrieval.base import retrieve
-    from clinrag.retrieval.pipeline import load_index, prepare_retrieval
-    from clinrag.text.annotate import Annotator
+    from clinrag.evaluation.display import passages_markup
+    from clinrag.retrieval.pipeline import search_passages
 
     cohort = load_cohort(cohort_dir)
     try:
@@ -245,33 +281,10 @@ def retrieve_command(
         ) from None
     if patient not in cohort.patients:
         raise ClinragError(f"--patient: unknown patient '{patient}'")
-    if index_dir is not None:
-        settings, store, built = load_index(index_dir, cohort)
-    else:
-        settings = _retrieval_settings(config_file, retriever, overrides)
-        store, built = prepare_retrieval(settings, cohort)
-    hits = retrieve(built, store, patient, var, k or settings.retrieval.k)
-    passages = [store.passages[h.index] for h in hits]
-    annotations = Annotator([var]).annotate_texts([p.text for p in passages])
-    known = (cohort.table or {}).get(patient, {}).get(variable)
-    out.print(
-        f"[bold]{escape(patient)} — {escape(variable)}[/bold] ({escape(var.description)}); retriever {settings.retriever.type}"
-        + (f"; table value: {escape(known) or 'not documented'}" if known is not None else "")
-    )
-    for hit, passage, ann in zip(hits, passages, annotations, strict=True):
-        text, cursor, pieces = passage.text, 0, []
-        for m in sorted(ann.mentions, key=lambda m: m.start):
-            if m.start < cursor:
-                continue
-            pieces.append(escape(text[cursor : m.start]))
-            pieces.append(f"[bold yellow]{escape(text[m.start : m.end])}[/bold yellow]")
-            cursor = m.end
-        pieces.append(escape(text[cursor:]))
-        section = f", {passage.section}" if passage.section else ""
-        out.print(
-            f"\n[bold]#{hit.rank}[/bold] score {hit.score:.3f} — {passage.date} {escape(passage.doc_type)}{escape(section)} — {escape(passage.doc_id)} [{passage.start}:{passage.end}]"
-        )
-        out.print("".join(pieces))
+    settings = None if index_dir is not None else _retrieval_settings(config_file, retriever, overrides)
+    search = search_passages(cohort, patient, var, k, settings, index_dir)
+    for line in passages_markup(search):
+        out.print(line)
 
 
 @app.command("train-retriever")
@@ -282,8 +295,10 @@ def train_retriever_command(
     out_dir: Path = typer.Option(
         ..., "--out", help="Folder to write the trained retriever (or dense encoder) to."
     ),
-    kind: str = typer.Option(
-        "temporal", "--type", help="temporal (the temporal retriever) or dense (fine-tune the encoder)."
+    kind: TrainableRetriever = typer.Option(
+        TrainableRetriever.TEMPORAL,
+        "--type",
+        help="temporal (the temporal retriever) or dense (fine-tune the encoder).",
     ),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
@@ -293,36 +308,17 @@ def train_retriever_command(
     Early stopping uses the dev split's weak labels. Settings come from the retriever section
     (retriever.train.epochs, retriever.hidden, retriever.encoder, ...)."""
     from clinrag.data.validate import load_cohort
-    from clinrag.text.passages import build_passages
+    from clinrag.retrieval.pipeline import train_retriever
 
-    if kind not in ("temporal", "dense"):
-        raise ClinragError(f"--type: unknown trainable retriever '{kind}' (expected temporal or dense)")
     settings = _retrieval_settings(
         config_file, None, [*([] if config_file else [f"retriever.type={kind}"]), *(overrides or [])]
     )
     if settings.retriever.type != kind:
         raise ClinragError(f"--type {kind} but the settings' retriever.type is {settings.retriever.type}")
-    cohort = load_cohort(cohort_dir)
-    if cohort.table is None:
-        raise ClinragError(f"{cohort_dir}/table.csv: missing; training needs table values")
-    store = build_passages(cohort, settings.chunking)
-    if kind == "temporal":
-        from clinrag.retrieval.temporal import TemporalRetriever
-
-        model = TemporalRetriever(
-            settings.retriever.model_copy(update={"path": None}),
-            variables=[cohort.variable(n) for n in cohort.table_columns],
-        )
-        model.index(store)
-        history = model.fit(cohort)
-        model.save_pretrained(out_dir)
-    else:
-        from clinrag.retrieval.dense_training import fine_tune_dense
-
-        history = fine_tune_dense(cohort, store, settings.retriever, out_dir)
-    best = max((h["dev_weak_recall@5"] for h in history), default=float("nan"))
+    trained = train_retriever(settings, load_cohort(cohort_dir), out_dir)
     out.print(
-        f"trained {kind} retriever for {len(history)} epochs (best dev weak-label recall@5 {best:.3f}): {out_dir}",
+        f"trained {kind} retriever for {len(trained.history)} epochs "
+        f"(best dev weak-label recall@5 {trained.best_dev_recall:.3f}): {out_dir}",
         markup=False,
     )
 
@@ -331,49 +327,23 @@ def train_retriever_command(
 def evaluate_retrieval_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory (needs evidence.jsonl)."),
     retriever: str | None = typer.Option(None, "--retriever", help=RETRIEVER_HELP),
-    split: str = typer.Option("test", "--split", help="Patients to score: train, dev, test or all."),
+    split: Split = typer.Option(Split.TEST, "--split", help="Patients of the table to score."),
     out_file: Path | None = typer.Option(None, "--out", help='Write {"retrieval": metrics} as JSON here.'),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
     n_resamples: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples of patients."),
 ) -> None:
     """Score a retriever against gold evidence: recall@k and MRR per variable and overall, 95% intervals."""
-    from rich.table import Table
-
     from clinrag.data.validate import load_cohort
     from clinrag.evaluation import BootstrapSpec
+    from clinrag.evaluation.display import retrieval_table
     from clinrag.io import atomic_write_json
-    from clinrag.retrieval.evaluation import evaluate_retriever
-    from clinrag.retrieval.pipeline import prepare_retrieval
+    from clinrag.retrieval.pipeline import evaluate_retrieval
 
-    if split not in ("train", "dev", "test", "all"):
-        raise ClinragError(f"--split: unknown split '{split}' (expected train, dev, test or all)")
     settings = _retrieval_settings(config_file, retriever, overrides)
     cohort = load_cohort(cohort_dir)
-    store, built = prepare_retrieval(settings, cohort)
-    try:
-        metrics = evaluate_retriever(
-            cohort, store, built, split, tuple(settings.retrieval.eval_ks), BootstrapSpec(n_resamples)
-        )
-    except ValueError as error:
-        raise ClinragError(f"{cohort_dir}: {error}") from error
-    metrics["retriever"] = settings.retriever.model_dump()
-    table = Table(
-        title=f"Retrieval ({settings.retriever.type}) — split {split}, 95% bootstrap intervals over patients"
-    )
-    columns = [f"recall@{k}" for k in settings.retrieval.eval_ks] + ["mrr"]
-    table.add_column("variable")
-    table.add_column("n", justify="right")
-    for column in columns:
-        table.add_column(column, justify="right")
-    rows = [*metrics["variables"].items(), ("overall", metrics["overall"])]
-    for name, result in rows:
-        table.add_row(
-            name,
-            str(result["n"]),
-            *(f"{result[c]:.3f} [{result[c + '_ci'][0]:.2f}, {result[c + '_ci'][1]:.2f}]" for c in columns),
-        )
-    out.print(table)
+    metrics = evaluate_retrieval(settings, cohort, split.value, BootstrapSpec(n_resamples))
+    out.print(retrieval_table(metrics))
     if out_file is not None:
         atomic_write_json(out_file, {"retrieval": metrics})
         out.print(f"retrieval metrics written to {out_file}", markup=False)
@@ -433,8 +403,8 @@ def train_reader_command(
 def extract_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for predictions.csv and provenance.jsonl."),
-    patients: str = typer.Option(
-        "unlabeled", "--patients", help="unlabeled (no table row), train, dev, test or all."
+    patients: Patients = typer.Option(
+        Patients.UNLABELED, "--patients", help="Patients to fill (unlabeled: those without a table row)."
     ),
     config_file: Path | None = PIPELINE_CONFIG,
     overrides: list[str] | None = SET_OPTION,
@@ -446,11 +416,9 @@ def extract_command(
     from clinrag.generation.reader import retrieval_depth
     from clinrag.retrieval.pipeline import prepare_retrieval
 
-    if patients not in SPLIT_CHOICES:
-        raise ClinragError(f"--patients: unknown choice '{patients}' (expected {', '.join(SPLIT_CHOICES)})")
     settings = _pipeline_settings(config_file, overrides)
     cohort = load_cohort(cohort_dir)
-    chosen = cohort.select_patients(patients)
+    chosen = cohort.select_patients(patients.value)
     if not chosen:
         raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
     columns = cohort.table_columns or [v.name for v in cohort.variables]
@@ -579,17 +547,15 @@ def fill_command(
     out_dir: Path = typer.Option(
         ..., "--out", help="Folder for table.csv, predictions.csv, provenance.jsonl."
     ),
-    patients: str = typer.Option(
-        "unlabeled", "--patients", help="unlabeled (no table row), train, dev, test or all."
+    patients: Patients = typer.Option(
+        Patients.UNLABELED, "--patients", help="Patients to fill (unlabeled: those without a table row)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Apply a trained run to patients without values: the filled table, every value with its evidence."""
     from clinrag.experiment.fill import fill_table
 
-    if patients not in SPLIT_CHOICES:
-        raise ClinragError(f"--patients: unknown choice '{patients}' (expected {', '.join(SPLIT_CHOICES)})")
-    summary = fill_table(cohort_dir, run_dir, out_dir, patients, progress=not quiet)
+    summary = fill_table(cohort_dir, run_dir, out_dir, patients.value, progress=not quiet)
     scored = ""
     if summary["metrics"]:
         overall = summary["metrics"]["overall"]
@@ -623,7 +589,10 @@ def _pseudo_settings(config_file: Path | None, overrides: list[str] | None, **op
 
 
 PSEUDO_DETECTOR = typer.Option(
-    None, "--detector", help="rules, model (the trained NER model) or hybrid (both); default rules."
+    None,
+    "--detector",
+    help="A registered detector: rules, model (the trained NER model) or hybrid (both); default rules "
+    "(hybrid with --model).",
 )
 PSEUDO_MODEL = typer.Option(None, "--model", help="NER model folder from `clinrag train-pseudo`.")
 PSEUDO_CONFIG = typer.Option(None, "--config", help="YAML of pseudonymization settings (README).")
@@ -678,7 +647,7 @@ def pseudonymize_command(
     out_dir: Path = typer.Option(..., "--out", help="Directory for the pseudonymized cohort (same format)."),
     detector: str | None = PSEUDO_DETECTOR,
     model: Path | None = PSEUDO_MODEL,
-    mode: str | None = typer.Option(
+    mode: PseudoMode | None = typer.Option(
         None, "--mode", help="surrogate (fake values, dates shifted; default) or mask ([NOM])."
     ),
     seed: int | None = typer.Option(
@@ -714,7 +683,7 @@ def pseudonymize_command(
         overrides,
         detector=detector or ("hybrid" if model else None),
         model=str(model) if model else None,
-        mode=mode,
+        mode=mode.value if mode else None,
         rename_ids=rename_ids,
         keep_metadata=keep_metadata or [],
     )
@@ -751,7 +720,7 @@ def evaluate_pseudo_command(
     eds_pseudo: Path | None = typer.Option(
         None, "--eds-pseudo", help="An eds-pseudo JSONL file to score on."
     ),
-    split: str = typer.Option("test", "--split", help="The cohort's patients: train, dev, test or all."),
+    split: Split = typer.Option(Split.TEST, "--split", help="The cohort's patients to score on."),
     detector: str | None = PSEUDO_DETECTOR,
     model: Path | None = PSEUDO_MODEL,
     out_file: Path | None = typer.Option(None, "--out", help="Write the metrics (JSON) here."),
@@ -760,12 +729,10 @@ def evaluate_pseudo_command(
 ) -> None:
     """Score identifier detection against gold spans: per-label precision, recall and F1 (entities and tokens),
     redact, redact full, and the share of protected clinical terms (and gold evidence) left intact."""
-    from rich.table import Table
-
     from clinrag.data.validate import load_cohort
+    from clinrag.evaluation.display import detection_summary, detection_table
     from clinrag.io import atomic_write_json
-    from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, load_eds_pseudo
-    from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
+    from clinrag.pseudo.evaluate import evaluate_detector
 
     if (cohort_dir is None) == (eds_pseudo is None):
         raise ClinragError("give exactly one of --cohort and --eds-pseudo")
@@ -775,62 +742,11 @@ def evaluate_pseudo_command(
         detector=detector or ("hybrid" if model else None),
         model=str(model) if model else None,
     )
-    kept: list[list[tuple[int, int]]] = []
-    if cohort_dir is not None:
-        if split not in ("train", "dev", "test", "all"):
-            raise ClinragError(f"--split: unknown split '{split}' (expected train, dev, test or all)")
-        cohort = load_cohort(cohort_dir)
-        if not cohort.phi:
-            raise ClinragError(f"{cohort_dir}/phi.jsonl: missing, nothing to score against")
-        notes = cohort_notes(cohort, None if split == "all" else cohort.split_patients(split))
-        kept = evidence_ranges(cohort, notes) if cohort.evidence else []
-    else:
-        notes = load_eds_pseudo(eds_pseudo)
-    if not notes:
-        raise ClinragError(f"{cohort_dir}: no document in the {split} split")
-    result = evaluate_detection(
-        notes, detect_notes(build_detector(config), notes, config.propagate_names), kept
-    )
-    table = Table(title=f"{config.detector} detector on {len(notes)} texts")
-    for column in (
-        "label",
-        "entity P",
-        "entity R",
-        "entity F1",
-        "token P",
-        "token R",
-        "token F1",
-        "redact",
-        "n",
-    ):
-        table.add_column(column, justify="left" if column == "label" else "right")
-
-    def cell(value: float | None) -> str:
-        return "—" if value is None else f"{value:.3f}"
-
-    for label in (*result["entity"]["per_label"], "micro"):
-        ent = result["entity"]["micro" if label == "micro" else "per_label"]
-        tok = result["token"]["micro" if label == "micro" else "per_label"]
-        ent, tok = (ent, tok) if label == "micro" else (ent[label], tok[label])
-        if not ent["support"] and not ent["predicted"]:
-            continue
-        redact = result["redact"] if label == "micro" else result["redact_per_label"][label]
-        table.add_row(
-            label, *(cell(ent[k]) for k in ("precision", "recall", "f1")),
-            *(cell(tok[k]) for k in ("precision", "recall", "f1")), cell(redact), str(ent["support"]),
-        )  # fmt: skip
-    out.print(table)
-    intact = result["protected_intact"]
-    line = (
-        f"redact {cell(result['redact'])}, redact full {cell(result['redact_full'])}, "
-        f"redact precision {cell(result['redact_precision'])}, protected terms intact {cell(intact['share'])} "
-        f"(n={intact['n']})"
-    )
-    if "evidence_intact" in result:
-        line += f", gold evidence intact {cell(result['evidence_intact']['share'])} (n={result['evidence_intact']['n']})"
-    out.print(line, markup=False)
+    metrics = evaluate_detector(config, load_cohort(cohort_dir) if cohort_dir else eds_pseudo, split.value)
+    out.print(detection_table(metrics))
+    out.print(detection_summary(metrics), markup=False)
     if out_file is not None:
-        atomic_write_json(out_file, {"detector": config.detector, "texts": len(notes), **result})
+        atomic_write_json(out_file, metrics)
         out.print(f"metrics written to {out_file}", markup=False)
 
 
@@ -910,6 +826,31 @@ def models_list() -> None:
     out.print(table)
 
 
+# click's UsageError, the base of every mistake in the command line itself (a missing or unknown option, a bad
+# value): typer's public BadParameter derives from it, which reaches it whether typer vendors click or not.
+_UsageError: type[Exception] = typer.BadParameter.__base__
+# how click and typer word a value outside an option's choices: 'x' is not one of 'train', 'dev', 'test', 'all'.
+_NOT_A_CHOICE = re.compile(r"(?P<value>'[^']*'|\"[^\"]*\") is not (?:one of )?(?P<choices>'.*')\.$")
+
+
+def _usage_line(error: Exception) -> str:
+    """One line for a mistake in the command line: the option and what is wrong with it (for a value outside
+    the choices, the choices), or click's message and where the options are listed."""
+    param = getattr(error, "param", None)
+    if isinstance(error, typer.BadParameter) and error.message and param is not None:
+        opts = getattr(param, "opts", None) or [param.name]
+        name = next((o for o in opts if o.startswith("--")), opts[0])
+        message = error.message.removeprefix("Value error, ")
+        found = _NOT_A_CHOICE.search(message)
+        if found:
+            choices = ast.literal_eval(f"[{found['choices']}]")
+            return f"{name}: invalid choice {found['value']} (choose from {', '.join(choices)})"
+        return f"{name}: {message}"
+    ctx = getattr(error, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{error.format_message().rstrip('.')}{where}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit status 2.
 
@@ -917,13 +858,21 @@ def main(argv: list[str] | None = None) -> None:
         argv: Arguments (default: ``sys.argv[1:]``).
     """
     try:
-        app(args=argv, prog_name="clinrag")
+        # not standalone: typer returns the exit status and raises command-line mistakes instead of printing
+        # them in a box
+        status = app(args=argv, prog_name="clinrag", standalone_mode=False)
+    except _UsageError as error:
+        if type(error).__name__ != "NoArgsIsHelpError":  # that one is the help, already printed
+            err.print(f"error: {_usage_line(error)}", markup=False, soft_wrap=True)
+        sys.exit(2)
     except ClinragError as error:
         err.print(f"error: {error}", markup=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -156,4 +156,4 @@ def test_cli_evaluate_bad_predictions(synth_cohort_dir, tmp_path, run_cli):
     assert result.code == 0
     assert "'douze' is not an integer; scored as an invalid answer" in result.stderr
     result = run_cli("evaluate", "--cohort", synth_cohort_dir, "--predictions", odd, "--split", "validation")
-    assert result.code == 2 and "unknown split 'validation'" in result.stderr
+    assert result.code == 2 and "invalid choice 'validation'" in result.stderr

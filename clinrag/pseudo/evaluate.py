@@ -7,6 +7,9 @@
   the labels: what pseudonymization must get right. ``redact_full``: the share of documents where every
   identifier token is covered. ``redact_precision``: the share of masked tokens that are identifiers (the
   cost of over-masking). ``redact_per_label``: ``redact`` restricted to one gold label's tokens.
+
+:func:`evaluate_detector` scores a configured detector on a cohort's split or an eds-pseudo file
+(``clinrag evaluate-pseudo``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from clinrag.data.cohort import Cohort
+from clinrag.errors import ClinragError
+from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, load_eds_pseudo
 from clinrag.pseudo.labels import LABELS, Span
+
+if TYPE_CHECKING:
+    from clinrag.pseudo.pipeline import PseudoConfig
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -99,6 +109,42 @@ def score(gold: list[list[Span]], predicted: list[list[Span]], texts: list[str])
             if label != "all"
         },
     }
+
+
+def evaluate_detector(
+    config: PseudoConfig, source: Cohort | str | Path, split: str = "test"
+) -> dict[str, Any]:
+    """Score the detector that ``config`` names against gold identifiers.
+
+    Args:
+        config: The pseudonymization settings (``detector``, ``model``, ``propagate_names``).
+        source: A cohort (its ``phi.jsonl``; its gold evidence, when it has some, must stay intact) or an
+            eds-pseudo JSONL file.
+        split: The cohort's patients: ``train``, ``dev``, ``test`` or ``all`` (ignored for a file).
+
+    Returns:
+        ``{"detector", "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
+
+    Raises:
+        ClinragError: A cohort without ``phi.jsonl``, no text to score, an unreadable file, or a detector that
+            cannot be built.
+    """
+    # imported here: the pipeline imports score() from this module
+    from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
+
+    kept: list[list[tuple[int, int]]] = []
+    if isinstance(source, Cohort):
+        where = str(source.root) if source.root is not None else "cohort"
+        if not source.phi:
+            raise ClinragError(f"{where}/phi.jsonl: missing, nothing to score against")
+        notes = cohort_notes(source, None if split == "all" else source.split_patients(split))
+        if not notes:
+            raise ClinragError(f"{where}: no document in the {split} split")
+        kept = evidence_ranges(source, notes) if source.evidence else []
+    else:
+        notes = load_eds_pseudo(source)
+    predicted = detect_notes(build_detector(config), notes, config.propagate_names)
+    return {"detector": config.detector, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
 
 
 def _check_fit(spans: Sequence[Span], text: str) -> None:

@@ -1,4 +1,5 @@
-"""Retrieval end to end: passages of a cohort, a retriever built from settings, and saved index folders.
+"""Retrieval end to end: passages of a cohort, a retriever built from settings, saved index folders, and what
+the ``clinrag`` retrieval commands do (index, retrieve, train-retriever, evaluate-retrieval), each as one function.
 
 An index folder holds ``passages.jsonl``, ``index.json`` (the settings, the fingerprint of the cohort's
 documents, versions) and, for dense retrievers, ``embeddings.npy``; loading checks that the cohort is the one
@@ -9,16 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from clinrag.config import RetrievalSettings, build_settings
 from clinrag.data.cohort import Cohort
+from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
+from clinrag.evaluation.bootstrap import BootstrapSpec
 from clinrag.io import atomic_write_bytes, atomic_write_json
-from clinrag.retrieval.base import Retriever, build_retriever, check_ready
-from clinrag.text.passages import PassageStore, build_passages
+from clinrag.retrieval.base import Hit, Retriever, build_retriever, check_ready, prepare_retriever, retrieve
+from clinrag.retrieval.evaluation import evaluate_retriever
+from clinrag.text.annotate import Annotator
+from clinrag.text.passages import Passage, PassageStore, build_passages
 
 
 def documents_fingerprint(cohort: Cohort) -> str:
@@ -104,3 +113,204 @@ def load_index(folder: str | Path, cohort: Cohort) -> tuple[RetrievalSettings, P
     else:
         retriever.index(store)
     return settings, store, retriever
+
+
+def _where(cohort: Cohort) -> str:
+    """How errors name a cohort: its directory when it was read from one."""
+    return str(cohort.root) if cohort.root is not None else "cohort"
+
+
+def build_index(folder: str | Path, settings: RetrievalSettings, cohort: Cohort) -> PassageStore:
+    """Cut the cohort into passages, index them and write the index folder (``clinrag index``).
+
+    Returns:
+        The passages indexed.
+    """
+    store, retriever = prepare_retrieval(settings, cohort)
+    save_index(folder, cohort, settings, store, retriever)
+    return store
+
+
+@dataclass(frozen=True)
+class ShownPassage:
+    """A retrieved passage with the variable's terms in it.
+
+    Attributes:
+        hit: Its rank and score.
+        passage: The passage.
+        mentions: ``(start, end)`` of the variable's terms in ``passage.text``, in order, without overlaps.
+    """
+
+    hit: Hit
+    passage: Passage
+    mentions: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class PassageSearch:
+    """A patient's top passages for a variable (``clinrag retrieve``).
+
+    Attributes:
+        patient: The patient id.
+        variable: The variable searched for.
+        retriever: The retriever's registered name.
+        table_value: The variable's value in the cohort's table ("" when not documented), None without a row.
+        passages: The passages, best first.
+    """
+
+    patient: str
+    variable: Variable
+    retriever: str
+    table_value: str | None
+    passages: list[ShownPassage]
+
+
+def search_passages(
+    cohort: Cohort,
+    patient: str,
+    variable: Variable,
+    k: int | None = None,
+    settings: RetrievalSettings | None = None,
+    index: str | Path | None = None,
+) -> PassageSearch:
+    """A patient's top ``k`` passages for a variable, with the variable's terms found in each.
+
+    Args:
+        cohort: The cohort.
+        patient: One of its patients.
+        variable: One of its variables.
+        k: How many passages (default ``retrieval.k`` of the settings).
+        settings: The retrieval settings, indexed now (default settings when neither this nor ``index``).
+        index: An index folder from :func:`build_index`, used instead of ``settings``.
+
+    Raises:
+        ClinragError: An index folder of other documents, or an untrained retriever.
+    """
+    if index is not None:
+        settings, store, retriever = load_index(index, cohort)
+    else:
+        settings = settings or RetrievalSettings()
+        store, retriever = prepare_retrieval(settings, cohort)
+    hits = retrieve(retriever, store, patient, variable, k or settings.retrieval.k)
+    passages = [store.passages[h.index] for h in hits]
+    annotations = Annotator([variable]).annotate_texts([p.text for p in passages])
+    shown = []
+    for hit, passage, annotation in zip(hits, passages, annotations, strict=True):
+        mentions, cursor = [], 0
+        for mention in sorted(annotation.mentions, key=lambda m: m.start):
+            if mention.start >= cursor:  # of overlapping mentions, the first one
+                mentions.append((mention.start, mention.end))
+                cursor = mention.end
+        shown.append(ShownPassage(hit, passage, mentions))
+    value = (cohort.table or {}).get(patient, {}).get(variable.name)
+    return PassageSearch(patient, variable, settings.retriever.type, value, shown)
+
+
+def evaluate_retrieval(
+    settings: RetrievalSettings, cohort: Cohort, split: str = "test", spec: BootstrapSpec | None = None
+) -> dict[str, Any]:
+    """Index the cohort with the settings' retriever and score it against the split's gold evidence
+    (:func:`~clinrag.retrieval.evaluation.evaluate_retriever`, at ``retrieval.eval_ks``).
+
+    Returns:
+        The metrics, with the retriever's settings under ``retriever``.
+
+    Raises:
+        ClinragError: An untrained retriever, or no gold evidence for the split.
+    """
+    store, retriever = prepare_retrieval(settings, cohort)
+    try:
+        metrics = evaluate_retriever(
+            cohort, store, retriever, split, tuple(settings.retrieval.eval_ks), spec or BootstrapSpec()
+        )
+    except ValueError as error:
+        raise ClinragError(f"{_where(cohort)}: {error}") from error
+    metrics["retriever"] = settings.retriever.model_dump()
+    return metrics
+
+
+@dataclass(frozen=True)
+class TrainedRetriever:
+    """What :func:`train_retriever` wrote.
+
+    Attributes:
+        type: The retriever's registered name.
+        folder: The trained folder (``retriever.path`` of a temporal retriever, ``retriever.model`` of a dense one).
+        history: One record per epoch (``loss``, ``dev_weak_recall@5``).
+    """
+
+    type: str
+    folder: Path
+    history: list[dict[str, float]]
+
+    @property
+    def best_dev_recall(self) -> float:
+        """The best dev weak-label recall@5 of the epochs (nan without any)."""
+        return max((h["dev_weak_recall@5"] for h in self.history), default=float("nan"))
+
+
+def train_retriever(
+    settings: RetrievalSettings, cohort: Cohort, out_dir: str | Path, progress: bool = True
+) -> TrainedRetriever:
+    """Train the settings' retriever from the table values alone (distant supervision on the train split, early
+    stopping on the dev split's weak labels; gold evidence is never read) and write it to ``out_dir``.
+
+    It trains as a run does (:meth:`~clinrag.retrieval.base.RetrieverBase.prepare` of the registered retriever),
+    straight into ``out_dir`` instead of a run's cache: a temporal retriever is trained, a dense encoder
+    fine-tuned. A trained folder that the settings already name is trained again, not reused.
+
+    Raises:
+        ClinragError: The cohort has no table, the retriever has nothing to train (bm25), or more than one part
+            to train (a hybrid of two trainable retrievers: train each on its own).
+    """
+    if cohort.table is None:
+        raise ClinragError(f"{_where(cohort)}/table.csv: missing; training needs table values")
+    section = settings.retriever
+    if getattr(section, "path", None):
+        section = section.model_copy(update={"path": None})
+    context = _FolderContext(cohort, build_passages(cohort, settings.chunking), Path(out_dir), progress)
+    prepare_retriever(section, context)
+    if context.built is None:
+        raise ClinragError(f"retriever.type {section.type}: nothing to train")
+    return TrainedRetriever(section.type, context.built, _training_history(context.built))
+
+
+class _FolderContext:
+    """A :class:`~clinrag.retrieval.base.RetrieverContext` that trains into one folder: no cache, no run folder,
+    so the identities that key a run's cache are left as given."""
+
+    training = SimpleNamespace(retriever=True, dense=True)
+
+    def __init__(self, cohort: Cohort, store: PassageStore, folder: Path, progress: bool):
+        self.cohort, self.store, self.folder, self.progress = cohort, store, folder, progress
+        self.built: Path | None = None
+
+    def inputs(self) -> dict[str, Any]:
+        return {}
+
+    def model_hash(self, role: str, spec: str) -> str:
+        return spec
+
+    def build(self, stage: str, role: str, payload: dict, build: Callable[[Path], None], detail: str) -> Path:
+        if self.built is not None:
+            raise ClinragError(f"{role}: a second part to train; train one retriever at a time")
+        build(self.folder)
+        self.built = self.folder
+        return self.folder
+
+    def keep(self, name: str, folder: Path) -> None:
+        pass
+
+
+# Where a trained folder records its epochs: the dense encoder's clinrag_training.json, the temporal
+# retriever's config.json (a dense folder's config.json is the encoder's, without a history).
+_HISTORY_RECORDS = ("clinrag_training.json", "config.json")
+
+
+def _training_history(folder: Path) -> list[dict[str, float]]:
+    for name in _HISTORY_RECORDS:
+        if (folder / name).is_file():
+            record = json.loads((folder / name).read_text(encoding="utf-8"))
+            if "history" in record:
+                return record["history"]
+    return []
