@@ -57,7 +57,8 @@ class LoraConfig(_Config):
     step (the adapters end where the updates are small, not wherever the last batches pushed them);
     ``constant``: ``lr`` throughout."""
     warmup: float = Field(0.06, ge=0, lt=1)
-    """With ``schedule: linear``: the fraction of the steps spent warming up from 0 to ``lr``."""
+    """With ``schedule: linear``: the fraction of the steps spent warming up to ``lr`` (step ``s`` of ``w`` warmup
+    steps runs at ``lr * (s + 1) / w``: the first step already learns; :func:`clinrag.training.linear_warmup_decay`)."""
     batch_size: int = Field(8, ge=1)
     """Pairs per optimizer step."""
     max_pairs: int | None = Field(None, ge=1)
