@@ -392,20 +392,6 @@ REHAB_CENTERS = (
     "Centre de rééducation fonctionnelle Kerpape",
 )
 MAIL_DOMAINS = ("orange.fr", "gmail.com", "free.fr", "wanadoo.fr", "laposte.net", "sfr.fr")
-FRENCH_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 # Clinical terms named after people, or that look like names: never identifiers (the pseudonymizer's trap).
 EPONYMS = (
     "signe de Babinski",

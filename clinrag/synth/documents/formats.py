@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clinrag.synth import lexicon as lx
+from clinrag.text.dates import month_name
 
 
 def fr_number(value: float, decimals: int) -> str:
@@ -17,7 +17,7 @@ def fr_date(day: dt.date, style: int) -> str:
     if style == 0:
         return day.strftime("%d/%m/%Y")
     if style == 1:
-        return f"{day.day} {lx.FRENCH_MONTHS[day.month - 1]} {day.year}"
+        return f"{day.day} {month_name(day.month)} {day.year}"
     return day.strftime("%d.%m.%y")
 
 
