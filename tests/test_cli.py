@@ -108,7 +108,7 @@ def test_choices_agree_with_the_library():
 
     assert [s.value for s in cli.Split] == [*SPLITS, "all"]
     assert [p.value for p in cli.Patients] == ["unlabeled", *SPLITS, "all"]
-    assert {m.value for m in cli.BaselineMethod} == set(BASELINES)
+    assert {m.value for m in cli.BaselineMethod} == set(BASELINES.names())
     assert {m.value for m in cli.PseudoMode} == set(get_args(PseudoConfig.model_fields["mode"].annotation))
     for kind in cli.TrainableRetriever:
         retriever_class(kind.value)  # a registered retriever

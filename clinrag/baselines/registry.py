@@ -5,9 +5,11 @@ from __future__ import annotations
 from clinrag.baselines.majority import MajorityBaseline
 from clinrag.data.cohort import Cohort
 from clinrag.errors import ClinragError
+from clinrag.registry import Registry
 
-#: Baselines by name: each learns from the train split (``fit(cohort)``) and predicts rows (``predict(patients)``).
-BASELINES: dict[str, type[MajorityBaseline]] = {"majority": MajorityBaseline}
+BASELINES = Registry("baseline", ())
+"""Baselines by name: each learns from the train split (``fit(cohort)``) and predicts rows (``predict(patients)``)."""
+BASELINES.register("majority")(MajorityBaseline)
 
 
 def predict_baseline(
@@ -26,10 +28,8 @@ def predict_baseline(
     Raises:
         ClinragError: An unknown method, or a cohort without a table or train patients.
     """
-    if method not in BASELINES:
-        raise ClinragError(f"unknown baseline '{method}' (known: {', '.join(BASELINES)})")
     try:
-        model = BASELINES[method]().fit(cohort)
+        model = BASELINES.get(method)().fit(cohort)
     except ValueError as error:
         raise ClinragError(f"{cohort.root if cohort.root is not None else 'cohort'}: {error}") from error
     return model.predict(cohort.select_patients(patients))
