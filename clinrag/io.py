@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,9 +180,3 @@ def _rename_into_place(staging: Path, target: Path, replace: bool) -> None:
         raise
     if holder is not None:
         shutil.rmtree(holder, ignore_errors=True)
-
-
-def staged_folder(target: str | Path) -> AbstractContextManager[Path]:
-    """:func:`atomic_folder` replacing ``target`` (the older name, still used by :mod:`clinrag.e5` and
-    :mod:`clinrag.models`)."""
-    return atomic_folder(target, replace=True)

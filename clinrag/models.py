@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.errors import ClinragError
-from clinrag.io import cache_home, staged_folder
+from clinrag.io import atomic_folder, cache_home
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
     fresh = type(loaded)(loaded.config)
     fresh.load_state_dict(loaded.state_dict())
     fresh.generation_config = loaded.generation_config
-    with staged_folder(target) as staging:
+    with atomic_folder(target, replace=True) as staging:
         fresh.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         record = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clinrag.io import atomic_folder, atomic_write_text, staged_folder
+from clinrag.io import atomic_folder, atomic_write_text
 
 
 def test_atomic_write_gives_the_usual_permissions(tmp_path):
@@ -87,10 +87,10 @@ def test_atomic_folder_keeps_the_old_folder_when_the_block_or_the_rename_fails(t
     assert [p.name for p in target.iterdir()] == ["old.txt"]
 
 
-def test_staged_folder_replaces(tmp_path):
+def test_a_replacing_folder_replaces(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "old.txt").write_text("old", encoding="utf-8")
-    with staged_folder(target) as staging:
+    with atomic_folder(target, replace=True) as staging:
         (staging / "new.txt").write_text("new", encoding="utf-8")
     assert [p.name for p in target.iterdir()] == ["new.txt"]
