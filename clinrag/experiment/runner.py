@@ -121,7 +121,7 @@ class Run:
         from clinrag.generation.base import CellRequest
 
         found = [self.store.passages[int(index)] for index, _ in self.hits[pid][var.name]]
-        return CellRequest(pid, var, found[:k], found, pid in self.store.deceased())
+        return CellRequest.retrieved(self.store, pid, var, found, k)
 
     def load_cohort(self) -> Cohort:
         """Run the cohort stage alone (the cohort, its vocabulary, the evaluated variables and patients)."""

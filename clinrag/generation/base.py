@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.registry import Registry
-from clinrag.text.passages import Passage
+from clinrag.text.passages import Passage, PassageStore
 
 
 @dataclass
@@ -35,6 +35,14 @@ class CellRequest:
     deceased: bool = False
     """Whether the patient's record reports their death (:meth:`~clinrag.text.passages.PassageStore.deceased`):
     the value model's fallback for the cell depends on it (a Rankin of 6, a follow-up never held)."""
+
+    @classmethod
+    def retrieved(
+        cls, store: PassageStore, patient_id: str, variable: Variable, found: list[Passage], k: int
+    ):
+        """The cell with the passages retrieved for it, best first: the top ``k`` for the decoder, all of them
+        for the candidate model, and whether the patient's record reports their death."""
+        return cls(patient_id, variable, found[:k], found, patient_id in store.deceased())
 
 
 @dataclass

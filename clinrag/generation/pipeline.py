@@ -71,7 +71,7 @@ def cell_requests(
         for var in variables:
             hits = retrieve(retriever, store, pid, var, max(k, depth or k))
             found = [store.passages[h.index] for h in hits]
-            requests.append(CellRequest(pid, var, found[:k], found, pid in store.deceased()))
+            requests.append(CellRequest.retrieved(store, pid, var, found, k))
     return requests
 
 

@@ -111,10 +111,12 @@ class PriorsStage(Stage):
         from clinrag.generation.base import reader_class
 
         kind = reader_class(run.config.reader.type)
-        if not (kind.needs_retrieval and kind.learns_from_table and learns_from_table(run.config.reader)):
-            return False
+        return kind.needs_retrieval and kind.learns_from_table and learns_from_table(run.config.reader)
+
+    def execute(self, run: Run) -> None:
         self.train = [pid for pid in run.cohort.split_patients("train") if pid in run.hits]
-        return bool(self.train) and run.cohort.table is not None
+        if self.train and run.cohort.table is not None:
+            super().execute(run)
 
     def payload(self, run: Run) -> dict[str, Any]:
         from clinrag.generation.candidates import VERSION as VALUE_MODEL_VERSION

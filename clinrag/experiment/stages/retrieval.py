@@ -32,27 +32,26 @@ class MergeStage(Stage):
     def wanted(self, run: Run) -> bool:
         return bool(run.config.merge)
 
-    def _recipe(self, run: Run):
+    def execute(self, run: Run) -> None:
         from clinrag.merging import input_hashes, load_recipe
 
-        recipe = load_recipe(Path(run.config.merge))
-        return recipe, input_hashes(recipe, run.cache.folder_hash)
+        # read once: the recipe and its inputs' content hashes serve the key, the build and the record
+        self.recipe = load_recipe(Path(run.config.merge))
+        self.hashes = input_hashes(self.recipe, run.cache.folder_hash)
+        super().execute(run)
 
     def payload(self, run: Run) -> dict[str, Any]:
-        recipe, hashes = self._recipe(run)
-        return recipe.identity(hashes)
+        return self.recipe.identity(self.hashes)
 
     def compute(self, run: Run, staging: Path) -> None:
         from clinrag.merging import build_merge
 
-        recipe, _ = self._recipe(run)
-        build_merge(recipe, staging / "model", progress=run.progress)
+        build_merge(self.recipe, staging / "model", progress=run.progress)
 
     def load(self, run: Run, folder: Path) -> str:
         from clinrag.merging.build import merge_record
 
-        recipe_file = Path(run.config.merge)
-        recipe, hashes = self._recipe(run)
+        recipe_file, recipe, hashes = Path(run.config.merge), self.recipe, self.hashes
         merged = folder / "model"
         record = merge_record(recipe, hashes)
         run.merge_record = {
