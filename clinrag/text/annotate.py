@@ -185,7 +185,7 @@ def negation_reaches(ent, variable: str, spans: list[tuple[int, int, str]]) -> b
     # sentences run over the line breaks of unpunctuated notes
     cues = [
         c
-        for c in ent._.negation_cues or []
+        for c in ent._.negation_cues
         if (c.start_char < ent.start_char and _same_statement(text, c.end_char, ent.start_char))
         or (c.start_char >= ent.start_char and "\n" not in text[ent.end_char : c.start_char])
     ]
