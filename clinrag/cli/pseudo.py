@@ -1,0 +1,170 @@
+"""Pseudonymization commands: train the detector, pseudonymize a cohort, score detection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clinrag.cli._app import (
+    PSEUDO_CONFIG,
+    PSEUDO_DETECTOR,
+    PSEUDO_MODEL,
+    PSEUDO_SET,
+    PseudoMode,
+    Split,
+    app,
+    out,
+    pseudo_settings,
+    typed_settings,
+)
+from clinrag.errors import ClinragError
+
+
+@app.command("train-pseudo")
+def train_pseudo_command(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the NER model to."),
+    cohort_dir: Path | None = typer.Option(
+        None, "--cohort", help="A cohort with phi.jsonl: its train-split patients' documents are used."
+    ),
+    eds_pseudo: list[Path] | None = typer.Option(
+        None, "--eds-pseudo", help="eds-pseudo JSONL file(s) of notes with gold identifiers (repeatable)."
+    ),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML of NER settings (README)."),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Override, repeatable: --set epochs=3 --set encoder=/models/camembert-bio."
+    ),
+) -> None:
+    """Train the identifier detector (token classification on a local encoder) from gold identifier spans."""
+    from clinrag.data.validate import load_cohort
+    from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
+    from clinrag.pseudo.ner import Example, NerConfig, NerDetector
+
+    config = typed_settings(NerConfig, config_file, overrides)
+    notes = []
+    if cohort_dir is not None:
+        cohort = load_cohort(cohort_dir)
+        if not cohort.phi:
+            raise ClinragError(f"{cohort_dir}/phi.jsonl: missing; training needs gold identifier spans")
+        notes += cohort_notes(cohort, cohort.split_patients("train"))
+    for path in eds_pseudo or []:
+        notes += load_eds_pseudo(path)
+    if not notes:
+        raise ClinragError("nothing to train on: give --cohort (with phi.jsonl) and/or --eds-pseudo")
+    detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config)
+    detector.save_pretrained(out_dir)
+    summary = detector.summary
+    out.print(
+        f"NER model trained on {summary['texts']} texts ({summary['identifiers']} identifiers, "
+        f"{summary['windows']} windows, final loss {summary['epoch_losses'][-1]:.4f}): {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("pseudonymize")
+def pseudonymize_command(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory to pseudonymize."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for the pseudonymized cohort (same format)."),
+    detector: str | None = PSEUDO_DETECTOR,
+    model: Path | None = PSEUDO_MODEL,
+    mode: PseudoMode | None = typer.Option(
+        None, "--mode", help="surrogate (fake values, dates shifted; default) or mask ([NOM])."
+    ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="The secret that draws offsets and surrogates (keep it like a password); random if absent.",
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        help="Write the key (seed, date offsets, surrogates, id map) to this file; never elsewhere.",
+    ),
+    rename_ids: bool = typer.Option(
+        False, "--rename-ids", help="Replace patient and document ids by keyed hashes."
+    ),
+    keep_metadata: list[str] | None = typer.Option(
+        None, "--keep-metadata", help="Document metadata key to keep (repeatable); the others are dropped."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output directory."),
+    config_file: Path | None = PSEUDO_CONFIG,
+    overrides: list[str] | None = PSEUDO_SET,
+) -> None:
+    """Write a pseudonymized copy of a cohort: identifiers replaced, dates shifted per patient (intervals kept),
+    table dates and evidence offsets carried along, so every downstream command runs on it unchanged."""
+    import os
+
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_json
+    from clinrag.pseudo.pipeline import pseudonymize_cohort, write_cohort
+
+    config = pseudo_settings(
+        config_file,
+        overrides,
+        detector=detector or ("hybrid" if model else None),
+        model=str(model) if model else None,
+        mode=mode.value if mode else None,
+        rename_ids=rename_ids,
+        keep_metadata=keep_metadata or [],
+    )
+    if out_dir.resolve() == cohort_dir.resolve():
+        raise ClinragError(f"{out_dir}: the output must not be the input cohort")
+    if mapping is not None:
+        if mapping.resolve().is_relative_to(out_dir.resolve()):
+            raise ClinragError(
+                f"{mapping}: the key must not be written inside the output cohort (it would travel with it)"
+            )
+        if not mapping.parent.is_dir():
+            raise ClinragError(f"{mapping}: its folder does not exist(it would travel with it)")
+    cohort = load_cohort(cohort_dir)
+    result = pseudonymize_cohort(cohort, config, seed=seed)
+    write_cohort(result, out_dir, overwrite=overwrite)
+    if mapping is not None:
+        atomic_write_json(mapping, result.mapping)
+        os.chmod(mapping, 0o600)
+    summary = result.summary()
+    dropped = summary["dropped_metadata_keys"]
+    out.print(
+        f"pseudonymized {summary['documents']} documents ({config.detector}, {config.mode}): "
+        f"{summary['identifiers_replaced']} identifiers replaced"
+        + (f", metadata keys dropped: {', '.join(dropped)}" if dropped else "")
+        + (f"; key written to {mapping}" if mapping else "; key not kept (pass --mapping FILE to keep it)")
+        + f": {out_dir}",
+        markup=False,
+    )
+
+
+@app.command("evaluate-pseudo")
+def evaluate_pseudo_command(
+    cohort_dir: Path | None = typer.Option(None, "--cohort", help="A cohort with phi.jsonl to score on."),
+    eds_pseudo: Path | None = typer.Option(
+        None, "--eds-pseudo", help="An eds-pseudo JSONL file to score on."
+    ),
+    split: Split = typer.Option(Split.TEST, "--split", help="The cohort's patients to score on."),
+    detector: str | None = PSEUDO_DETECTOR,
+    model: Path | None = PSEUDO_MODEL,
+    out_file: Path | None = typer.Option(None, "--out", help="Write the metrics (JSON) here."),
+    config_file: Path | None = PSEUDO_CONFIG,
+    overrides: list[str] | None = PSEUDO_SET,
+) -> None:
+    """Score identifier detection against gold spans: per-label precision, recall and F1 (entities and tokens),
+    redact, redact full, and the share of protected clinical terms (and gold evidence) left intact."""
+    from clinrag.data.validate import load_cohort
+    from clinrag.evaluation.display import detection_summary, detection_table
+    from clinrag.io import atomic_write_json
+    from clinrag.pseudo.evaluate import evaluate_detector
+
+    if (cohort_dir is None) == (eds_pseudo is None):
+        raise ClinragError("give exactly one of --cohort and --eds-pseudo")
+    config = pseudo_settings(
+        config_file,
+        overrides,
+        detector=detector or ("hybrid" if model else None),
+        model=str(model) if model else None,
+    )
+    metrics = evaluate_detector(config, load_cohort(cohort_dir) if cohort_dir else eds_pseudo, split.value)
+    out.print(detection_table(metrics))
+    out.print(detection_summary(metrics), markup=False)
+    if out_file is not None:
+        atomic_write_json(out_file, metrics)
+        out.print(f"metrics written to {out_file}", markup=False)

@@ -1,0 +1,75 @@
+"""Scoring a predicted table, and the reference baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clinrag.cli._app import BaselineMethod, Patients, Split, app, err, out
+from clinrag.errors import ClinragError
+
+
+@app.command()
+def evaluate(
+    cohort_dir: Path = typer.Option(
+        ..., "--cohort", help="The cohort directory whose table.csv is the reference."
+    ),
+    predictions: Path = typer.Option(..., "--predictions", help="Predicted table (table.csv's shape)."),
+    split: Split = typer.Option(Split.TEST, "--split", help="Patients of the table to score."),
+    out_file: Path | None = typer.Option(None, "--out", help="Write metrics.json here."),
+    n_resamples: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples of patients."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
+) -> None:
+    """Score a predicted table against the cohort's table: per-variable metrics by type and overall accuracy,
+    with 95% bootstrap intervals over patients."""
+    from clinrag.data.validate import load_cohort, read_predictions
+    from clinrag.evaluation import BootstrapSpec, evaluate_table
+    from clinrag.evaluation.display import metrics_table
+    from clinrag.io import atomic_write_json
+
+    cohort = load_cohort(cohort_dir)
+    if cohort.table is None:
+        raise ClinragError(f"{cohort_dir}/table.csv: missing, nothing to evaluate against")
+    table, issues = read_predictions(predictions, cohort)
+    for issue in issues:
+        err.print(f"warning: {issue}", markup=False, soft_wrap=True)
+    try:
+        metrics = evaluate_table(
+            cohort,
+            table,
+            split=None if split == Split.ALL else split.value,
+            spec=BootstrapSpec(n_resamples, seed=seed),
+        )
+    except ValueError as error:
+        raise ClinragError(f"{cohort_dir}: {error}") from error
+    metrics["predictions"] = str(predictions)
+    out.print(metrics_table(metrics))
+    if out_file is not None:
+        atomic_write_json(out_file, metrics)
+        out.print(f"metrics written to {out_file}", markup=False)
+
+
+@app.command()
+def baseline(
+    cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
+    out_file: Path = typer.Option(..., "--out", help="Predictions CSV to write (table.csv's shape)."),
+    method: BaselineMethod = typer.Option(
+        BaselineMethod.MAJORITY,
+        "--method",
+        help="The baseline (majority: each variable's most frequent train value).",
+    ),
+    split: Patients = typer.Option(
+        Patients.TEST, "--split", help="Patients to predict (unlabeled: those without a table row)."
+    ),
+) -> None:
+    """Predict a table with a reference baseline, learned from the train split only."""
+    from clinrag.baselines.registry import predict_baseline
+    from clinrag.data.cohort import table_to_csv
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_text
+
+    cohort = load_cohort(cohort_dir)
+    rows = predict_baseline(cohort, method.value, split.value)
+    atomic_write_text(out_file, table_to_csv(cohort.table_columns, rows.items()))
+    out.print(f"{method} baseline: {len(rows)} patients predicted, written to {out_file}", markup=False)
