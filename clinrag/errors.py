@@ -9,8 +9,40 @@ from pathlib import Path
 class ClinragError(Exception):
     """An error caused by the user's input or setup (bad file, missing model folder, ...).
 
-    The CLI prints ``str(error)`` on one line and exits with status 2, without a traceback.
+    The CLI prints ``str(error)`` on one line and exits with status 2, without a traceback (several lines for an
+    :class:`ErrorList`: see :meth:`displayed`).
     """
+
+    def displayed(self) -> tuple[list[str], str | None]:
+        """The messages the command line prints, one line each after "error: ", and the line that counts those
+        left out (None when none is)."""
+        return [str(self)], None
+
+
+class ErrorList(ClinragError):
+    """Several errors found at once (a cohort's defects, a config's invalid fields), one line each.
+
+    ``str(error)`` is the first with how many more there are; the command line prints the first ``shown`` of
+    them, then "… and N more errors" and ``hint``.
+
+    Args:
+        messages: Every error, one line each (at least one).
+        shown: How many the command line prints.
+        hint: Said after the count of those left out, e.g. " (run `clinrag validate DIR` for all)".
+        summary: ``str(error)`` (default: the first message and how many more there are).
+    """
+
+    def __init__(self, messages: list[str], shown: int = 10, hint: str = "", summary: str | None = None):
+        self.messages = messages
+        self.shown = shown
+        self.hint = hint
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        super().__init__(summary or f"{messages[0]}{more}")
+
+    def displayed(self) -> tuple[list[str], str | None]:
+        left_out = len(self.messages) - self.shown
+        tail = f"… and {left_out} more errors{self.hint}" if left_out > 0 else None
+        return self.messages[: self.shown], tail
 
 
 @dataclass(frozen=True)
@@ -37,12 +69,24 @@ class Issue:
         return f"{where}:{field} {self.message}"
 
 
-class CohortError(ClinragError):
-    """A cohort directory that does not follow the cohort format; carries every error found."""
+class CohortError(ErrorList):
+    """A cohort directory that does not follow the cohort format; carries every error found (at least one).
+
+    The command line prints the first :data:`COHORT_ERRORS_SHOWN` as ``clinrag validate`` does (DIR/FILE:LINE:
+    field 'F': reason), then how many more there are.
+    """
 
     def __init__(self, directory: str | Path, issues: list[Issue]):
         self.directory = str(directory)
         self.issues = issues
-        first = issues[0] if issues else None
         more = f" (and {len(issues) - 1} more; run `clinrag validate {directory}`)" if len(issues) > 1 else ""
-        super().__init__(f"invalid cohort {directory}: {first}{more}")
+        super().__init__(
+            [f"{directory}/{issue}" for issue in issues],
+            shown=COHORT_ERRORS_SHOWN,
+            hint=f" (run `clinrag validate {directory}` for all)",
+            summary=f"invalid cohort {directory}: {issues[0]}{more}",
+        )
+
+
+COHORT_ERRORS_SHOWN = 20
+"""How many of an invalid cohort's errors a command that loads it prints (``clinrag validate`` prints all)."""

@@ -70,6 +70,60 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
+def check_output_file(path: str | Path, option: str) -> None:
+    """Refuse, before any work, a file output that cannot be written: ``path`` is a folder, or a folder above it
+    is a file.
+
+    Args:
+        path: The file a command writes (missing folders above it are created then).
+        option: How the command line names it (``--out``), for the message.
+
+    Raises:
+        ClinragError: One line naming ``path`` and ``option``.
+    """
+    from clinrag.errors import ClinragError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ClinragError(f"{path}: is a folder, but {option} names the file to write")
+    _check_parents(path, option)
+
+
+def check_output_folder(path: str | Path, option: str, overwrite: bool | None = None) -> None:
+    """Refuse, before any work, a folder output that cannot be written: ``path`` is a file, or a folder above it
+    is a file; without ``overwrite``, a folder that is not empty.
+
+    Args:
+        path: The folder a command writes.
+        option: How the command line names it (``--out``), for the message.
+        overwrite: None: the command writes its files into the folder beside any others (what it holds is not
+            checked); False: the folder must be absent or empty (the command's ``--overwrite`` was not given);
+            True: what it holds is replaced.
+
+    Raises:
+        ClinragError: One line naming ``path`` and ``option``.
+    """
+    from clinrag.errors import ClinragError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ClinragError(f"{path}: is a file, but {option} names the folder to write")
+    _check_parents(path, option)
+    if overwrite is False and path.is_dir() and any(path.iterdir()):
+        raise ClinragError(f"{path}: exists and is not empty (pass --overwrite to replace it)")
+
+
+def _check_parents(path: Path, option: str) -> None:
+    """The nearest existing folder above ``path`` must be a folder (not a file)."""
+    from clinrag.errors import ClinragError
+
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ClinragError(f"{path}: cannot be written ({option}): {parent} is a file")
+            return
+
+
 def read_component_record(folder: str | Path, file_name: str, component: str, what: str) -> dict[str, Any]:
     """Read the JSON record of a saved clinrag component folder and check which component it is.
 

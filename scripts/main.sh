@@ -3,7 +3,7 @@
 # cohort — the temporal retriever and LoRA adapters of SmolLM2-135M trained on the train split's table values,
 # the test split's cells read with their evidence, scored with bootstrap intervals, and report.html.
 # Usage: bash scripts/main.sh [OUT_DIR] [key=value ...]   (default runs/main; overrides go to `clinrag run`)
-# About 15 minutes on 2 CPU cores; started again, it finishes from the stage cache (a killed run resumes).
+# About 1.5 minutes on 2 idle CPU cores (docs/main_job.md); started again, it finishes from the stage cache (a killed run resumes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/main}"

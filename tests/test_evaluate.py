@@ -150,10 +150,11 @@ def test_cli_evaluate_bad_predictions(synth_cohort_dir, tmp_path, run_cli):
     assert "Traceback" not in result.stderr
     odd = tmp_path / "odd.csv"
     odd.write_text("patient_id,nihss_admission\nP00001,douze\n")
-    result = run_cli(
-        "evaluate", "--cohort", synth_cohort_dir, "--predictions", odd, "--split", "all", "--bootstrap", "20"
-    )
+    # one patient, one column of the table: the other cells are scored as abstentions
+    options = ("--split", "all", "--bootstrap", "20", "--allow-missing")
+    result = run_cli("evaluate", "--cohort", synth_cohort_dir, "--predictions", odd, *options)
     assert result.code == 0
     assert "'douze' is not an integer; scored as an invalid answer" in result.stderr
+    assert "scored as abstentions" in result.stderr
     result = run_cli("evaluate", "--cohort", synth_cohort_dir, "--predictions", odd, "--split", "validation")
     assert result.code == 2 and "invalid choice 'validation'" in result.stderr

@@ -99,7 +99,10 @@ def build_run(folder: Path) -> dict:
         "variables": {"age": {"n": 3, "recall@1": 1.0, "recall@5": 1.0, "mrr": 1.0}},
         "split": "test",
     }
-    page = render_report(cohort, predictions, provenance, metrics, CONFIG, MANIFEST, title="test <run>")
+    # with the patient text (tests/test_report_text.py checks the default report, which leaves it out)
+    page = render_report(
+        cohort, predictions, provenance, metrics, CONFIG, MANIFEST, title="test <run>", with_text=True
+    )
     return {
         "cohort": cohort,
         "predictions": predictions,

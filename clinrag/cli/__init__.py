@@ -5,7 +5,8 @@ order ``clinrag --help`` lists them.
 
 Every command parses its options, calls one library function and prints its result. It exits 0 on success and
 2 with a one-line reason on bad input (no traceback for a user's mistake), a mistake in the command line itself
-included. Logs and messages never print document text or identifiers.
+included; input with several defects (a cohort, a config) gets one line each, the first few and how many more.
+Logs and messages never print document text or identifiers.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from clinrag.errors import ClinragError
 
 # Each module registers its commands when imported, in this order (the order `clinrag --help` lists them).
 COMMAND_MODULES = (
+    "importing",
     "cohort",
     "scoring",
     "retrieval",
     "generation",
     "experiments",
+    "explain",
     "pseudo",
     "annotation",
     "models",
@@ -85,7 +88,11 @@ def main(argv: list[str] | None = None) -> None:
             err.print(f"error: {_usage_line(error)}", markup=False, soft_wrap=True)
         sys.exit(2)
     except ClinragError as error:
-        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        messages, left_out = error.displayed()
+        for message in messages:
+            err.print(f"error: {message}", markup=False, soft_wrap=True)
+        if left_out is not None:
+            err.print(left_out, markup=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)

@@ -2,25 +2,135 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
-app = typer.Typer(
+# ---------------------------------------------------------------------------------------------------------
+# Readable --help. typer >= 0.2x (which vendors its own click) prints a type column for every option: flags
+# included (`--quiet -q <bool>`, `--help <bool>`: its rich panel does not skip flags, its plain formatter does),
+# choices as `<train|dev|test|all>`, repeatable options as `<list[str]>`. The help of clinrag's commands shows
+# flags bare, choices as [train|dev|test|all] and a repeatable option's value as one value (`--set <str>`, its
+# help says "repeatable"). An option that sets its own metavar keeps it; an older typer, which prints metavars
+# itself, is left alone.
+# ---------------------------------------------------------------------------------------------------------
+_TYPE_LABEL = re.compile(r"<(?P<label>.*)>")
+_LIST_LABEL = re.compile(r"list\[(?P<item>.*)\]")
+
+
+def readable_metavar(param: Any, ctx: Any) -> None:
+    """Give an option of typer's ``<type>`` help the metavar its help should show (see above)."""
+    if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
+        return
+    if not hasattr(param, "display_type") or not hasattr(param, "type_descriptor"):
+        return  # a typer that prints metavars the click way
+    if param.is_flag or param.count:
+        param.metavar = ""
+        return
+    found = _TYPE_LABEL.fullmatch(param.display_type(ctx) or "")
+    if found is None:
+        return
+    label = found["label"]
+    if param.type_descriptor.is_choice:
+        param.metavar = f"[{label}]"
+    elif (item := _LIST_LABEL.fullmatch(label)) is not None:
+        param.metavar = f"<{item['item']}>"
+
+
+class _ReadableHelp:
+    """Mixin of clinrag's commands and groups: their options' help as :func:`readable_metavar` gives it."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            readable_metavar(param, ctx)
+        return params
+
+
+class ClinragCommand(_ReadableHelp, TyperCommand):
+    """A clinrag command (readable help)."""
+
+
+class ClinragGroup(_ReadableHelp, TyperGroup):
+    """A group of clinrag commands (readable help)."""
+
+
+class ClinragTyper(typer.Typer):
+    """A typer app whose commands are :class:`ClinragCommand` (a command may still name its own ``cls``)."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("cls", ClinragGroup)
+        super().__init__(**kwargs)
+
+    def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kwargs: Any):
+        return super().command(name, cls=cls or ClinragCommand, **kwargs)
+
+
+app = ClinragTyper(
     help="clinrag: fill a clinical registry table from French hospital documents, every value with its evidence.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="Embedded default models and local model folders.", no_args_is_help=True)
+models_app = ClinragTyper(help="Embedded default models and local model folders.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
 # Piped output (CI logs, files) gets wide lines instead of rich's 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+
+
+def clinrag_version() -> str:
+    """The installed clinrag's version (its package metadata), else the source tree's ``__version__``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clinrag")
+    except PackageNotFoundError:
+        import clinrag
+
+        return clinrag.__version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"clinrag {clinrag_version()}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", help="Print clinrag's version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Options of ``clinrag`` itself, before any command (``--version``)."""
+
+
+def _enter_quiet(ctx: typer.Context, value: bool) -> bool:
+    """``-q``: open a :func:`clinrag.progress.quiet` block for the rest of the command (closed with it)."""
+    if value:
+        from clinrag.progress import quiet
+
+        ctx.with_resource(quiet())
+    return value
+
+
+QUIET_OPTION = typer.Option(
+    False,
+    "--quiet",
+    "-q",
+    help="No progress bars or spinners, clinrag's or its libraries' (transformers, sentence-transformers, "
+    "datasets), and no library logs below errors.",
+    callback=_enter_quiet,
+)
+"""``-q`` of a command that runs long work; the command also passes ``progress=not quiet`` to the library."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -81,13 +191,16 @@ SET_OPTION = typer.Option(
 def typed_settings(kind: type, config_file: Path | None, overrides: list[str] | None, /, **options: object):
     """A typed config from an optional YAML file, then ``--set`` overrides, then the explicit options given
     (None, [] and False mean "not given"; ``kind`` and the rest are positional, so an option may be called
-    ``model``)."""
-    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+    ``model``). An invalid field's error names the override or option that set it, else the file and line."""
+    from clinrag.config import apply_overrides, build_settings, load_yaml_mapping, override_origins
 
+    overrides = list(overrides or [])
+    given = {k: v for k, v in options.items() if v not in (None, [], False)}
     data = load_yaml_mapping(config_file) if config_file else {}
-    data = apply_overrides(data, list(overrides or []))
-    data.update({k: v for k, v in options.items() if v not in (None, [], False)})
-    return build_settings(kind, str(config_file or "settings"), data)
+    data = apply_overrides(data, overrides)
+    data.update(given)
+    origins = [*override_origins(overrides), *(((k,), f"--{k.replace('_', '-')}") for k in given)]
+    return build_settings(kind, config_file or "settings", data, origins)
 
 
 RETRIEVER_HELP = (
@@ -97,16 +210,22 @@ RETRIEVER_HELP = (
 
 
 def retrieval_settings(config_file: Path | None, retriever: str | None, overrides: list[str] | None):
+    """RetrievalSettings (``--retriever`` as the first override), its model folders checked before any work."""
     from clinrag.config import RetrievalSettings
 
     extra = ([f"retriever.type={retriever}"] if retriever else []) + list(overrides or [])
-    return typed_settings(RetrievalSettings, config_file, extra)
+    settings = typed_settings(RetrievalSettings, config_file, extra)
+    settings.check_models()
+    return settings
 
 
 def pipeline_settings(config_file: Path | None, overrides: list[str] | None):
+    """PipelineSettings, its model folders (retriever's, decoder, adapter) checked before any work."""
     from clinrag.generation.pipeline import PipelineSettings
 
-    return typed_settings(PipelineSettings, config_file, overrides)
+    settings = typed_settings(PipelineSettings, config_file, overrides)
+    settings.check_models()
+    return settings
 
 
 PIPELINE_CONFIG = typer.Option(

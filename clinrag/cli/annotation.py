@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clinrag.cli._app import app, out, typed_settings
+from clinrag.cli._app import QUIET_OPTION, app, out, typed_settings
 
 
 @app.command("annotate")
@@ -28,18 +28,20 @@ def annotate_command(
     overrides: list[str] | None = typer.Option(
         None, "--set", help="Dotted override, repeatable: --set cim10=false --set snomed.threshold=85."
     ),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Annotate a cohort's documents: sections, dates (relative ones resolved), CIM-10 / ATC / lexicon codes,
     negation, hypothesis, family and history qualifiers, optional SNOMED CT codes; writes entities.jsonl."""
     from clinrag.data.validate import load_cohort
-    from clinrag.io import atomic_write_json, atomic_write_jsonl
+    from clinrag.io import atomic_write_json, atomic_write_jsonl, check_output_folder
     from clinrag.text.entities import AnnotationConfig, annotate_cohort, annotation_manifest
 
+    check_output_folder(out_dir, "--out")
     config = typed_settings(AnnotationConfig, config_file, overrides)
     if snomed is not None:
         config = config.model_copy(update={"snomed": config.snomed.model_copy(update={"path": str(snomed)})})
     cohort = load_cohort(cohort_dir)
-    records = annotate_cohort(cohort, config)
+    records = annotate_cohort(cohort, config, progress=not quiet)
     atomic_write_jsonl(out_dir / "entities.jsonl", records)
     atomic_write_json(out_dir / "annotation.json", annotation_manifest(cohort, config, records))
     coded = sum(1 for r in records if r["snomed_code"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clinrag.cli._app import Patients, app, out
+from clinrag.cli._app import QUIET_OPTION, Patients, app, out
 
 
 @app.command("run")
@@ -22,7 +22,13 @@ def run_command(
     cache_dir: Path | None = typer.Option(
         None, "--cache", help="Stage cache (default $CLINRAG_CACHE_DIR/runs, ~/.cache/clinrag/runs)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    with_text: bool = typer.Option(
+        False,
+        "--with-text",
+        help="Embed patient text (cited documents, quotes, raw answers) in report.html; without it the report "
+        "shows offsets and a masked view of each passage. Changes no other output.",
+    ),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run one experiment: train on the train split, score the evaluated split, write the run folder.
 
@@ -30,8 +36,12 @@ def run_command(
     and gives the same files."""
     from clinrag.experiment.config import load_experiment
     from clinrag.experiment.runner import run_experiment
+    from clinrag.io import check_output_folder
 
-    config = load_experiment(config_file, overrides)
+    check_output_folder(out_dir, "--out")
+    config = load_experiment(
+        config_file, [*(overrides or []), *(["report.with_text=true"] if with_text else [])]
+    )
     result = run_experiment(config, out_dir, cohort_dir, cache_dir, progress=not quiet)
     overall = result.metrics["overall"]
     low, high = overall["accuracy_ci"]
@@ -57,12 +67,22 @@ def grid_command(
         help="Reference combination label, e.g. 'retriever.type=temporal retrieval.k=3' (default: the first).",
     ),
     cache_dir: Path | None = typer.Option(None, "--cache", help="Stage cache shared by the runs."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    with_text: bool = typer.Option(
+        False,
+        "--with-text",
+        help="Embed patient text (cited documents, quotes, raw answers) in each run's report.html; without it "
+        "the report shows offsets and a masked view of each passage. Changes no other output.",
+    ),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run every combination of the axes (resumable), then a results table (Markdown, CSV, LaTeX) with 95%
     intervals and paired bootstrap tests against the reference, and a figure (PNG)."""
     from clinrag.experiment.grid import run_grid
+    from clinrag.io import check_output_folder
 
+    check_output_folder(out_dir, "--out")
+    if with_text:
+        overrides = [*(overrides or []), "report.with_text=true"]
     summary = run_grid(
         config_file, axes, out_dir, overrides, cohort_dir, cache_dir, reference, progress=not quiet
     )
@@ -89,14 +109,16 @@ def merge_command(
         help="Seed of randomized methods (DARE's drops); default the recipe's random_seed, else 0.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Merge models with mergekit (linear, task_arithmetic, ties, dare_ties, dare_linear, ...) into a model folder
     that loads as a decoder (reader.model), recording the recipe, its inputs' hashes and the versions used.
 
     Inputs of different architectures, shapes or vocabularies are refused before any weight is read."""
+    from clinrag.io import check_output_folder
     from clinrag.merging import build_merge, load_recipe
 
+    check_output_folder(out_dir, "--out", overwrite)
     recipe = load_recipe(recipe_file, seed=seed)
     folder = build_merge(recipe, out_dir, overwrite=overwrite, progress=not quiet)
     out.print(
@@ -116,12 +138,22 @@ def fill_command(
     patients: Patients = typer.Option(
         Patients.UNLABELED, "--patients", help="Patients to fill (unlabeled: those without a table row)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    with_text: bool = typer.Option(
+        False,
+        "--with-text",
+        help="Embed patient text (cited documents, quotes, raw answers) in report.html; without it the report "
+        "shows offsets and a masked view of each passage. Changes no other output.",
+    ),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Apply a trained run to patients without values: the filled table, every value with its evidence."""
     from clinrag.experiment.fill import fill_table
+    from clinrag.io import check_output_folder
 
-    summary = fill_table(cohort_dir, run_dir, out_dir, patients.value, progress=not quiet)
+    check_output_folder(out_dir, "--out")
+    summary = fill_table(
+        cohort_dir, run_dir, out_dir, patients.value, progress=not quiet, with_text=with_text
+    )
     scored = ""
     if summary["metrics"]:
         overall = summary["metrics"]["overall"]

@@ -26,14 +26,13 @@ def models_prepare(
 
 @models_app.command("list")
 def models_list() -> None:
-    """Show the embedded default models and where they live."""
-    from rich.table import Table
-
+    """Show the embedded default models and where they live: one block per model, its full path on a line of
+    its own (never cut, whatever the terminal's width: copy it as it is)."""
     from clinrag.models import list_models
 
-    table = Table(title="Embedded default models")
-    for column in ("name", "role", "status", "path"):
-        table.add_column(column)
+    out.print("Embedded default models", markup=False)
     for row in list_models():
-        table.add_row(row["name"], row["role"], row["status"], row["path"])
-    out.print(table)
+        out.print(markup=False)
+        out.print(f"{row['name']}  ({row['status']})", markup=False, soft_wrap=True)
+        out.print(f"  role: {row['role']}", markup=False, soft_wrap=True)
+        out.print(f"  path: {row['path'] or '—'}", markup=False, soft_wrap=True)

@@ -11,6 +11,7 @@ from clinrag.cli._app import (
     PSEUDO_DETECTOR,
     PSEUDO_MODEL,
     PSEUDO_SET,
+    QUIET_OPTION,
     PseudoMode,
     Split,
     app,
@@ -34,12 +35,15 @@ def train_pseudo_command(
     overrides: list[str] | None = typer.Option(
         None, "--set", help="Override, repeatable: --set epochs=3 --set encoder=/models/camembert-bio."
     ),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Train the identifier detector (token classification on a local encoder) from gold identifier spans."""
     from clinrag.data.validate import load_cohort
+    from clinrag.io import check_output_folder
     from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
     from clinrag.pseudo.ner import Example, NerConfig, NerDetector
 
+    check_output_folder(out_dir, "--out")
     config = typed_settings(NerConfig, config_file, overrides)
     notes = []
     if cohort_dir is not None:
@@ -51,7 +55,7 @@ def train_pseudo_command(
         notes += load_eds_pseudo(path)
     if not notes:
         raise ClinragError("nothing to train on: give --cohort (with phi.jsonl) and/or --eds-pseudo")
-    detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config)
+    detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config, progress=not quiet)
     detector.save_pretrained(out_dir)
     summary = detector.summary
     out.print(
@@ -89,13 +93,14 @@ def pseudonymize_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output directory."),
     config_file: Path | None = PSEUDO_CONFIG,
     overrides: list[str] | None = PSEUDO_SET,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Write a pseudonymized copy of a cohort: identifiers replaced, dates shifted per patient (intervals kept),
     table dates and evidence offsets carried along, so every downstream command runs on it unchanged."""
     import os
 
     from clinrag.data.validate import load_cohort
-    from clinrag.io import atomic_write_json
+    from clinrag.io import atomic_write_json, check_output_file, check_output_folder
     from clinrag.pseudo.pipeline import pseudonymize_cohort, write_cohort
 
     config = pseudo_settings(
@@ -109,15 +114,18 @@ def pseudonymize_command(
     )
     if out_dir.resolve() == cohort_dir.resolve():
         raise ClinragError(f"{out_dir}: the output must not be the input cohort")
+    check_output_folder(out_dir, "--out", overwrite)
+    # the key is checked before anything is written: a key that cannot be written would be lost with its cohort
     if mapping is not None:
         if mapping.resolve().is_relative_to(out_dir.resolve()):
             raise ClinragError(
                 f"{mapping}: the key must not be written inside the output cohort (it would travel with it)"
             )
+        check_output_file(mapping, "--mapping")
         if not mapping.parent.is_dir():
-            raise ClinragError(f"{mapping}: its folder does not exist(it would travel with it)")
+            raise ClinragError(f"{mapping}: its folder does not exist (create {mapping.parent} first)")
     cohort = load_cohort(cohort_dir)
-    result = pseudonymize_cohort(cohort, config, seed=seed)
+    result = pseudonymize_cohort(cohort, config, seed=seed, progress=not quiet)
     write_cohort(result, out_dir, overwrite=overwrite)
     if mapping is not None:
         atomic_write_json(mapping, result.mapping)
@@ -146,23 +154,28 @@ def evaluate_pseudo_command(
     out_file: Path | None = typer.Option(None, "--out", help="Write the metrics (JSON) here."),
     config_file: Path | None = PSEUDO_CONFIG,
     overrides: list[str] | None = PSEUDO_SET,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Score identifier detection against gold spans: per-label precision, recall and F1 (entities and tokens),
     redact, redact full, and the share of protected clinical terms (and gold evidence) left intact."""
     from clinrag.data.validate import load_cohort
     from clinrag.evaluation.display import detection_summary, detection_table
-    from clinrag.io import atomic_write_json
+    from clinrag.io import atomic_write_json, check_output_file
     from clinrag.pseudo.evaluate import evaluate_detector
 
     if (cohort_dir is None) == (eds_pseudo is None):
         raise ClinragError("give exactly one of --cohort and --eds-pseudo")
+    if out_file is not None:
+        check_output_file(out_file, "--out")
     config = pseudo_settings(
         config_file,
         overrides,
         detector=detector or ("hybrid" if model else None),
         model=str(model) if model else None,
     )
-    metrics = evaluate_detector(config, load_cohort(cohort_dir) if cohort_dir else eds_pseudo, split.value)
+    metrics = evaluate_detector(
+        config, load_cohort(cohort_dir) if cohort_dir else eds_pseudo, split.value, progress=not quiet
+    )
     out.print(detection_table(metrics))
     out.print(detection_summary(metrics), markup=False)
     if out_file is not None:

@@ -8,6 +8,7 @@ import typer
 
 from clinrag.cli._app import (
     CONFIG_OPTION,
+    QUIET_OPTION,
     RETRIEVER_HELP,
     SET_OPTION,
     Split,
@@ -22,18 +23,24 @@ from clinrag.errors import ClinragError
 @app.command("index")
 def index_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory."),
-    out_dir: Path = typer.Option(..., "--out", help="Index folder to write."),
+    out_dir: Path = typer.Option(..., "--out", help="Index folder to write (absent or empty)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty index folder (none of its files is kept)."
+    ),
     retriever: str | None = typer.Option(None, "--retriever", help=RETRIEVER_HELP),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Cut a cohort into passages and index them; `clinrag retrieve --index` reuses the folder."""
     from clinrag.data.validate import load_cohort
+    from clinrag.io import check_output_folder
     from clinrag.retrieval.pipeline import build_index
 
+    check_output_folder(out_dir, "--out", overwrite)
     settings = retrieval_settings(config_file, retriever, overrides)
     cohort = load_cohort(cohort_dir)
-    store = build_index(out_dir, settings, cohort)
+    store = build_index(out_dir, settings, cohort, progress=not quiet, overwrite=overwrite)
     out.print(
         f"indexed {len(store)} passages of {len(cohort.patients)} patients with {settings.retriever.type}: {out_dir}",
         markup=False,
@@ -49,7 +56,7 @@ def retrieve_command(
         None, "--index", help="An index folder from `clinrag index` (else indexed now)."
     ),
     retriever: str | None = typer.Option(None, "--retriever", help=f"{RETRIEVER_HELP} Without --index."),
-    k: int | None = typer.Option(None, "-k", "--k", min=1, help="Passages to show (default retrieval.k)."),
+    k: int | None = typer.Option(None, "-k", min=1, help="Passages to show (default retrieval.k)."),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
 ) -> None:
@@ -90,20 +97,23 @@ def train_retriever_command(
     ),
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Train a retriever from the table values alone (distant supervision; gold evidence is never read).
 
     Early stopping uses the dev split's weak labels. Settings come from the retriever section
     (retriever.train.epochs, retriever.hidden, retriever.encoder, ...)."""
     from clinrag.data.validate import load_cohort
+    from clinrag.io import check_output_folder
     from clinrag.retrieval.pipeline import train_retriever
 
+    check_output_folder(out_dir, "--out")
     settings = retrieval_settings(
         config_file, None, [*([] if config_file else [f"retriever.type={kind}"]), *(overrides or [])]
     )
     if settings.retriever.type != kind:
         raise ClinragError(f"--type {kind} but the settings' retriever.type is {settings.retriever.type}")
-    trained = train_retriever(settings, load_cohort(cohort_dir), out_dir)
+    trained = train_retriever(settings, load_cohort(cohort_dir), out_dir, progress=not quiet)
     out.print(
         f"trained {kind} retriever for {len(trained.history)} epochs "
         f"(best dev weak-label recall@5 {trained.best_dev_recall:.3f}): {out_dir}",
@@ -120,17 +130,22 @@ def evaluate_retrieval_command(
     config_file: Path | None = CONFIG_OPTION,
     overrides: list[str] | None = SET_OPTION,
     n_resamples: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples of patients."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Score a retriever against gold evidence: recall@k and MRR per variable and overall, 95% intervals."""
     from clinrag.data.validate import load_cohort
     from clinrag.evaluation import BootstrapSpec
     from clinrag.evaluation.display import retrieval_table
-    from clinrag.io import atomic_write_json
+    from clinrag.io import atomic_write_json, check_output_file
     from clinrag.retrieval.pipeline import evaluate_retrieval
 
+    if out_file is not None:
+        check_output_file(out_file, "--out")
     settings = retrieval_settings(config_file, retriever, overrides)
     cohort = load_cohort(cohort_dir)
-    metrics = evaluate_retrieval(settings, cohort, split.value, BootstrapSpec(n_resamples))
+    metrics = evaluate_retrieval(
+        settings, cohort, split.value, BootstrapSpec(n_resamples), progress=not quiet
+    )
     out.print(retrieval_table(metrics))
     if out_file is not None:
         atomic_write_json(out_file, {"retrieval": metrics})

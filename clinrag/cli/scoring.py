@@ -20,18 +20,27 @@ def evaluate(
     out_file: Path | None = typer.Option(None, "--out", help="Write metrics.json here."),
     n_resamples: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples of patients."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
+    allow_missing: bool = typer.Option(
+        False,
+        "--allow-missing",
+        help="Score the cells of scored patients without a row, and of columns the predictions lack, as "
+        "abstentions (with a warning) instead of refusing the file.",
+    ),
 ) -> None:
     """Score a predicted table against the cohort's table: per-variable metrics by type and overall accuracy,
     with 95% bootstrap intervals over patients."""
     from clinrag.data.validate import load_cohort, read_predictions
     from clinrag.evaluation import BootstrapSpec, evaluate_table
     from clinrag.evaluation.display import metrics_table
-    from clinrag.io import atomic_write_json
+    from clinrag.io import atomic_write_json, check_output_file
 
+    if out_file is not None:
+        check_output_file(out_file, "--out")
     cohort = load_cohort(cohort_dir)
     if cohort.table is None:
         raise ClinragError(f"{cohort_dir}/table.csv: missing, nothing to evaluate against")
-    table, issues = read_predictions(predictions, cohort)
+    scored = list(cohort.table) if split == Split.ALL else cohort.split_patients(split.value)
+    table, issues = read_predictions(predictions, cohort, scored, allow_missing)
     for issue in issues:
         err.print(f"warning: {issue}", markup=False, soft_wrap=True)
     try:
@@ -67,8 +76,9 @@ def baseline(
     from clinrag.baselines.registry import predict_baseline
     from clinrag.data.cohort import table_to_csv
     from clinrag.data.validate import load_cohort
-    from clinrag.io import atomic_write_text
+    from clinrag.io import atomic_write_text, check_output_file
 
+    check_output_file(out_file, "--out")
     cohort = load_cohort(cohort_dir)
     rows = predict_baseline(cohort, method.value, split.value)
     atomic_write_text(out_file, table_to_csv(cohort.table_columns, rows.items()))

@@ -1,7 +1,10 @@
 """Reading a cohort directory and validating it in the same pass.
 
 Every defect is collected (not just the first) as an :class:`~clinrag.errors.Issue` naming file, line and field.
-:func:`load_cohort` raises when any of them is an error; :func:`read_cohort` returns them all.
+:func:`load_cohort` raises when any of them is an error; :func:`read_cohort` returns them all. References into a
+file that gave nothing to check them against (missing, unreadable, empty, or without one valid record) are not
+checked: an empty documents.jsonl is one error, not one more for every table row, split, evidence and identifier
+span that names a document or a patient.
 """
 
 from __future__ import annotations
@@ -298,9 +301,15 @@ def _check_offsets(out: _Collector, number: int, start: int, end: int, doc: Docu
 
 
 def read_evidence(
-    path: Path, issues: list[Issue], docs: dict[str, Document], variable_names: set[str]
+    path: Path,
+    issues: list[Issue],
+    docs: dict[str, Document],
+    variable_names: set[str],
+    documents_read: bool = True,
+    variables_read: bool = True,
 ) -> list[EvidenceSpan]:
-    """Read and check evidence.jsonl against the documents and variables."""
+    """Read and check evidence.jsonl against the documents and variables (an unknown document or variable is an
+    error only when documents.jsonl or variables.yaml gave some: ``documents_read``, ``variables_read``)."""
     out = _Collector("evidence.jsonl", issues)
     spans = []
     for number, record in _read_jsonl(path, out):
@@ -312,10 +321,12 @@ def read_evidence(
         if None in (pid, variable, doc_id, start, end):
             continue
         if variable not in variable_names:
-            out.error(number, "variable", f"unknown variable '{variable}'")
+            if variables_read:
+                out.error(number, "variable", f"unknown variable '{variable}'")
             continue
         if doc_id not in docs:
-            out.error(number, "doc_id", f"unknown document '{doc_id}'")
+            if documents_read:
+                out.error(number, "doc_id", f"unknown document '{doc_id}'")
             continue
         if docs[doc_id].patient_id != pid:
             out.error(number, "patient_id", f"document '{doc_id}' belongs to another patient")
@@ -325,8 +336,11 @@ def read_evidence(
     return spans
 
 
-def read_phi(path: Path, issues: list[Issue], docs: dict[str, Document]) -> list[PhiSpan]:
-    """Read and check phi.jsonl against the documents."""
+def read_phi(
+    path: Path, issues: list[Issue], docs: dict[str, Document], documents_read: bool = True
+) -> list[PhiSpan]:
+    """Read and check phi.jsonl against the documents (an unknown document is an error only when documents.jsonl
+    gave some: ``documents_read``)."""
     out = _Collector("phi.jsonl", issues)
     spans = []
     for number, record in _read_jsonl(path, out):
@@ -340,7 +354,8 @@ def read_phi(path: Path, issues: list[Issue], docs: dict[str, Document]) -> list
             out.error(number, "label", f"unknown label '{label}' (expected one of {', '.join(PHI_LABELS)})")
             continue
         if doc_id not in docs:
-            out.error(number, "doc_id", f"unknown document '{doc_id}'")
+            if documents_read:
+                out.error(number, "doc_id", f"unknown document '{doc_id}'")
             continue
         if _check_offsets(out, number, start, end, docs[doc_id]):
             spans.append(PhiSpan(doc_id, start, end, label))
@@ -377,6 +392,7 @@ def read_table(
     file_name: str = "table.csv",
     check_patients: bool = True,
     strict_cells: bool = True,
+    check_columns: bool = True,
 ) -> tuple[list[str], dict[str, dict[str, str]]]:
     """Read a table (table.csv, or predictions in the same shape) and check every cell.
 
@@ -389,6 +405,8 @@ def read_table(
         check_patients: Report rows whose patient has no documents.
         strict_cells: An invalid cell is an error and is left out of its row; when False (predictions) it is a
             warning and kept as written, so that evaluation counts it as an invalid answer.
+        check_columns: Report columns that are not variables; when False (variables.yaml gave no variable) such
+            a table is left unread, without an error.
 
     Returns:
         The variable columns, and ``patient_id -> variable -> canonical cell`` for the rows that could be read.
@@ -406,7 +424,8 @@ def read_table(
     columns: list[str] = []
     for name in header[1:]:
         if name not in by_name:
-            out.error(header_line, name, f"column '{name}' is not a variable of variables.yaml")
+            if check_columns:
+                out.error(header_line, name, f"column '{name}' is not a variable of variables.yaml")
         elif name in columns:
             out.error(header_line, name, f"duplicate column '{name}'")
         else:
@@ -458,8 +477,8 @@ def read_table(
     return columns, table
 
 
-def read_splits(path: Path, issues: list[Issue], patients: set[str]) -> dict[str, str]:
-    """Read and check splits.csv."""
+def read_splits(path: Path, issues: list[Issue], patients: set[str] | None) -> dict[str, str]:
+    """Read and check splits.csv (``patients``: those with documents, None when documents.jsonl gave none)."""
     out = _Collector("splits.csv", issues)
     rows = _read_csv(path, out)
     if not rows:
@@ -477,7 +496,7 @@ def read_splits(path: Path, issues: list[Issue], patients: set[str]) -> dict[str
         if split not in SPLITS:
             out.error(number, "split", f"unknown split '{split}' (expected train, dev or test)")
             continue
-        if pid not in patients:
+        if patients is not None and pid not in patients:
             out.error(number, "patient_id", f"unknown patient '{pid}' (no documents)")
             continue
         if pid in splits:
@@ -498,7 +517,8 @@ def read_cohort(directory: str | Path, split_seed: int = 0) -> tuple[Cohort | No
         split_seed: Seed of the default split, used when there is no splits.csv.
 
     Returns:
-        The cohort (None when any error was found) and every issue, errors and warnings, in file order.
+        The cohort (None when any error was found) and every issue, errors and warnings, in file order (but no
+        error that follows from another: see the module docstring).
 
     Raises:
         ClinragError: ``directory`` is not a directory.
@@ -508,16 +528,26 @@ def read_cohort(directory: str | Path, split_seed: int = 0) -> tuple[Cohort | No
         raise ClinragError(f"{directory}: not a directory")
     issues: list[Issue] = []
     variables = read_variables(root / "variables.yaml", issues)
+    # whether a file gave something to check references against (see the module docstring)
+    variables_read = bool(variables) or not _has_errors(issues, "variables.yaml")
     documents = read_documents(root / "documents.jsonl", issues)
+    documents_read = bool(documents) or not _has_errors(issues, "documents.jsonl")
     docs = {doc.doc_id: doc for doc in documents}
     patients = {doc.patient_id for doc in documents}
     table = None
     columns: list[str] = []
     if (root / "table.csv").exists():
-        columns, table = read_table(root / "table.csv", issues, variables, patients)
+        columns, table = read_table(
+            root / "table.csv",
+            issues,
+            variables,
+            patients,
+            check_patients=documents_read,
+            check_columns=variables_read,
+        )
     splits_given = (root / "splits.csv").exists()
     if splits_given:
-        splits = read_splits(root / "splits.csv", issues, patients)
+        splits = read_splits(root / "splits.csv", issues, patients if documents_read else None)
         unsplit = [pid for pid in (table or {}) if pid not in splits]
         if unsplit and table is not None:
             issues.append(
@@ -533,10 +563,17 @@ def read_cohort(directory: str | Path, split_seed: int = 0) -> tuple[Cohort | No
         splits = {pid: default_split(pid, split_seed) for pid in table or {}}
     evidence = []
     if (root / "evidence.jsonl").exists():
-        evidence = read_evidence(root / "evidence.jsonl", issues, docs, {v.name for v in variables})
+        evidence = read_evidence(
+            root / "evidence.jsonl",
+            issues,
+            docs,
+            {v.name for v in variables},
+            documents_read,
+            variables_read,
+        )
     phi = []
     if (root / "phi.jsonl").exists():
-        phi = read_phi(root / "phi.jsonl", issues, docs)
+        phi = read_phi(root / "phi.jsonl", issues, docs, documents_read)
     if any(issue.severity == "error" for issue in issues):
         return None, issues
     cohort = Cohort(
@@ -553,6 +590,10 @@ def read_cohort(directory: str | Path, split_seed: int = 0) -> tuple[Cohort | No
     return cohort, issues
 
 
+def _has_errors(issues: list[Issue], file: str) -> bool:
+    return any(issue.file == file and issue.severity == "error" for issue in issues)
+
+
 def load_cohort(directory: str | Path, split_seed: int = 0) -> Cohort:
     """Load a cohort directory that must be valid.
 
@@ -566,23 +607,54 @@ def load_cohort(directory: str | Path, split_seed: int = 0) -> Cohort:
     return cohort
 
 
-def read_predictions(path: str | Path, cohort: Cohort) -> tuple[dict[str, dict[str, str]], list[Issue]]:
+def read_predictions(
+    path: str | Path, cohort: Cohort, scored: list[str] | None = None, allow_missing: bool = False
+) -> tuple[dict[str, dict[str, str]], list[Issue]]:
     """Read a predictions file (table.csv's shape) against a cohort.
 
     Unknown columns or patients are errors; an unparsable cell is a warning (it is scored as invalid).
 
+    Args:
+        path: The predictions file.
+        cohort: The cohort whose table it is scored against.
+        scored: The patients to be scored: each must have a row, and the file every column of the cohort's table
+            (None: not checked).
+        allow_missing: Missing rows and columns are then a warning (with their counts), and their cells are
+            scored as abstentions.
+
     Raises:
-        ClinragError: The file is missing or has errors (the message names file, line and field).
+        ClinragError: The file is missing or has errors (the message names file, line and field), or lacks rows
+            or columns without ``allow_missing`` (it names the first of them and how many there are).
     """
     path = Path(path)
     if not path.is_file():
         raise ClinragError(f"{path}: no such file")
     issues: list[Issue] = []
-    _, table = read_table(
+    columns, table = read_table(
         path, issues, cohort.variables, set(cohort.patients), file_name=str(path), strict_cells=False
     )
     errors = [issue for issue in issues if issue.severity == "error"]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ClinragError(f"{errors[0]}{more}")
+    if scored is not None:
+        rows = [pid for pid in scored if pid not in table]
+        absent = [name for name in cohort.table_columns if name not in columns]
+        parts = []
+        if rows:
+            parts.append(f"no row for {len(rows)} scored patient(s) ({_first_of(rows)})")
+        if absent:
+            parts.append(f"no column for {len(absent)} variable(s) of the table ({_first_of(absent)})")
+        missing = " and ".join(parts)
+        if missing and not allow_missing:
+            raise ClinragError(f"{path}: {missing}; pass --allow-missing to score those cells as abstentions")
+        if missing:
+            warning = f"{missing}; their cells are scored as abstentions"
+            issues.append(Issue(str(path), None, None, warning, "warning"))
     return table, issues
+
+
+def _first_of(names: list[str], shown: int = 5) -> str:
+    """The first ``shown`` names, and how many more there are."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -17,6 +17,26 @@ tag where ``<``, ``>`` and ``&`` are written as ``\\u003c``-style escapes, so no
 Offsets: provenance offsets count Python code points, JavaScript strings count UTF-16 code units; the page
 receives both, converted here, so a passage after an emoji or any astral character is still highlighted
 exactly.
+
+Patient text only when asked (``with_text``, ``report.with_text`` in the experiment config, ``--with-text`` on
+``clinrag run``, ``grid`` and ``fill``). A banner at the top of the page says which kind of report it is. Without
+text (the default) the page carries no document text, no quote, no raw answer of the decoder, no failure message
+(they quote the answer) and no value of a ``text`` variable; each cell shows its document id, type and date, the
+passage's section, its character offsets, the value and the score, and a *masked view* of the passage
+(:func:`masked_passage`): every letter and digit is replaced by ``•``, whitespace and punctuation are kept (the
+passage's shape and length stay readable), and the only words left as written are
+
+* the terms the shipped registry lexicon (``clinrag/text/lexicons/registry.yaml``, curated from CIM-10, HAS,
+  the scales' publications; never from a note) gives the variable's concepts, and the variable's category codes
+  (from variables.yaml): clinical vocabulary, no identifier. The terms a run learns from the train split's notes
+  are *not* used: they come from patient text;
+* the cell's own numeric value (integer and number variables), already shown as the predicted value, where it
+  stands alone: a number glued to others (``12/03/2021``, ``06 12 34 56 78``, ``1 50 01 87 ...``) stays masked, so
+  no part of a date, phone or social security number is shown.
+
+So no name, identifier number or date written in a note reaches the page. What it still shows, as predictions.csv
+does: the cohort's patient and document ids, the documents' dates and types, and the predicted and known values
+(dates of care included).
 """
 
 from __future__ import annotations
@@ -25,6 +45,8 @@ import functools
 import json
 import logging
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +55,8 @@ import yaml
 from markupsafe import Markup
 
 from clinrag.data.cohort import Cohort
-from clinrag.data.values import cells_match
+from clinrag.data.values import cells_match, strip_accents
+from clinrag.data.variables import Variable
 from clinrag.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -54,6 +77,10 @@ COUNT_METRICS: tuple[tuple[str, str, str], ...] = (
 )
 STATUS_LABELS = {"documented": "documented", "not_documented": "not documented", "failed": "failed"}
 TEMPLATE = "report.html.j2"
+MASK = "•"
+"""What replaces each letter and digit of a passage in a report without patient text."""
+PSEUDONYMIZATION_MARKER = "pseudonymization.json"
+"""The file ``clinrag pseudonymize`` writes beside a cohort it produced (:func:`clinrag.pseudo.pipeline.write_cohort`)."""
 
 
 # ---- the template environment -------------------------------------------------------------------------
@@ -137,6 +164,123 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
+# ---- the masked view of a passage (reports without patient text) --------------------------------------------
+_WORD = re.compile(r"[^\W_]+")
+# a number or word with its inner connectors: "12/03/2021", "06.12.34.56.78", "7,5", "P00001-D02" are one token
+_TOKEN = re.compile(r"[^\W_]+(?:[-./:,'’][^\W_]+)*")
+
+
+def _fold_word(word: str) -> str:
+    return strip_accents(word).casefold()
+
+
+def shown_terms(var: Variable | None) -> list[tuple[str, ...]]:
+    """The words a masked passage may show for ``var``, each as a tuple of folded words.
+
+    They come from the shipped registry lexicon (the terms and value wordings of the concepts the variable's name
+    or description names) and the variable's category codes, never from a note, nor from the terms a run learns
+    from the train split (those are patient text). A term with fewer than two letters or digits ("M.") is left
+    out: it could be a name's initial.
+    """
+    if var is None:
+        return []
+    from clinrag.text.vocabulary import load_concepts, matching_concepts
+
+    words: list[str] = []
+    for concept in matching_concepts(var, load_concepts()):
+        words += concept.terms
+        for value in concept.values.values():
+            words += value.terms
+    if var.type == "category":
+        words += [code.replace("_", " ") for code in var.values or []]
+    terms = {tuple(_fold_word(w) for w in _WORD.findall(word)) for word in words}
+    return sorted((t for t in terms if sum(map(len, t)) >= 2), key=lambda t: (-len(t), t))
+
+
+def _numeric_forms(var: Variable | None, value: str | None) -> set[str]:
+    """How a note may write the cell's numeric value ("7.5" or "7,5"); empty for other types."""
+    if var is None or var.type not in ("integer", "number") or not value:
+        return set()
+    value = value.strip()
+    if not re.fullmatch(r"-?\d+(?:[.,]\d+)?", value):
+        return set()
+    return {value, value.replace(".", ","), value.replace(",", ".")}
+
+
+def masked_passage(text: str, terms: Iterable[tuple[str, ...]] = (), value_forms: Iterable[str] = ()) -> list:
+    """A passage with every letter and digit masked but the given terms and lone numeric values.
+
+    Args:
+        text: The passage (patient text).
+        terms: Folded word sequences to show as written (:func:`shown_terms`), matched on whole words, case and
+            accents ignored, any punctuation or space between their words.
+        value_forms: Spellings of the cell's numeric value to show where a token equals one of them and no
+            number stands beside it (separated by spaces only): the "12" of "NIHSS 12" is shown, that of
+            "12/03/2021" (one token) or "06 12 34" (a run of numbers) is not.
+
+    Returns:
+        Segments ``[kind, text]`` covering the passage in order: kind ``""`` for masked text (only ``MASK``,
+        whitespace and punctuation), ``"term"`` or ``"value"`` for the words shown.
+    """
+    words = [(m.start(), m.end(), _fold_word(m.group())) for m in _WORD.finditer(text)]
+    kept: list[tuple[int, int, str]] = []
+    taken = [False] * len(words)
+    for term in terms:  # longest first (shown_terms' order): "hypertension artérielle" before "hypertension"
+        n = len(term)
+        for i in range(len(words) - n + 1):
+            if any(taken[i : i + n]) or tuple(w for _, _, w in words[i : i + n]) != term:
+                continue
+            kept.append((words[i][0], words[i + n - 1][1], "term"))
+            taken[i : i + n] = [True] * n
+    forms = set(value_forms)
+    if forms:
+        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        for i, (start, end, token) in enumerate(tokens):
+            if token not in forms or any(s < end and start < e for s, e, _ in kept):
+                continue
+            beside = [tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(tokens)]
+            if any(
+                any(c.isdigit() for c in other)
+                and not text[min(e, end) : max(s, start)].strip()  # only spaces between them
+                for s, e, other in beside
+            ):
+                continue
+            kept.append((start, end, "value"))
+    kept.sort()
+    segments: list[list[str]] = []
+    position = 0
+    for start, end, kind in [*kept, (len(text), len(text), "")]:
+        if start > position:
+            segments.append(["", "".join(MASK if c.isalnum() else c for c in text[position:start])])
+        if end > start:
+            segments.append([kind, text[start:end]])
+        position = max(position, end)
+    return segments
+
+
+def _section_index(passages: Iterable[Any] | None) -> dict[str, list[tuple[int, int, str]]]:
+    """``doc_id -> [(start, end, section)]`` of the run's passages (:class:`clinrag.text.passages.Passage`)."""
+    index: dict[str, list[tuple[int, int, str]]] = {}
+    for p in passages or ():
+        index.setdefault(p.doc_id, []).append((p.start, p.end, p.section))
+    for spans in index.values():
+        spans.sort()
+    return index
+
+
+def _section_at(index: dict[str, list[tuple[int, int, str]]], doc_id: str | None, start: Any) -> str | None:
+    """The section of the passage starting at (else holding) ``start``; None when unknown."""
+    if doc_id not in index or not isinstance(start, int):
+        return None
+    found = None
+    for s, e, section in index[doc_id]:
+        if s == start:
+            return section
+        if s <= start < e:
+            found = section
+    return found
+
+
 # ---- the data behind the cell viewer -----------------------------------------------------------------
 def _report_variables(
     cohort: Cohort, predictions: dict[str, dict[str, str]], metrics: dict[str, Any]
@@ -150,8 +294,20 @@ def _report_variables(
     return ordered + sorted(wanted - set(ordered))
 
 
-def _evidence(cohort: Cohort, record: dict[str, Any], documents: dict[str, dict[str, Any]]) -> dict | None:
-    """A provenance record's supporting passage, with UTF-16 offsets; adds its document to ``documents``."""
+def _evidence(
+    cohort: Cohort,
+    record: dict[str, Any],
+    documents: dict[str, dict[str, Any]],
+    with_text: bool,
+    sections: dict[str, list[tuple[int, int, str]]],
+    mask: tuple[list[tuple[str, ...]], set[str]],
+) -> dict | None:
+    """A provenance record's supporting passage; adds its document to ``documents``.
+
+    With text: the quote and UTF-16 offsets into the document, whose text ``documents`` carries. Without: no
+    quote and no document text, but the passage's masked view (``masked``, from ``mask``: the terms and value
+    spellings :func:`masked_passage` may show) and the document's length.
+    """
     doc_id, start, end, quote = (
         record.get("doc_id"),
         record.get("start"),
@@ -164,8 +320,9 @@ def _evidence(cohort: Cohort, record: dict[str, Any], documents: dict[str, dict[
         "doc_id": doc_id,
         "start": start,
         "end": end,
-        "quote": quote,
+        "quote": quote if with_text else None,
         "date": record.get("date"),
+        "section": _section_at(sections, doc_id, start),
         "in_document": False,
         "offsets_match": False,
     }
@@ -173,21 +330,29 @@ def _evidence(cohort: Cohort, record: dict[str, Any], documents: dict[str, dict[
         doc = cohort.document(doc_id) if doc_id is not None else None
     except KeyError:
         doc = None
-    if doc is None:
-        return evidence
-    if doc_id not in documents:
-        documents[doc_id] = {
-            "patient_id": doc.patient_id,
-            "doc_type": doc.doc_type,
-            "date": doc.date_str,
-            "text": doc.text,
-        }
-    evidence["in_document"] = True
-    if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(doc.text):
-        evidence["u16_start"] = _utf16_offset(doc.text, start)
-        evidence["u16_end"] = _utf16_offset(doc.text, end)
-        evidence["offsets_match"] = quote is None or doc.text[start:end] == quote
+    passage = quote  # what the masked view masks: the document at the offsets, else the stored quote
+    if doc is not None:
+        if doc_id not in documents:
+            documents[doc_id] = {"patient_id": doc.patient_id, "doc_type": doc.doc_type, "date": doc.date_str}
+            if with_text:
+                documents[doc_id]["text"] = doc.text
+            else:
+                documents[doc_id]["chars"] = len(doc.text)
+        evidence["in_document"] = True
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(doc.text):
+            evidence["offsets_match"] = quote is None or doc.text[start:end] == quote
+            passage = doc.text[start:end]
+            if with_text:
+                evidence["u16_start"] = _utf16_offset(doc.text, start)
+                evidence["u16_end"] = _utf16_offset(doc.text, end)
+    if not with_text:
+        evidence["masked"] = masked_passage(passage, *mask) if isinstance(passage, str) else None
     return evidence
+
+
+def _hidden_text(value: str | None) -> str | None:
+    """A ``text`` variable's cell in a report without patient text: its length only (free text may name)."""
+    return f"[text, {len(value)} characters]" if value else value
 
 
 def build_cells(
@@ -195,6 +360,8 @@ def build_cells(
     predictions: dict[str, dict[str, str]],
     provenance: list[dict[str, Any]],
     variables: list[str],
+    with_text: bool = False,
+    passages: Iterable[Any] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The cell viewer's rows and the documents they cite.
 
@@ -203,18 +370,25 @@ def build_cells(
         predictions: ``patient_id -> variable -> cell`` of the evaluated patients.
         provenance: provenance.jsonl records; those of patients outside ``predictions`` are ignored.
         variables: The variables to show, in order.
+        with_text: Carry patient text (document texts, quotes, raw answers, failure messages, ``text`` values);
+            False: none of it, a masked view of each passage instead (see the module docstring).
+        passages: The run's passages (:class:`clinrag.text.passages.Passage`), for each passage's section;
+            None: sections unknown.
 
     Returns:
         One dict per (patient, variable) (``patient``, ``variable``, ``type``, ``predicted``, ``gold`` or None
         when unknown, ``correct`` or None, ``status``, ``score``, ``answer``, ``failure``, ``evidence`` or
-        None), and ``doc_id -> {patient_id, doc_type, date, text}`` for each cited document.
+        None), and ``doc_id -> {patient_id, doc_type, date, text}`` for each cited document (``chars``, its
+        length, in place of ``text`` without text).
     """
     by_cell: dict[tuple[str, str], dict[str, Any]] = {}
     for record in provenance:
         by_cell.setdefault((record.get("patient_id"), record.get("variable")), record)
     table = cohort.table or {}
     known_columns = set(cohort.table_columns) if cohort.table is not None else set()
+    sections = _section_index(passages)
     documents: dict[str, dict[str, Any]] = {}
+    terms: dict[str, list[tuple[str, ...]]] = {}
     cells = []
     for pid, row in predictions.items():
         for name in variables:
@@ -228,9 +402,22 @@ def build_cells(
             record = by_cell.get((pid, name))
             if record is not None:
                 status = record.get("status") or ("documented" if predicted else "not_documented")
-                evidence = _evidence(cohort, record, documents)
+                if name not in terms and not with_text:
+                    terms[name] = shown_terms(var)
+                mask = (terms.get(name, []), _numeric_forms(var, predicted))
+                evidence = _evidence(cohort, record, documents, with_text, sections, mask)
             else:
                 status, evidence = "no_provenance", None
+            answer = record.get("answer") if record else None
+            failure = record.get("failure") if record else None
+            if not with_text:
+                # the raw answer and parse failures ("'...' is not a number") quote what the decoder wrote
+                answer = None
+                failure = (
+                    "the answer could not be used (the reason quotes it: --with-text)" if failure else None
+                )
+                if var is not None and var.type == "text":
+                    predicted, gold = _hidden_text(predicted), _hidden_text(gold)
             cells.append(
                 {
                     "patient": pid,
@@ -241,8 +428,8 @@ def build_cells(
                     "correct": correct,
                     "status": status,
                     "score": _finite(record.get("score")) if record else None,
-                    "answer": record.get("answer") if record else None,
-                    "failure": record.get("failure") if record else None,
+                    "answer": answer,
+                    "failure": failure,
                     "evidence": evidence,
                 }
             )
@@ -431,6 +618,50 @@ def _manifest_fact(key: str, value: Any) -> dict[str, str | None]:
 
 
 # ---- the page -----------------------------------------------------------------------------------------
+def is_pseudonymized(cohort: Cohort) -> bool:
+    """Whether the cohort was written by ``clinrag pseudonymize`` (its folder holds
+    :data:`PSEUDONYMIZATION_MARKER`). Its text is still patient text: identifiers the detector missed stay."""
+    return cohort.root is not None and (Path(cohort.root) / PSEUDONYMIZATION_MARKER).is_file()
+
+
+def _banner(cohort: Cohort, with_text: bool, n_documents: int) -> dict[str, Any]:
+    """The banner at the top of the page: what patient text the page holds, and how to get the other kind."""
+    pseudonymized = is_pseudonymized(cohort)
+    if with_text:
+        lines = [
+            f"It embeds the full text of the {n_documents} cited documents, the quoted passages and the decoder's "
+            "raw answers: names, identifiers and dates included.",
+            "Without --with-text (report.with_text: false, the default) the report leaves all patient text out.",
+        ]
+        if pseudonymized:
+            lines.insert(
+                1,
+                f"The cohort is marked pseudonymized ({PSEUDONYMIZATION_MARKER}); identifiers the detector "
+                "missed may remain in its text.",
+            )
+        return {
+            "kind": "with-text",
+            "headline": "This report contains patient text: keep it where patient data may be kept.",
+            "lines": lines,
+        }
+    lines = [
+        "Left out: the documents' text, the quoted passages, the decoder's raw answers and failure messages. Each "
+        "cell shows its document id, type, date and section, the passage's character offsets, the value, the "
+        f"score and the passage masked ({MASK} for every letter and digit; only the variable's registry terms "
+        "and its own numeric value are shown).",
+        "Still shown, as in predictions.csv: patient and document ids, document dates, the predicted and known "
+        "values (dates included).",
+        "To include the text: run the command again with --with-text (clinrag run, grid, fill) or set "
+        "report.with_text: true in the experiment config; a run's stages come from its cache.",
+    ]
+    if pseudonymized:
+        lines.append(
+            f"The cohort is marked pseudonymized ({PSEUDONYMIZATION_MARKER}): its text is still patient text, "
+            "shown only with --with-text."
+        )
+    return {"kind": "without-text", "headline": "Patient text left out of this report.", "lines": lines}
+
+
 def render_report(
     cohort: Cohort,
     predictions: dict[str, dict[str, str]],
@@ -439,6 +670,8 @@ def render_report(
     config: dict[str, Any],
     manifest: dict[str, Any],
     title: str = "clinrag run",
+    with_text: bool = False,
+    passages: Iterable[Any] | None = None,
 ) -> str:
     """Render the run report as one self-contained HTML page.
 
@@ -451,6 +684,9 @@ def render_report(
         config: The resolved config.
         manifest: The run manifest (versions, git commit, hashes, seeds).
         title: The page title.
+        with_text: Embed patient text (cited documents, quotes, raw answers); False, the default: none, a
+            masked view of each passage instead (see the module docstring). The banner says which.
+        passages: The run's passages, for the section of each supporting passage (None: not shown).
 
     Returns:
         The HTML text; it loads nothing from the network.
@@ -459,10 +695,14 @@ def render_report(
     config = config or {}
     manifest = manifest or {}
     variables = _report_variables(cohort, predictions, metrics)
-    cells, documents = build_cells(cohort, predictions, provenance, variables)
+    cells, documents = build_cells(cohort, predictions, provenance, variables, with_text, passages)
     has_gold = any(cell["gold"] is not None for cell in cells)
     logger.info(
-        "report: %d cells, %d patients, %d documents embedded", len(cells), len(predictions), len(documents)
+        "report: %d cells, %d patients, %d documents cited, patient text %s",
+        len(cells),
+        len(predictions),
+        len(documents),
+        "embedded" if with_text else "left out",
     )
     overall = metrics.get("overall") or {}
     return (
@@ -470,6 +710,7 @@ def render_report(
         .get_template(TEMPLATE)
         .render(
             title=title,
+            banner=_banner(cohort, with_text, len(documents)),
             cards=_header_cards(metrics, len(cells), len(predictions)),
             has_overall=bool(overall),
             patients_without_predictions=overall.get("patients_without_predictions"),
@@ -485,7 +726,13 @@ def render_report(
                 else ""
             ),
             manifest_json=json.dumps(_plain(manifest), ensure_ascii=False, indent=2),
-            data={"variables": variables, "has_gold": has_gold, "cells": cells, "documents": documents},
+            data={
+                "variables": variables,
+                "has_gold": has_gold,
+                "with_text": with_text,
+                "cells": cells,
+                "documents": documents,
+            },
         )
     )
 
@@ -499,6 +746,20 @@ def write_report(
     config: dict[str, Any],
     manifest: dict[str, Any],
     title: str = "clinrag run",
+    with_text: bool = False,
+    passages: Iterable[Any] | None = None,
 ) -> None:
-    """Render the report (:func:`render_report`) and write it to ``path`` atomically."""
-    atomic_write_text(path, render_report(cohort, predictions, provenance, metrics, config, manifest, title))
+    """Render the report (:func:`render_report`; patient text only ``with_text``) and write it to ``path``
+    atomically."""
+    page = render_report(
+        cohort,
+        predictions,
+        provenance,
+        metrics,
+        config,
+        manifest,
+        title,
+        with_text=with_text,
+        passages=passages,
+    )
+    atomic_write_text(path, page)

@@ -9,7 +9,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from clinrag.config import apply_overrides, build_settings, load_yaml_mapping
+from clinrag.config import apply_overrides, build_settings, load_yaml_mapping, override_origins
+from clinrag.errors import ClinragError
 from clinrag.generation.pipeline import PipelineSettings
 
 
@@ -73,6 +74,17 @@ class EvaluationConfig(_Config):
     """Baselines scored beside the run (learned from the train split)."""
 
 
+class ReportConfig(_Config):
+    """What ``report.html`` shows. A presentation setting: no stage reads it, so it changes no cache key, and
+    :func:`dump_experiment` leaves it out of the run's ``config.yaml`` (a run folder, and ``clinrag fill`` reading
+    it, are the same with or without it)."""
+
+    with_text: bool = False
+    """Embed patient text in report.html (the cited documents, highlighted quotes and the decoder's raw answers);
+    false: each cell shows its document id, date, section, offsets, value and score, with a masked view of the
+    passage (:mod:`clinrag.evaluation.report`). ``clinrag run --with-text`` sets it."""
+
+
 class ExperimentConfig(PipelineSettings):
     """One experiment: cohort, variables, chunking, retriever, retrieval, reader, training, evaluation."""
 
@@ -94,20 +106,56 @@ class ExperimentConfig(PipelineSettings):
     ``reader.model``; ``clinrag grid --axis merge=a.yaml,b.yaml`` compares merges (``null``: no merge)."""
     cell_batch: int = Field(32, ge=1)
     """Cells read per cached chunk of generations: a killed run resumes from the last finished chunk."""
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    """What report.html shows (not written to the run's config.yaml: see :class:`ReportConfig`)."""
+
+    def check_inputs(self, cohort_dir: str | Path | None = None) -> None:
+        """Refuse, before the first stage, an input a run would stop on later: the cohort folder (``cohort_dir``,
+        else ``cohort.path``), the vocabulary's lexicon file, the merge recipe and its inputs
+        (:func:`clinrag.merging.load_recipe`: config files only, no weight is read), and every model folder of
+        the retriever and the reader (:meth:`check_models`; with a recipe, its merged model replaces
+        ``reader.model``, which is then not checked).
+
+        Raises:
+            ClinragError: One line naming the path, what is wrong and the field.
+        """
+        from clinrag.merging import load_recipe
+        from clinrag.text.vocabulary import lexicon_file
+
+        cohort = cohort_dir or self.cohort.path
+        if cohort is not None and not Path(cohort).is_dir():
+            raise ClinragError(f"{cohort}: cohort folder not found")
+        if self.vocabulary.lexicon:
+            lexicon_file(self.vocabulary.lexicon)
+        if self.merge:
+            load_recipe(self.merge)
+        self.check_models(decoder=not self.merge)
 
 
 def load_experiment(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read an experiment YAML (None: all defaults) and apply dotted overrides.
 
     Raises:
-        ClinragError: Missing or malformed file, an unknown key, a bad value (one line naming the field).
+        ClinragError: Missing or malformed file. ErrorList: every unknown key and bad value, one line each
+            naming the override that set it, else the file and the key's line.
     """
+    overrides = list(overrides or [])
     data = load_yaml_mapping(path) if path is not None else {}
     return build_settings(
-        ExperimentConfig, str(path or "config"), apply_overrides(data, list(overrides or []))
+        ExperimentConfig,
+        Path(path) if path is not None else "config",
+        apply_overrides(data, overrides),
+        override_origins(overrides),
     )
 
 
+PRESENTATION_FIELDS = frozenset({"report"})
+"""Fields that only change how outputs are shown, never what a run computes: left out of ``config.yaml``."""
+
+
 def dump_experiment(config: ExperimentConfig) -> str:
-    """The resolved config as YAML (every field, in declaration order)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100)
+    """The resolved config as YAML: every field in declaration order but :data:`PRESENTATION_FIELDS`, so that
+    the run's config.yaml (and the check that an output folder holds a run of the same config) is the same
+    whether the report embeds patient text or not."""
+    data = config.model_dump(mode="json", exclude=set(PRESENTATION_FIELDS))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

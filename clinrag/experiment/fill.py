@@ -23,7 +23,8 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
     """A run's config with its trained components filled in, and the columns it predicts.
 
     Raises:
-        ClinragError: Not a run folder, or a trained component it needs is missing.
+        ClinragError: Not a run folder, a trained component it needs is missing, or a model folder it reads
+            cannot be loaded.
     """
     from clinrag.retrieval.base import retriever_from_run
 
@@ -54,7 +55,9 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
             raise ClinragError(f"{run_dir}: models/adapter is missing (the run's LoRA adapters)")
     if reader is not config.reader:
         update["reader"] = reader
-    return config.model_copy(update=update), columns
+    trained = config.model_copy(update=update)
+    trained.check_models()  # before the cohort is read and indexed
+    return trained, columns
 
 
 def _decoder_reads(config: ExperimentConfig, run_dir: Path) -> bool:
@@ -84,8 +87,12 @@ def fill_table(
     out: str | Path,
     patients: str = "unlabeled",
     progress: bool = True,
+    with_text: bool = False,
 ) -> dict[str, Any]:
     """Fill the chosen patients' cells with a trained run (see the module docstring).
+
+    ``with_text`` embeds patient text in report.html (``clinrag fill --with-text``); the run's own
+    ``report.with_text`` is not inherited (config.yaml does not hold it). The other files do not depend on it.
 
     Returns:
         A summary: patients, cells, documented, failed, and the metrics when the patients have known values.
@@ -124,7 +131,7 @@ def fill_table(
         settings = RetrievalSettings(
             chunking=config.chunking, retriever=config.retriever, retrieval=config.retrieval
         )
-        store, retriever = prepare_retrieval(settings, cohort)
+        store, retriever = prepare_retrieval(settings, cohort, progress)
     results = fill_cells(
         cohort,
         chosen,
@@ -183,9 +190,11 @@ def fill_table(
         rows,
         provenance,
         metrics,
-        config.model_dump(mode="json"),
+        config.model_dump(mode="json") | {"report": {"with_text": with_text}},
         manifest,
         title=f"clinrag fill — {config.name}",
+        with_text=with_text,
+        passages=store.passages if store is not None else None,
     )
     return {
         "patients": len(chosen),

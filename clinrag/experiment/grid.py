@@ -111,11 +111,9 @@ def run_grid(
         load_experiment(config_file, [*(overrides or []), *(f"{k}={_text(v)}" for k, v in c.items())])
         for c in combinations
     ]
-    # and every merge recipe (keys, methods, folders, architectures and vocabularies; no weight is read)
-    from clinrag.merging import load_recipe
-
-    for recipe_file in sorted({c.merge for c in configs if c.merge}):
-        load_recipe(recipe_file)
+    # and every input and model folder (merge recipes: keys, methods, architectures, vocabularies; no weight is read)
+    for config in configs:
+        config.check_inputs(cohort_dir)
     runs = []
     cohort_path = None
     for number, (combination, label, config) in enumerate(zip(combinations, labels, configs, strict=True), 1):

@@ -140,6 +140,8 @@ class Run:
 
         started = time.time()
         self._check_out_dir()
+        # a bad input is refused now, not after the stages before the one that reads it (minutes of training)
+        self.config.check_inputs(self.cohort_dir)
         for stage in STAGES:
             if stage.wanted(self):
                 stage.execute(self)
@@ -224,6 +226,8 @@ class Run:
             self.original_config.model_dump(mode="json"),
             manifest,
             title=f"clinrag run — {self.config.name}",
+            with_text=self.config.report.with_text,  # patient text only when asked (report.with_text)
+            passages=self.store.passages if self.store is not None else None,
         )
 
     def manifest(self, started: float) -> dict[str, Any]:
@@ -274,7 +278,8 @@ def run_experiment(
 
     Raises:
         ClinragError: An invalid cohort, a variable not in its table, an untrained temporal retriever without
-            training, a model folder that is not one, or ``out`` holding a run of another config.
+            training, or ``out`` holding a run of another config; before any stage runs, a missing input or a
+            model folder that cannot be loaded (:meth:`~clinrag.experiment.config.ExperimentConfig.check_inputs`).
     """
     return Run(config, out, cohort_dir, cache_dir, progress, log).execute()
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clinrag.models import check_model_reference, require_adapter_folder
+
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -159,3 +161,18 @@ class ReaderConfig(_Config):
     """Prompt templates."""
     lora: LoraConfig = Field(default_factory=LoraConfig)
     """LoRA tuning settings (``clinrag train-reader``)."""
+
+    def check_models(self, decoder: bool = True) -> None:
+        """Refuse, before any work and without loading them, the decoder and LoRA adapter folders the section
+        names when they cannot be loaded (:func:`clinrag.models.check_model_reference`).
+
+        Args:
+            decoder: Check ``model`` too (False where something else replaces it: a run's merged model).
+
+        Raises:
+            ClinragError: One line naming the folder, what is wrong and the field.
+        """
+        if decoder:
+            check_model_reference(self.model, "decoder (reader.model)")
+        if self.adapter:
+            require_adapter_folder(self.adapter, "reader.adapter")

@@ -18,7 +18,13 @@ import torch
 
 from clinrag.errors import ClinragError
 from clinrag.generation.config import ReaderConfig
-from clinrag.models import EMBEDDED_PREFIX, prepare_embedded_decoder, require_model_folder, resolve_model_path
+from clinrag.models import (
+    EMBEDDED_PREFIX,
+    prepare_embedded_decoder,
+    require_adapter_folder,
+    require_model_folder,
+    resolve_model_path,
+)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -27,11 +33,12 @@ def resolve_decoder_path(spec: str) -> Path:
     """A decoder folder: ``embedded:smollm2-135m-instruct`` (converted on first use) or a local folder.
 
     Raises:
-        ClinragError: The folder is missing or holds no ``config.json``.
+        ClinragError: The folder is missing or is not a model folder that loads
+            (:func:`~clinrag.models.require_model_folder`).
     """
     if spec == f"{EMBEDDED_PREFIX}smollm2-135m-instruct":
         return prepare_embedded_decoder()
-    return require_model_folder(resolve_model_path(spec), "decoder", ("config.json",))
+    return require_model_folder(resolve_model_path(spec), "decoder")
 
 
 @dataclass
@@ -63,9 +70,7 @@ class Decoder:
         if config.adapter:
             from peft import PeftModel
 
-            adapter = Path(config.adapter)
-            if not (adapter / "adapter_config.json").is_file():
-                raise ClinragError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
+            adapter = require_adapter_folder(config.adapter, "reader.adapter")
             model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token

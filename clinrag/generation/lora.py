@@ -49,13 +49,16 @@ def training_pairs(
     k: int,
     variables: list[Variable] | None = None,
     weak_evidence: bool = True,
+    progress: bool = False,
 ) -> list[tuple[CellRequest, str]]:
     """(request, target) for each (patient, variable) of ``patients`` with a table row (empty cells included:
     the reader must learn to abstain); with ``weak_evidence``, requests completed or left out by
-    :func:`with_weak_evidence`."""
+    :func:`with_weak_evidence`. ``progress``: a bar over the patients while retrieving their passages."""
+    from clinrag.progress import progress_bar
+
     variables = variables or [cohort.variable(n) for n in cohort.table_columns]
     requests = []
-    for pid in patients:
+    for pid in progress_bar(patients, enabled=progress, desc="retrieving training passages", unit="patient"):
         for var in variables:
             hits = retrieve(retriever, store, pid, var, k)
             requests.append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
@@ -190,7 +193,9 @@ def train_lora(
     bar = None
     n_steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(config, n_steps))
-    if progress:
+    from clinrag.progress import bars_allowed
+
+    if bars_allowed(progress):  # none inside clinrag.progress.quiet()
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_steps, desc="LoRA tuning", unit="step")
@@ -309,7 +314,9 @@ class _FrozenStem:
         self.hidden = [None] * len(sequences)  # type: ignore[list-item]
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         bar = None
-        if progress:
+        from clinrag.progress import bars_allowed
+
+        if bars_allowed(progress):  # none inside clinrag.progress.quiet()
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(sequences), desc="frozen layers", unit="pair")

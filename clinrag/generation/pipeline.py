@@ -30,6 +30,17 @@ class PipelineSettings(RetrievalSettings):
     reader: Annotated[Any, PlainValidator(validate_reader_config)] = Field(default_factory=ReaderConfig)
     """The reader that writes each value, chosen by its ``type`` (a registered reader: llm, full_record)."""
 
+    def check_models(self, decoder: bool = True) -> None:
+        """Refuse, before any work and without loading anything, a model folder of the retriever or the reader
+        that cannot be loaded (``decoder``: ``reader.model`` too, see
+        :meth:`~clinrag.generation.config.ReaderConfig.check_models`).
+
+        Raises:
+            ClinragError: One line naming the folder, what is wrong and the field.
+        """
+        super().check_models()
+        self.reader.check_models(decoder)
+
 
 def fill_cells(
     cohort: Cohort,
@@ -46,7 +57,9 @@ def fill_cells(
     """Fill every (patient, variable): retrieval then reading (the decoder reads the top ``k`` passages, the
     candidate model the top ``depth``, default ``k``), or reading whole records for a reader that needs no
     retrieval."""
-    requests = cell_requests(patients, variables, store, retriever, k, depth, reader.needs_retrieval)
+    requests = cell_requests(
+        patients, variables, store, retriever, k, depth, reader.needs_retrieval, progress
+    )
     reader.attach(cohort, learned or Learned())
     return reader.read(requests, progress=progress)
 
@@ -59,15 +72,19 @@ def cell_requests(
     k: int,
     depth: int | None = None,
     retrieve_passages: bool = True,
+    progress: bool = False,
 ) -> list[CellRequest]:
     """The request of every (patient, variable), patients first: with the top ``max(k, depth)`` passages of
-    ``retriever`` (the first ``k`` for the decoder), or without passages."""
+    ``retriever`` (the first ``k`` for the decoder), or without passages. ``progress``: a bar over the patients
+    while retrieving."""
+    from clinrag.progress import progress_bar
+
     if not retrieve_passages:
         return [CellRequest(pid, var, []) for pid in patients for var in variables]
     if store is None or retriever is None:
         raise ValueError("a reader that reads retrieved passages needs passages and a retriever")
     requests = []
-    for pid in patients:
+    for pid in progress_bar(patients, enabled=progress, desc="retrieving", unit="patient"):
         for var in variables:
             hits = retrieve(retriever, store, pid, var, max(k, depth or k))
             found = [store.passages[h.index] for h in hits]

@@ -69,14 +69,20 @@ def mentions_variable(
     return False
 
 
-def request_mentions(requests: list, max_passages: int | None) -> list[list[list[Mention]]]:
+def request_mentions(
+    requests: list, max_passages: int | None, progress: bool = False
+) -> list[list[list[Mention]]]:
     """Each request's passages' mentions of its variable, annotated as the reader annotates them (one
-    :class:`Annotator` per variable), each variable's passages in one batch."""
+    :class:`Annotator` per variable), each variable's passages in one batch (a progress bar over the variables
+    when ``progress``)."""
+    from clinrag.progress import progress_bar
+
     by_variable: dict[str, list[int]] = {}
     for index, request in enumerate(requests):
         by_variable.setdefault(request.variable.name, []).append(index)
     found: list[list[list[Mention]]] = [[] for _ in requests]
-    for indices in by_variable.values():
+    bar = progress_bar(by_variable.values(), enabled=progress, desc="annotating passages", unit="variable")
+    for indices in bar:
         var = requests[indices[0]].variable
         texts = [p.text for i in indices for p in requests[i].passages[:max_passages]]
         annotated = iter(Annotator([var]).annotate_texts(texts))

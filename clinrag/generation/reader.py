@@ -373,7 +373,9 @@ class LLMReader:
         results: dict[int, CellResult] = {}
         free: list[int] = []
         iterator = enumerate(requests)
-        if progress:
+        from clinrag.progress import bars_allowed
+
+        if bars_allowed(progress):  # none inside clinrag.progress.quiet()
             from tqdm.auto import tqdm
 
             iterator = tqdm(iterator, total=len(requests), desc="reading", unit="cell")
@@ -461,7 +463,9 @@ class FullRecordReader:
         for request in requests:
             patients.setdefault(request.patient_id, []).append(request.variable)
         iterator = patients.items()
-        if progress:
+        from clinrag.progress import bars_allowed
+
+        if bars_allowed(progress):  # none inside clinrag.progress.quiet()
             from tqdm.auto import tqdm
 
             iterator = tqdm(iterator, total=len(patients), desc="reading records", unit="patient")

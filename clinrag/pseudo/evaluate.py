@@ -112,7 +112,7 @@ def score(gold: list[list[Span]], predicted: list[list[Span]], texts: list[str])
 
 
 def evaluate_detector(
-    config: PseudoConfig, source: Cohort | str | Path, split: str = "test"
+    config: PseudoConfig, source: Cohort | str | Path, split: str = "test", progress: bool = False
 ) -> dict[str, Any]:
     """Score the detector that ``config`` names against gold identifiers.
 
@@ -121,6 +121,7 @@ def evaluate_detector(
         source: A cohort (its ``phi.jsonl``; its gold evidence, when it has some, must stay intact) or an
             eds-pseudo JSONL file.
         split: The cohort's patients: ``train``, ``dev``, ``test`` or ``all`` (ignored for a file).
+        progress: A progress bar while detecting.
 
     Returns:
         ``{"detector", "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
@@ -143,7 +144,7 @@ def evaluate_detector(
         kept = evidence_ranges(source, notes) if source.evidence else []
     else:
         notes = load_eds_pseudo(source)
-    predicted = detect_notes(build_detector(config), notes, config.propagate_names)
+    predicted = detect_notes(build_detector(config), notes, config.propagate_names, progress)
     return {"detector": config.detector, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
 
 

@@ -95,12 +95,15 @@ class NerDetector:
 
     # ---- training -----------------------------------------------------------------------------------------
     @classmethod
-    def train(cls, examples: Sequence[Example], config: NerConfig | None = None) -> NerDetector:
+    def train(
+        cls, examples: Sequence[Example], config: NerConfig | None = None, progress: bool = False
+    ) -> NerDetector:
         """Fine-tune the encoder on texts with gold identifier spans.
 
         Args:
             examples: Training texts with their spans (overlapping spans: the longer one is kept).
             config: Settings (defaults when None).
+            progress: A progress bar over the training steps.
 
         Raises:
             ClinragError: No example, or an encoder folder that is not one.
@@ -129,6 +132,9 @@ class NerDetector:
         torch.manual_seed(config.seed)
         model.train()
         losses = []
+        from clinrag.progress import progress_bar
+
+        bar = progress_bar(enabled=progress, total=steps, desc="training the NER model", unit="step")
         for epoch in range(config.epochs):
             epoch_loss = 0.0
             for batch in _length_batches(kept, config.batch_size, rng):
@@ -140,8 +146,10 @@ class NerDetector:
                 scheduler.step()
                 optimizer.zero_grad()
                 epoch_loss += loss.item() * len(batch)
+                bar.update(1)
             losses.append(epoch_loss / len(kept))
             logger.info("NER epoch %d/%d: loss %.4f", epoch + 1, config.epochs, losses[-1])
+        bar.close()
         model.eval()
         summary = {
             "texts": len(examples),
@@ -256,9 +264,7 @@ def _load_encoder(config: NerConfig) -> tuple[Any, Any]:
 
     from clinrag.models import require_model_folder, resolve_model_path
 
-    folder = require_model_folder(
-        resolve_model_path(config.encoder), "identifier detector's encoder", ("config.json",)
-    )
+    folder = require_model_folder(resolve_model_path(config.encoder), "identifier detector's encoder")
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "some weights were newly initialized": the head, as intended
     try:

@@ -159,14 +159,19 @@ def detect_record(detector: Detector, texts: Sequence[str], propagate_names: boo
 
 
 def detect_cohort(
-    detector: Detector, documents: Sequence[Document], propagate_names: bool = True
+    detector: Detector, documents: Sequence[Document], propagate_names: bool = True, progress: bool = False
 ) -> dict[str, list[Span]]:
-    """Identifiers of every document, patient by patient: ``doc_id -> spans``."""
+    """Identifiers of every document, patient by patient: ``doc_id -> spans`` (a progress bar over the patients
+    when ``progress``)."""
+    from clinrag.progress import progress_bar
+
     by_patient: dict[str, list[Document]] = {}
     for doc in documents:
         by_patient.setdefault(doc.patient_id, []).append(doc)
     out: dict[str, list[Span]] = {}
-    for docs in by_patient.values():
+    for docs in progress_bar(
+        by_patient.values(), enabled=progress, desc="detecting identifiers", unit="patient"
+    ):
         spans = detect_record(detector, [d.text for d in docs], propagate_names)
         out.update({doc.doc_id: doc_spans for doc, doc_spans in zip(docs, spans, strict=True)})
     return out
@@ -196,7 +201,11 @@ class PseudoResult:
 
 
 def pseudonymize_cohort(
-    cohort: Cohort, config: PseudoConfig, seed: int | None = None, detector: Detector | None = None
+    cohort: Cohort,
+    config: PseudoConfig,
+    seed: int | None = None,
+    detector: Detector | None = None,
+    progress: bool = False,
 ) -> PseudoResult:
     """A new cohort with every document pseudonymized and every other file kept consistent with it.
 
@@ -206,6 +215,7 @@ def pseudonymize_cohort(
         seed: The secret that draws offsets and surrogates; None draws a random one (the run is then
             reproducible only from the mapping file).
         detector: The detector (built from ``config`` when None).
+        progress: A progress bar over the patients while detecting identifiers.
 
     Returns:
         The new cohort, counts, and the mapping (seed, offsets, surrogates, ids) for the caller to keep or drop.
@@ -222,7 +232,7 @@ def pseudonymize_cohort(
     if cohort.table:
         for pid in cohort.table:
             keys.setdefault(pid, PatientKey(pid, secret, config.max_shift_days, config.min_shift_days))
-    spans = detect_cohort(detector, cohort.documents, config.propagate_names)
+    spans = detect_cohort(detector, cohort.documents, config.propagate_names, progress)
     result = PseudoResult(cohort=cohort)
     patient_ids = {pid: _hashed_id("pat", secret, pid) if config.rename_ids else pid for pid in keys}
     doc_ids = {
@@ -347,13 +357,20 @@ def _hashed_id(prefix: str, secret: int, value: str) -> str:
     return f"{prefix}-{digest[:10]}"
 
 
-def detect_notes(detector: Detector, notes: Sequence[Note], propagate_names: bool = True) -> list[list[Span]]:
-    """Identifiers of each note, group by group (a patient's documents together, as :func:`detect_cohort`)."""
+def detect_notes(
+    detector: Detector, notes: Sequence[Note], propagate_names: bool = True, progress: bool = False
+) -> list[list[Span]]:
+    """Identifiers of each note, group by group (a patient's documents together, as :func:`detect_cohort`; a
+    progress bar over the groups when ``progress``)."""
+    from clinrag.progress import progress_bar
+
     by_group: dict[str, list[int]] = {}
     for index, note in enumerate(notes):
         by_group.setdefault(note.group, []).append(index)
     out: list[list[Span]] = [[] for _ in notes]
-    for indices in by_group.values():
+    for indices in progress_bar(
+        by_group.values(), enabled=progress, desc="detecting identifiers", unit="group"
+    ):
         found = detect_record(detector, [notes[i].text for i in indices], propagate_names)
         for index, spans in zip(indices, found, strict=True):
             out[index] = spans

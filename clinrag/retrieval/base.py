@@ -139,6 +139,13 @@ class RetrieverBase:
         for f in cls.children:
             check_ready(getattr(config, f))
 
+    @classmethod
+    def check_models(cls, config: Any, role: str) -> None:
+        """Raise a ClinragError, before any work and without loading anything, when a model folder the section
+        names cannot be loaded (:func:`clinrag.models.check_model_reference`). Default: the children's."""
+        for f in cls.children:
+            check_models(getattr(config, f), f"{role}.{f}")
+
 
 def register_retriever(name: str, config: type[BaseModel]) -> Callable[[type], type]:
     """Class decorator: make a retriever buildable from a config section whose ``type`` is ``name``, validated
@@ -207,6 +214,11 @@ def run_folder(models: Path, role: str, kind: str, what: str) -> Path:
 def check_ready(config: Any) -> None:
     """:meth:`RetrieverBase.check_ready` of the section's retriever."""
     _life(config).check_ready(config)
+
+
+def check_models(config: Any, role: str = "retriever") -> None:
+    """:meth:`RetrieverBase.check_models` of the section's retriever (``role``: its dotted path, for messages)."""
+    _life(config).check_models(config, role)
 
 
 def walk_retrievers(config: Any, path: str = "retriever") -> Iterator[tuple[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from clinrag.data.variables import Variable
+from clinrag.models import check_model_reference
 from clinrag.retrieval.base import (
     RUNTIME_FIELDS,
     RetrieverBase,
@@ -96,6 +97,11 @@ class DenseRetriever(RetrieverBase):
             return config
         folder = run_folder(models, role, "encoder", "fine-tuned dense encoder")
         return config.model_copy(update={"model": str(folder)})
+
+    @classmethod
+    def check_models(cls, config: DenseConfig, role: str) -> None:
+        """The encoder folder (also the starting point when a run fine-tunes it)."""
+        check_model_reference(config.model, f"encoder ({role}.model)", sentence_transformers=True)
 
     def __init__(self, config: DenseConfig | None = None, encoder=None):
         self.config = config or DenseConfig()

@@ -73,7 +73,9 @@ def fine_tune_dense(
     stopping = EarlyStopping([encoder], config.patience)
     history = []
     epochs = range(config.epochs)
-    if progress:
+    from clinrag.progress import bars_allowed
+
+    if bars_allowed(progress):  # none inside clinrag.progress.quiet()
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="fine-tuning dense encoder", unit="epoch")

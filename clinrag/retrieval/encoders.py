@@ -42,7 +42,7 @@ def load_sentence_encoder(spec: str | Path, device: str = "cpu", max_length: int
     """
     from sentence_transformers import SentenceTransformer
 
-    folder = require_model_folder(resolve_model_path(spec), "encoder")
+    folder = require_model_folder(resolve_model_path(spec), "encoder", sentence_transformers=True)
     model = SentenceTransformer(str(folder), device=device, local_files_only=True)
     model.max_seq_length = max_length
     model.clinrag_folder = folder
@@ -64,7 +64,11 @@ def encode_texts(
     role: str | None = None,
 ) -> np.ndarray:
     """L2-normalized float32 embeddings of ``texts`` (cached on disk when ``cache``), each prefixed with the
-    encoder's prompt for ``role`` (``query``: a variable's query; ``passage``: a passage) when it has one."""
+    encoder's prompt for ``role`` (``query``: a variable's query; ``passage``: a passage) when it has one.
+    sentence-transformers draws its "Batches" bar when ``progress`` and no :func:`clinrag.progress.quiet` block
+    is open."""
+    from clinrag.progress import bars_allowed
+
     prompt = role_prompt(model, role)
     folder = getattr(model, "clinrag_folder", None)
     key = None
@@ -84,7 +88,7 @@ def encode_texts(
         batch_size=batch_size,
         normalize_embeddings=True,
         convert_to_numpy=True,
-        show_progress_bar=progress,
+        show_progress_bar=bars_allowed(progress),
     ).astype(np.float32)
     if key is not None:
         import io

@@ -22,15 +22,22 @@ DEFAULT_KS = (1, 5, 10)
 
 
 def first_hit_ranks(
-    cohort: Cohort, store: PassageStore, retriever: Retriever, patients: list[str], variables: list[str]
+    cohort: Cohort,
+    store: PassageStore,
+    retriever: Retriever,
+    patients: list[str],
+    variables: list[str],
+    progress: bool = False,
 ) -> dict[tuple[str, str], int]:
     """Rank (1-based) of the first passage overlapping gold evidence, 0 when no passage does, per (patient,
-    variable) that has gold evidence."""
+    variable) that has gold evidence (a progress bar over the patients when ``progress``)."""
+    from clinrag.progress import progress_bar
+
     spans: dict[tuple[str, str], list[tuple[str, int, int]]] = defaultdict(list)
     for span in cohort.evidence:
         spans[(span.patient_id, span.variable)].append((span.doc_id, span.start, span.end))
     ranks: dict[tuple[str, str], int] = {}
-    for pid in patients:
+    for pid in progress_bar(patients, enabled=progress, desc="retrieving", unit="patient"):
         passages = store.of_patient(pid)
         start, _ = store.patient_range(pid)
         for name in variables:
@@ -95,15 +102,17 @@ def evaluate_retriever(
     ks: tuple[int, ...] = DEFAULT_KS,
     spec: BootstrapSpec | None = None,
     groups: dict[str, list[str]] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Score a retriever on a split's gold evidence (the ``retrieval`` section of a run's metrics.json).
+    """Score a retriever on a split's gold evidence (the ``retrieval`` section of a run's metrics.json; a
+    progress bar over the patients when ``progress``).
 
     Raises:
         ValueError: The cohort has no gold evidence for the split.
     """
     patients = cohort.split_patients(split) if split != "all" else list(cohort.table or {})
     variables = cohort.table_columns or [v.name for v in cohort.variables]
-    ranks = first_hit_ranks(cohort, store, retriever, patients, variables)
+    ranks = first_hit_ranks(cohort, store, retriever, patients, variables, progress)
     if not ranks:
         raise ValueError(
             f"no gold evidence (evidence.jsonl) for the {split} split: nothing to score retrieval against"

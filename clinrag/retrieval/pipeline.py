@@ -23,7 +23,7 @@ from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.evaluation.bootstrap import BootstrapSpec
-from clinrag.io import atomic_write_bytes, atomic_write_json
+from clinrag.io import atomic_folder, atomic_write_bytes, atomic_write_json
 from clinrag.retrieval.base import Hit, Retriever, build_retriever, check_ready, prepare_retriever, retrieve
 from clinrag.retrieval.evaluation import evaluate_retriever
 from clinrag.text.annotate import Annotator
@@ -52,9 +52,12 @@ def make_retriever(settings: RetrievalSettings, cohort: Cohort) -> Retriever:
     return retriever
 
 
-def prepare_retrieval(settings: RetrievalSettings, cohort: Cohort) -> tuple[PassageStore, Retriever]:
-    """Cut the cohort into passages and index them with the configured retriever."""
-    store = build_passages(cohort, settings.chunking)
+def prepare_retrieval(
+    settings: RetrievalSettings, cohort: Cohort, progress: bool | None = None
+) -> tuple[PassageStore, Retriever]:
+    """Cut the cohort into passages and index them with the configured retriever (``progress``: a bar while
+    annotating the documents; None: for more than 2,000 of them)."""
+    store = build_passages(cohort, settings.chunking, progress=progress)
     retriever = make_retriever(settings, cohort)
     retriever.index(store)
     return store, retriever
@@ -93,7 +96,8 @@ def load_index(folder: str | Path, cohort: Cohort) -> tuple[RetrievalSettings, P
     """Load an index folder for the cohort it was built from.
 
     Raises:
-        ClinragError: Not an index folder, or built from other documents.
+        ClinragError: Not an index folder, built from other documents, or a model folder its settings name
+            cannot be loaded.
     """
     folder = Path(folder)
     meta_file = folder / "index.json"
@@ -105,6 +109,7 @@ def load_index(folder: str | Path, cohort: Cohort) -> tuple[RetrievalSettings, P
             f"{folder}: built from other documents than this cohort's; rebuild it with `clinrag index`"
         )
     settings = build_settings(RetrievalSettings, str(meta_file), meta["settings"])
+    settings.check_models()
     store = PassageStore.load(folder / "passages.jsonl")
     retriever = make_retriever(settings, cohort)
     vectors_file = folder / "embeddings.npy"
@@ -120,14 +125,28 @@ def _where(cohort: Cohort) -> str:
     return str(cohort.root) if cohort.root is not None else "cohort"
 
 
-def build_index(folder: str | Path, settings: RetrievalSettings, cohort: Cohort) -> PassageStore:
-    """Cut the cohort into passages, index them and write the index folder (``clinrag index``).
+def build_index(
+    folder: str | Path,
+    settings: RetrievalSettings,
+    cohort: Cohort,
+    progress: bool | None = None,
+    overwrite: bool = False,
+) -> PassageStore:
+    """Cut the cohort into passages, index them and write the index folder (``clinrag index``; ``progress`` as
+    :func:`prepare_retrieval`). The folder is written whole or not at all (:func:`~clinrag.io.atomic_folder`);
+    with ``overwrite`` it replaces what ``folder`` held, none of which is left (an earlier dense index's
+    ``embeddings.npy``).
 
     Returns:
         The passages indexed.
+
+    Raises:
+        FileExistsError: Without ``overwrite``, ``folder`` is a file or a folder that is not empty (found when
+            the index is written; :func:`~clinrag.io.check_output_folder` refuses it before any work).
     """
-    store, retriever = prepare_retrieval(settings, cohort)
-    save_index(folder, cohort, settings, store, retriever)
+    store, retriever = prepare_retrieval(settings, cohort, progress)
+    with atomic_folder(folder, replace=overwrite) as staging:
+        save_index(staging, cohort, settings, store, retriever)
     return store
 
 
@@ -207,10 +226,15 @@ def search_passages(
 
 
 def evaluate_retrieval(
-    settings: RetrievalSettings, cohort: Cohort, split: str = "test", spec: BootstrapSpec | None = None
+    settings: RetrievalSettings,
+    cohort: Cohort,
+    split: str = "test",
+    spec: BootstrapSpec | None = None,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Index the cohort with the settings' retriever and score it against the split's gold evidence
-    (:func:`~clinrag.retrieval.evaluation.evaluate_retriever`, at ``retrieval.eval_ks``).
+    (:func:`~clinrag.retrieval.evaluation.evaluate_retriever`, at ``retrieval.eval_ks``), with progress bars
+    when ``progress`` (None: while annotating more than 2,000 documents only).
 
     Returns:
         The metrics, with the retriever's settings under ``retriever``.
@@ -218,10 +242,16 @@ def evaluate_retrieval(
     Raises:
         ClinragError: An untrained retriever, or no gold evidence for the split.
     """
-    store, retriever = prepare_retrieval(settings, cohort)
+    store, retriever = prepare_retrieval(settings, cohort, progress)
     try:
         metrics = evaluate_retriever(
-            cohort, store, retriever, split, tuple(settings.retrieval.eval_ks), spec or BootstrapSpec()
+            cohort,
+            store,
+            retriever,
+            split,
+            tuple(settings.retrieval.eval_ks),
+            spec or BootstrapSpec(),
+            progress=bool(progress),
         )
     except ValueError as error:
         raise ClinragError(f"{_where(cohort)}: {error}") from error
@@ -268,7 +298,8 @@ def train_retriever(
     section = settings.retriever
     if getattr(section, "path", None):
         section = section.model_copy(update={"path": None})
-    context = _FolderContext(cohort, build_passages(cohort, settings.chunking), Path(out_dir), progress)
+    store = build_passages(cohort, settings.chunking, progress=progress)
+    context = _FolderContext(cohort, store, Path(out_dir), progress)
     prepare_retriever(section, context)
     if context.built is None:
         raise ClinragError(f"retriever.type {section.type}: nothing to train")

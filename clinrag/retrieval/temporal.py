@@ -33,6 +33,7 @@ from clinrag.data.cohort import Cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_bytes, atomic_write_json, read_component_record
+from clinrag.models import check_model_reference
 from clinrag.retrieval.base import (
     RUNTIME_FIELDS,
     RetrieverBase,
@@ -183,6 +184,25 @@ class TemporalRetriever(RetrieverBase):
                 "the temporal retriever must be trained first: `clinrag train-retriever --cohort DIR --out "
                 "MODEL_DIR`, then retriever.path=MODEL_DIR (or an untrained retriever: --retriever bm25)"
             )
+
+    @classmethod
+    def check_models(cls, config: TemporalConfig, role: str) -> None:
+        """A trained folder (its record, its weights and the encoder it reads with), else the encoder it would be
+        trained with."""
+        if not config.path:
+            check_model_reference(config.encoder, f"encoder ({role}.encoder)", sentence_transformers=True)
+            return
+        folder = Path(config.path)
+        record = read_component_record(folder, CONFIG_NAME, "temporal_retriever", "temporal retriever")
+        if not (folder / WEIGHTS_NAME).is_file():
+            raise ClinragError(f"{folder}: {WEIGHTS_NAME} is missing (temporal retriever, {role}.path)")
+        saved = record.get("config") or {}
+        encoder = saved.get("encoder", TemporalConfig.model_fields["encoder"].default)
+        if encoder == "encoder":  # fine-tuned end to end: the encoder lives in the folder
+            encoder = str(folder / "encoder")
+        check_model_reference(
+            encoder, f"encoder of the temporal retriever ({role}.path)", sentence_transformers=True
+        )
 
     def __init__(
         self,
@@ -392,7 +412,9 @@ class TemporalRetriever(RetrieverBase):
         )
         self.history = []
         epochs = range(cfg.epochs)
-        if progress:
+        from clinrag.progress import bars_allowed
+
+        if bars_allowed(progress):  # none inside clinrag.progress.quiet()
             from tqdm.auto import tqdm
 
             epochs = tqdm(epochs, desc="training temporal retriever", unit="epoch")

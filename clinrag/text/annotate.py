@@ -271,19 +271,23 @@ class Annotator:
             family={"span_getter": spans},
         )
 
-    def annotate(self, documents: list[Document]) -> dict[str, DocumentAnnotation]:
-        """Annotate documents; returns ``doc_id -> annotation``."""
-        annotations = self.annotate_texts([d.text for d in documents])
+    def annotate(
+        self, documents: list[Document], progress: bool | None = None
+    ) -> dict[str, DocumentAnnotation]:
+        """Annotate documents; returns ``doc_id -> annotation`` (``progress`` as :meth:`annotate_texts`)."""
+        annotations = self.annotate_texts([d.text for d in documents], progress)
         return {doc.doc_id: ann for doc, ann in zip(documents, annotations, strict=True)}
 
-    def annotate_texts(self, texts: list[str]) -> list[DocumentAnnotation]:
-        """Annotate raw texts (offsets index each text)."""
-        result: list[DocumentAnnotation] = []
-        parsed_texts = self.nlp.pipe(texts)
-        if len(texts) > 2000:
-            from tqdm.auto import tqdm
+    def annotate_texts(self, texts: list[str], progress: bool | None = None) -> list[DocumentAnnotation]:
+        """Annotate raw texts (offsets index each text), with a progress bar when ``progress`` (None: for more
+        than 2,000 texts)."""
+        from clinrag.progress import progress_bar
 
-            parsed_texts = tqdm(parsed_texts, total=len(texts), desc="annotating", unit="text")
+        result: list[DocumentAnnotation] = []
+        show = len(texts) > 2000 if progress is None else progress
+        parsed_texts = progress_bar(
+            self.nlp.pipe(texts), enabled=show, total=len(texts), desc="annotating", unit="text"
+        )
         for parsed in parsed_texts:
             ann = DocumentAnnotation()
             ann.sentences = [(s.start_char, s.end_char) for s in parsed.sents]

@@ -153,8 +153,16 @@ class EntityAnnotator:
         terminology: A loaded terminology (else ``config.snomed.path`` is read, when set).
     """
 
-    def __init__(self, config: AnnotationConfig | None = None, terminology: Terminology | None = None):
+    def __init__(
+        self,
+        config: AnnotationConfig | None = None,
+        terminology: Terminology | None = None,
+        progress: bool | None = None,
+    ):
         self.config = config or AnnotationConfig()
+        self.progress = progress
+        """True: a spinner while the pipeline is built and a bar while texts are annotated; False: neither;
+        None: a bar for more than 200 texts only."""
         self.concepts: list[Concept] = [c for name in self.config.lexicons for c in load_lexicon(name)]
         if terminology is None and self.config.snomed.path:
             terminology = load_terminology(self.config.snomed.path, self.config.snomed)
@@ -162,7 +170,14 @@ class EntityAnnotator:
 
     @cached_property
     def nlp(self):
-        """The edsnlp pipeline (built on first use: CIM-10 takes a while)."""
+        """The edsnlp pipeline (built on first use: CIM-10 takes a while, shown by a spinner when
+        :attr:`progress`)."""
+        from clinrag.progress import working
+
+        with working("building the annotation pipeline (CIM-10 terms, drugs)", enabled=bool(self.progress)):
+            return self._build_pipeline()
+
+    def _build_pipeline(self):
         import edsnlp.pipes as eds
 
         nlp = eds_pipeline(sections=True, dates=True)
@@ -172,6 +187,7 @@ class EntityAnnotator:
             for term in concept.terms:
                 (as_written if is_case_sensitive(term) else exact).setdefault(f"c{index}", []).append(term)
         # edsnlp shows a progress bar over the 42,886 CIM-10 terms it adds (hard-coded): kept off the terminal
+        # (the spinner of `nlp` writes to the stream it took before)
         with contextlib.redirect_stderr(io.StringIO()):
             if self.config.cim10 and self.config.cim10_edsnlp:
                 logger.info("building edsnlp's CIM-10 matcher (%s)", self.config.cim10_matcher)
@@ -241,12 +257,13 @@ class EntityAnnotator:
 
     def annotate_texts(self, texts: list[str]) -> list[TextAnnotation]:
         """Entities, sentences, sections and edsnlp dates of raw texts (dates not resolved yet)."""
-        from tqdm.auto import tqdm
+        from clinrag.progress import progress_bar
 
         result = []
-        parsed_texts = self.nlp.pipe(texts)
-        if len(texts) > 200:
-            parsed_texts = tqdm(parsed_texts, total=len(texts), desc="annotating", unit="doc")
+        show = len(texts) > 200 if self.progress is None else self.progress
+        parsed_texts = progress_bar(
+            self.nlp.pipe(texts), enabled=show, total=len(texts), desc="annotating", unit="doc"
+        )
         for parsed in parsed_texts:
             entities = [self._entity(ent) for ent in parsed.ents]
             result.append(
@@ -520,9 +537,12 @@ def _reference_date(
     return None, None
 
 
-def annotate_cohort(cohort: Cohort, config: AnnotationConfig | None = None) -> list[dict[str, Any]]:
-    """The entities.jsonl records of a cohort (documents in documents.jsonl's order)."""
-    annotator = EntityAnnotator(config)
+def annotate_cohort(
+    cohort: Cohort, config: AnnotationConfig | None = None, progress: bool | None = None
+) -> list[dict[str, Any]]:
+    """The entities.jsonl records of a cohort (documents in documents.jsonl's order); ``progress`` as
+    :attr:`EntityAnnotator.progress`."""
+    annotator = EntityAnnotator(config, progress=progress)
     entities = annotator.annotate_documents(cohort.documents)
     patient_of = {doc.doc_id: doc.patient_id for doc in cohort.documents}
     return [entity.to_json(patient_of[entity.doc_id]) for entity in entities]

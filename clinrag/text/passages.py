@@ -182,6 +182,7 @@ def build_passages(
     cohort: Cohort,
     config: ChunkingConfig | None = None,
     annotations: dict[str, DocumentAnnotation] | None = None,
+    progress: bool | None = None,
 ) -> PassageStore:
     """Split every document of the cohort into passages.
 
@@ -189,12 +190,13 @@ def build_passages(
         cohort: The cohort.
         config: Chunking settings (default: sentences packed up to 250 characters).
         annotations: edsnlp annotations by doc_id (computed when not given).
+        progress: A progress bar while annotating (None: for more than 2,000 documents).
     """
     config = config or ChunkingConfig()
     if annotations is None:
         from clinrag.text.annotate import Annotator
 
-        annotations = Annotator(cohort.variables).annotate(cohort.documents)
+        annotations = Annotator(cohort.variables).annotate(cohort.documents, progress)
     passages: list[Passage] = []
     for patient_id in cohort.patients:
         docs = cohort.documents_of(patient_id)

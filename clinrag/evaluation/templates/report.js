@@ -76,6 +76,10 @@
       panel.appendChild(el("p", "No supporting passage.", "muted"));
       return;
     }
+    if (!data.with_text) {
+      renderMasked(ev);
+      return;
+    }
     var doc = ev.in_document ? documents[ev.doc_id] : null;
     var meta = el("div", null, "doc-meta");
     meta.textContent = doc ? doc.doc_type + " · " + doc.date + " · " + ev.doc_id
@@ -101,6 +105,43 @@
     panel.appendChild(meta);
     panel.appendChild(text);
     text.scrollTop = Math.max(0, mark.offsetTop - text.clientHeight / 3);
+  }
+
+  // A report without patient text: where the passage is, and its masked view (segments [kind, text] whose
+  // text holds only mask characters, spaces, punctuation, registry terms and the cell's value).
+  function renderMasked(ev) {
+    var doc = ev.in_document ? documents[ev.doc_id] : null;
+    var kv = el("dl", null, "kv");
+    function add(key, value) { kv.appendChild(el("dt", key)); kv.appendChild(valueNode("dd", value)); }
+    add("document", ev.doc_id);
+    if (doc) add("type", doc.doc_type);
+    add("date", doc ? doc.date : ev.date);
+    add("section", ev.section === null || ev.section === undefined ? null : ev.section || "(before any title)");
+    if (typeof ev.start === "number" && typeof ev.end === "number") {
+      add("characters", ev.start + "–" + ev.end + " (" + (ev.end - ev.start) + " characters" +
+          (doc ? " of " + doc.chars : "") + ")");
+    }
+    panel.appendChild(kv);
+    if (!ev.in_document) {
+      panel.appendChild(el("p", "Document not in the cohort: the stored quote, masked.", "warn-line"));
+    } else if (!ev.offsets_match) {
+      panel.appendChild(el("p", "The quote stored in provenance differs from the document at these offsets.",
+                           "warn-line"));
+    }
+    if (!ev.masked) return;
+    panel.appendChild(el("div", "masked passage", "doc-meta"));
+    var text = el("pre", null, "doc-text masked");
+    text.id = "masked-passage";
+    ev.masked.forEach(function (segment) {
+      text.appendChild(segment[0] ? el("span", segment[1], segment[0]) : document.createTextNode(segment[1]));
+    });
+    panel.appendChild(text);
+    var legend = el("p", "• = a letter or digit of the note; shown: ", "legend");
+    legend.appendChild(el("span", "registry term", "term"));
+    legend.appendChild(document.createTextNode(" "));
+    legend.appendChild(el("span", "the cell's value", "value"));
+    legend.appendChild(document.createTextNode(". The text itself: --with-text."));
+    panel.appendChild(legend);
   }
 
   function select(i) {

@@ -78,7 +78,9 @@ class GenerationsStage(Stage):
         computed = 0
         start = time.perf_counter()
         bar = None
-        if run.progress:
+        from clinrag.progress import bars_allowed
+
+        if bars_allowed(run.progress):  # none inside clinrag.progress.quiet()
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(units), desc="reading (chunks)", unit="chunk")

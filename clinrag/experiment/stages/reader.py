@@ -149,7 +149,9 @@ class PriorsStage(Stage):
         every = [run.request(pid, var, run.config.retrieval.k) for pid in self.train for var in run.variables]
         every = [r for r in every if r.variable.type in (*chosen, *PRIOR_TYPES)]
         # one annotation of every passage retrieved; the decoder's passages are the first of them
-        wide = request_mentions([CellRequest(r.patient_id, r.variable, r.candidates) for r in every], None)
+        wide = request_mentions(
+            [CellRequest(r.patient_id, r.variable, r.candidates) for r in every], None, run.progress
+        )
         narrow = [m[: len(r.passages[: reader.max_passages])] for r, m in zip(every, wide, strict=True)]
         model = None
         if reader.values == "candidates":

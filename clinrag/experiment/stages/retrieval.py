@@ -97,7 +97,7 @@ class RetrievalStage(Stage):
         from clinrag.text.passages import build_passages
 
         config, cohort = run.config, run.cohort
-        run.store = build_passages(cohort, config.chunking)
+        run.store = build_passages(cohort, config.chunking, progress=run.progress)
         kind = reader_class(config.reader.type)
         if not kind.needs_retrieval:
             return
@@ -143,6 +143,7 @@ class RetrievalStage(Stage):
     def compute(self, run: Run, staging: Path) -> None:
         from clinrag.config import RetrievalSettings
         from clinrag.evaluation import BootstrapSpec
+        from clinrag.progress import progress_bar
         from clinrag.retrieval.base import retrieve
         from clinrag.retrieval.evaluation import evaluate_retriever
         from clinrag.retrieval.pipeline import make_retriever
@@ -160,7 +161,7 @@ class RetrievalStage(Stage):
                 ]
                 for v in run.variables
             }
-            for pid in self.patients
+            for pid in progress_bar(self.patients, enabled=run.progress, desc="retrieving", unit="patient")
         }
         atomic_write_json(staging / "hits.json", hits)
         if self.supervised:
@@ -178,6 +179,7 @@ class RetrievalStage(Stage):
                     evaluation.split,
                     tuple(config.retrieval.eval_ks),
                     BootstrapSpec(evaluation.bootstrap, seed=evaluation.seed),
+                    progress=run.progress,
                 )
             except ValueError:
                 metrics = None

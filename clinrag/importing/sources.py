@@ -1,0 +1,370 @@
+"""Reading export files into rows: delimited text (any delimiter, any Western encoding) and Excel workbooks.
+
+Every row keeps the line it starts on (for a workbook, its sheet row), so that each problem is reported as
+FILE:LINE. A row that cannot be decoded, or that has the wrong number of cells, is reported and left out; a
+file without a usable header stops the import.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinrag.errors import ClinragError
+from clinrag.importing.report import RowError
+
+Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
+"""A cell as read: text from a delimited file; text, a number, a boolean or a date from a workbook."""
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+DELIMITERS = ",;\t|"
+"""The delimiters detection chooses from."""
+# Western encodings a French export is written in when it is not UTF-8; charset-normalizer chooses among them
+# only, as over every code page it takes a short French text for Urdu (cp1006) or Cyrillic.
+_LEGACY_ENCODINGS = ["cp1252", "latin_1", "iso8859_15"]
+_SNIFF_CHARS = 64 * 1024
+_MAX_CELL_CHARS = 16 * 1024 * 1024
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that the encoding could not decode (surrogateescape)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file; None means "detect"."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+@dataclass
+class Row:
+    """A data row: the line it starts on and its cells by column name."""
+
+    line: int
+    cells: dict[str, Cell]
+
+
+@dataclass
+class Sheet:
+    """A file read as a table.
+
+    Attributes:
+        file: The path as given, used in reports.
+        header: Column names, in order.
+        rows: The data rows that could be read.
+        errors: The rows that could not (left out of ``rows``).
+        info: What import.json records of the file: path, sha256, format, encoding, delimiter, sheet.
+    """
+
+    file: str
+    header: list[str]
+    rows: list[Row] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_sheet(path: Path, options: ReadOptions) -> Sheet:
+    """Read a delimited text file or an Excel workbook (by its suffix) into rows.
+
+    Raises:
+        ClinragError: The file is missing, empty, of an unsupported format, or its header is unusable.
+    """
+    if not path.is_file():
+        raise ClinragError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".xls":
+        raise ClinragError(f"{path}: the old Excel format .xls is not read; save it as .xlsx or CSV")
+    sheet = (
+        _read_workbook(path, options.sheet) if suffix in EXCEL_SUFFIXES else _read_delimited(path, options)
+    )
+    sheet.info = {"path": str(path), "sha256": sha256_file(path), **sheet.info}
+    return sheet
+
+
+# ---------------------------------------------------------------------------------------------------------
+# encodings
+# ---------------------------------------------------------------------------------------------------------
+def codec_name(encoding: str) -> str:
+    """The canonical name of an encoding (``latin-1`` is ``iso8859-1``).
+
+    Raises:
+        ClinragError: Python knows no such encoding.
+    """
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise ClinragError(f"unknown encoding '{encoding}'") from None
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """The encoding of a text file: UTF-8 with or without a byte-order mark, UTF-16 with one, else the Western
+    code page charset-normalizer finds most likely; None when none decodes it."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_LEGACY_ENCODINGS).best()
+    return codec_name(best.encoding) if best is not None else None
+
+
+def decode_text(data: bytes, encoding: str | None, file: str) -> tuple[str, str, bool]:
+    """Decode a file's bytes, undecodable bytes kept as lone surrogates (``surrogateescape``) for the caller to
+    report where they are.
+
+    Args:
+        data: The file's bytes.
+        encoding: The encoding given, or None to detect it.
+        file: The file's name, for errors.
+
+    Returns:
+        The text (without a byte-order mark), the encoding, and whether it was detected.
+
+    Raises:
+        ClinragError: Detection found no encoding, or the one given is unknown.
+    """
+    detected = encoding is None
+    if encoding is None:
+        encoding = detect_encoding(data)
+        if encoding is None:
+            raise ClinragError(f"{file}: cannot detect the encoding; give it with --encoding")
+    else:
+        encoding = codec_name(encoding)
+    text = data.decode(encoding, errors="surrogateescape")
+    return text.removeprefix("\ufeff"), encoding, detected
+
+
+def undecodable_reason(text: str, encoding: str, detected_hint: str | None) -> str | None:
+    """Why a cell is unreadable when it holds bytes that ``encoding`` could not decode, else None."""
+    found = _UNDECODED.search(text)
+    if found is None:
+        return None
+    byte = ord(found.group()) - 0xDC00
+    hint = f" (the file looks like {detected_hint})" if detected_hint and detected_hint != encoding else ""
+    return f"byte 0x{byte:02x} is not valid {encoding}: wrong --encoding?{hint}"
+
+
+def read_text_file(path: Path, encoding: str | None) -> tuple[str, str]:
+    """Read a whole text file: its text (line ends made ``\\n``) and its encoding.
+
+    Raises:
+        ValueError: It cannot be read or decoded (the message is short and quotes no text).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"cannot read the file ({err.strerror})") from None
+    try:
+        text, encoding, _ = decode_text(data, encoding, path.name)
+    except ClinragError:
+        raise ValueError("cannot detect the file's encoding; give it with --encoding") from None
+    if _UNDECODED.search(text):
+        reason = undecodable_reason(text, encoding, detect_encoding(data))
+        raise ValueError(f"the file's {reason}")
+    return normalize_newlines(text), encoding
+
+
+def normalize_newlines(text: str) -> str:
+    """``\\r\\n`` and ``\\r`` made ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# delimited text
+# ---------------------------------------------------------------------------------------------------------
+def parse_delimiter(value: str) -> str:
+    """A delimiter option: one character, or ``\\t``/``tab`` for a tab.
+
+    Raises:
+        ClinragError: Not one character.
+    """
+    value = "\t" if value in ("\\t", "tab", "TAB") else value
+    if len(value) != 1:
+        raise ClinragError(f"delimiter must be one character (or 'tab'), got '{value}'")
+    return value
+
+
+def detect_delimiter(text: str, file: str) -> str:
+    """The delimiter of a delimited file: csv.Sniffer's guess over a sample when the sample reads consistently
+    with it (a header of two columns or more, every row as long as the header), else the first of
+    :data:`DELIMITERS` that does.
+
+    Raises:
+        ClinragError: No delimiter reads the sample consistently.
+    """
+    sample = text[:_SNIFF_CHARS]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = None
+    candidates = ([sniffed] if sniffed else []) + [d for d in DELIMITERS if d != sniffed]
+    for delimiter in candidates:
+        if _reads_consistently(sample, delimiter, truncated=len(text) > len(sample)):
+            return delimiter
+    raise ClinragError(f"{file}: cannot detect the delimiter; give it with --delimiter")
+
+
+def _reads_consistently(sample: str, delimiter: str, truncated: bool) -> bool:
+    try:
+        rows = [row for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if row]
+    except csv.Error:
+        return False
+    if truncated:
+        rows = rows[:-1]  # the sample may end inside the last row
+    return bool(rows) and len(rows[0]) >= 2 and all(len(row) == len(rows[0]) for row in rows)
+
+
+def _read_delimited(path: Path, options: ReadOptions) -> Sheet:
+    file = str(path)
+    data = path.read_bytes()
+    text, encoding, detected = decode_text(data, options.encoding, file)
+    delimiter = parse_delimiter(options.delimiter) if options.delimiter else detect_delimiter(text, file)
+    records = _records(text, delimiter, file)
+    if not records:
+        raise ClinragError(f"{file}: empty file (expected a header line)")
+    # what the file looks like, for the errors of an encoding given wrongly
+    hint = detect_encoding(data) if not detected and _UNDECODED.search(text) else None
+    header_line, raw_header = records[0]
+    header = _header(raw_header, header_line, file, encoding, hint)
+    sheet = Sheet(file, header)
+    for line, cells in records[1:]:
+        _add_text_row(sheet, line, cells, encoding, hint)
+    sheet.info = {
+        "format": "delimited",
+        "encoding": encoding,
+        "encoding_detected": detected,
+        "delimiter": delimiter,
+        "delimiter_detected": options.delimiter is None,
+    }
+    return sheet
+
+
+def _records(text: str, delimiter: str, file: str) -> list[tuple[int, list[str]]]:
+    """The non-blank records of a delimited text, each with the line it starts on."""
+    # a long report is one cell: lift csv's limit of 128 KiB a cell (process-wide, never lowered)
+    csv.field_size_limit(max(csv.field_size_limit(), _MAX_CELL_CHARS))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = []
+    start = 1
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                records.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise ClinragError(f"{file}:{start}: malformed CSV ({err})") from None
+    return records
+
+
+def _header(cells: list[str], line: int, file: str, encoding: str, hint: str | None) -> list[str]:
+    header = [cell.strip() or f"column {number}" for number, cell in enumerate(cells, start=1)]
+    for number, name in enumerate(header, start=1):
+        reason = undecodable_reason(name, encoding, hint)
+        if reason is not None:
+            raise ClinragError(f"{file}:{line}: header of column {number}: {reason}")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ClinragError(f"{file}:{line}: duplicate column(s) {', '.join(duplicates)}")
+    return header
+
+
+def _add_text_row(sheet: Sheet, line: int, cells: list[str], encoding: str, hint: str | None) -> None:
+    if len(cells) != len(sheet.header):
+        sheet.errors.append(
+            RowError(sheet.file, line, None, f"expected {len(sheet.header)} cells, found {len(cells)}")
+        )
+        return
+    bad = False
+    for name, cell in zip(sheet.header, cells, strict=True):
+        reason = undecodable_reason(cell, encoding, hint)
+        if reason is not None:
+            sheet.errors.append(RowError(sheet.file, line, name, reason))
+            bad = True
+    if not bad:
+        sheet.rows.append(Row(line, dict(zip(sheet.header, cells, strict=True))))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Excel workbooks
+# ---------------------------------------------------------------------------------------------------------
+def _read_workbook(path: Path, sheet_name: str | None) -> Sheet:
+    import openpyxl
+
+    file = str(path)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises zipfile, XML and its own errors for a damaged file
+        raise ClinragError(f"{file}: not a readable Excel workbook ({type(err).__name__})") from None
+    try:
+        if sheet_name is not None and sheet_name not in workbook.sheetnames:
+            raise ClinragError(f"{file}: no sheet '{sheet_name}' (sheets: {', '.join(workbook.sheetnames)})")
+        worksheet = workbook[sheet_name] if sheet_name else workbook.worksheets[0]
+        rows = [
+            (number, list(values))
+            for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), start=1)
+            if any(_filled(value) for value in values)
+        ]
+        title = worksheet.title
+    finally:
+        workbook.close()
+    # the header is the first row of two cells or more: a workbook may have a title above it
+    start = next((i for i, (_, values) in enumerate(rows) if sum(map(_filled, values)) >= 2), None)
+    if start is None:
+        raise ClinragError(f"{file}: sheet '{title}' has no header row (a row of two cells or more)")
+    rows = rows[start:]
+    header_line, raw_header = rows[0]
+    width = max(number for number, value in enumerate(raw_header, start=1) if _filled(value))
+    header = _header([_header_text(v) for v in raw_header[:width]], header_line, file, "utf-8", None)
+    sheet = Sheet(file, header, info={"format": "xlsx", "sheet": title, "header_row": header_line})
+    for number, values in rows[1:]:
+        extra = [v for v in values[width:] if _filled(v)]
+        if extra:
+            sheet.errors.append(RowError(file, number, None, f"cells beyond the header's {width} columns"))
+            continue
+        values = values[:width] + [None] * (width - len(values))
+        sheet.rows.append(Row(number, dict(zip(header, values, strict=True))))
+    return sheet
+
+
+def _filled(value: Cell) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _header_text(value: Cell) -> str:
+    return "" if value is None else str(value)
+
+
+def cell_text(value: Cell) -> str:
+    """A cell as text: ``""`` when empty, ``true``/``false`` for a boolean, a whole number without ``.0``, a
+    date or time in ISO form, text as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
