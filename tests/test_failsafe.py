@@ -201,8 +201,14 @@ def test_a_key_that_cannot_be_written_is_refused_before_the_cohort_is(cohort, tm
     )
     inside = one_error(capsys, *base, "--mapping", out / "key.json")
     assert inside.endswith("the key must not be written inside the output cohort (it would travel with it)")
+    earlier = tmp_path / "earlier_key.json"
+    earlier.write_text('{"seed": 7}', encoding="utf-8")
+    assert one_error(capsys, *base, "--mapping", earlier).startswith(
+        f"{earlier}: exists; a key is never overwritten"
+    )
+    assert earlier.read_text(encoding="utf-8") == '{"seed": 7}'
     assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["keys"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier_key.json", "keys"]
 
 
 # ---- 4. predictions that lack cells ------------------------------------------------------------------------------
@@ -241,6 +247,18 @@ def test_index_replaces_a_folder_only_with_overwrite_and_whole(cohort, tmp_path,
     succeeds(capsys, *args, "--overwrite")
     assert sorted(p.name for p in index.iterdir()) == ["index.json", "passages.jsonl"]
     assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no staging or old folder left beside it
+
+
+def test_a_broken_index_is_refused_in_one_line(cohort, tmp_path, capsys):
+    index = tmp_path / "index"
+    succeeds(capsys, "index", "--cohort", cohort, "--out", index, "--retriever", "bm25", "--quiet")
+    search = ["retrieve", "--cohort", cohort, "--index", index, "--patient", "P00001", "--variable", "age"]
+    (index / "index.json").write_text('{"settings": ', encoding="utf-8")
+    assert one_error(capsys, *search).startswith(f"{index / 'index.json'}: not readable JSON (")
+    (index / "index.json").write_text("[]", encoding="utf-8")
+    assert one_error(capsys, *search) == (
+        f"{index / 'index.json'}: no 'settings' mapping; rebuild the index with `clinrag index`"
+    )
 
 
 # ---- 6. a cohort with many errors ----------------------------------------------------------------------------------
@@ -322,6 +340,24 @@ def test_a_run_checks_every_input_before_its_first_stage(field, cohort, tmp_path
     assert not any(
         (tmp_path / "cache").iterdir()
     )  # no stage ran: not the cohort's, not the retriever's training
+
+
+def test_given_adapters_with_lora_training_are_refused_before_the_first_stage(cohort, tmp_path, capsys):
+    message = one_error(
+        capsys,
+        "run",
+        write_yaml(tmp_path / "config.yaml", {"training": {"reader": "lora"}}),
+        f"reader.adapter={tmp_path / 'adapter'}",
+        "--cohort",
+        cohort,
+        "--out",
+        tmp_path / "run",
+        "--cache",
+        tmp_path / "cache",
+    )
+    assert message.startswith("reader.adapter is set and training.reader=lora")
+    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
 # ---- 8. config errors ----------------------------------------------------------------------------------------------

@@ -438,7 +438,8 @@ def test_every_bad_row_is_reported_and_nothing_is_written(tmp_path, run_cli, exp
     notes[5][1] = "hier"  # line 8
     notes[8][2] = ""  # line 11: no type
     notes.append(["P04", "lundi 10 avril 2024", "urgences", "Note complémentaire."])  # line 14: a Wednesday
-    notes.append(["P04", "3/4/45", "urgences", "Note complémentaire."])  # line 15: a year in the future
+    # line 15: a year in the future (69 is 2069 with the pivot at 70: the furthest a two-digit year reaches)
+    notes.append(["P04", "3/4/69", "urgences", "Note complémentaire."])
     source = write_csv(tmp_path / "export.csv", HEADER, notes, ";", "cp1252")
     table_rows = [list(r) for r in TABLE_ROWS]
     table_rows[0][3] = "lacunaire ?"  # line 2: not a category
@@ -471,7 +472,7 @@ def test_every_bad_row_is_reported_and_nothing_is_written(tmp_path, run_cli, exp
         "YYYY-MM-DD, optionally with a time HH:MM)",
         f"error: {source}:11: column 'Nature': missing document type",
         f"error: {source}:14: column 'Date examen': 'lundi 10 avril 2024': 2024-04-10 is a mercredi, not a lundi",
-        f"error: {source}:15: column 'Date examen': '3/4/45': the two-digit year would be 2045; write the year "
+        f"error: {source}:15: column 'Date examen': '3/4/69': the two-digit year would be 2069; write the year "
         "in full",
         f"error: {registry}:2: column 'TOAST': not one of the categories (athérome, cardioembolique, lacune, "
         "indéterminé); add it to the mapping's synonyms",

@@ -122,6 +122,11 @@ def pseudonymize_command(
                 f"{mapping}: the key must not be written inside the output cohort (it would travel with it)"
             )
         check_output_file(mapping, "--mapping")
+        if mapping.exists():
+            raise ClinragError(
+                f"{mapping}: exists; a key is never overwritten (it may re-identify an earlier pseudonymized copy): "
+                "name a new file"
+            )
         if not mapping.parent.is_dir():
             raise ClinragError(f"{mapping}: its folder does not exist (create {mapping.parent} first)")
     cohort = load_cohort(cohort_dir)

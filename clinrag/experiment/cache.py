@@ -54,7 +54,7 @@ STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "retrieval": (
         (
             "clinrag.retrieval",
-            "clinrag.evaluation",
+            "clinrag.evaluation.bootstrap",  # retrieval's intervals; not the report, which changes no stage
             "clinrag.experiment.runner",
             "clinrag.experiment.stages.base",
             "clinrag.experiment.stages.retrieval",

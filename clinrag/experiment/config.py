@@ -114,17 +114,25 @@ class ExperimentConfig(PipelineSettings):
         else ``cohort.path``), the vocabulary's lexicon file, the merge recipe and its inputs
         (:func:`clinrag.merging.load_recipe`: config files only, no weight is read), and every model folder of
         the retriever and the reader (:meth:`check_models`; with a recipe, its merged model replaces
-        ``reader.model``, which is then not checked).
+        ``reader.model``, which is then not checked), and given adapters with ``training.reader=lora``.
 
         Raises:
             ClinragError: One line naming the path, what is wrong and the field.
         """
+        from clinrag.generation.base import reader_class
         from clinrag.merging import load_recipe
         from clinrag.text.vocabulary import lexicon_file
 
         cohort = cohort_dir or self.cohort.path
         if cohort is not None and not Path(cohort).is_dir():
             raise ClinragError(f"{cohort}: cohort folder not found")
+        kind = reader_class(self.reader.type)
+        tunes = kind.needs_retrieval and kind.learns_from_table and self.training.reader == "lora"
+        if tunes and self.reader.adapter:
+            raise ClinragError(
+                "reader.adapter is set and training.reader=lora: train new adapters (unset reader.adapter) or use "
+                "the given ones (training.reader=none)"
+            )
         if self.vocabulary.lexicon:
             lexicon_file(self.vocabulary.lexicon)
         if self.merge:

@@ -103,7 +103,14 @@ def load_index(folder: str | Path, cohort: Cohort) -> tuple[RetrievalSettings, P
     meta_file = folder / "index.json"
     if not meta_file.is_file():
         raise ClinragError(f"{folder}: not an index folder (no index.json; build one with `clinrag index`)")
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ClinragError(
+            f"{meta_file}: not readable JSON ({error}); rebuild the index with `clinrag index`"
+        ) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("settings"), dict):
+        raise ClinragError(f"{meta_file}: no 'settings' mapping; rebuild the index with `clinrag index`")
     if meta.get("documents_sha256") != documents_fingerprint(cohort):
         raise ClinragError(
             f"{folder}: built from other documents than this cohort's; rebuild it with `clinrag index`"

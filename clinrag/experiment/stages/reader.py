@@ -46,12 +46,7 @@ class ReaderStage(Stage):
     def execute(self, run: Run) -> None:
         from clinrag.generation.reader import decoder_variables
 
-        reader = run.config.reader
-        if reader.adapter:
-            raise ClinragError(
-                "reader.adapter is set and training.reader=lora: train new adapters (unset reader.adapter) or use "
-                "the given ones (training.reader=none)"
-            )
+        reader = run.config.reader  # a given reader.adapter was refused by ExperimentConfig.check_inputs
         self.identity = run.reader_identity()
         self.train = run.cohort.split_patients("train")
         if not self.train:
