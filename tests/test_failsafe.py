@@ -240,10 +240,11 @@ def test_index_replaces_a_folder_only_with_overwrite_and_whole(cohort, tmp_path,
     index = tmp_path / "index"
     index.mkdir()
     (index / "embeddings.npy").write_bytes(b"an earlier dense index")
+    (index / "index.json").write_text("{}")
     args = ["index", "--cohort", cohort, "--out", index, "--retriever", "bm25", "--quiet"]
     message = one_error(capsys, *args)
     assert message == f"{index}: exists and is not empty (pass --overwrite to replace it)"
-    assert [p.name for p in index.iterdir()] == ["embeddings.npy"]
+    assert sorted(p.name for p in index.iterdir()) == ["embeddings.npy", "index.json"]
     succeeds(capsys, *args, "--overwrite")
     assert sorted(p.name for p in index.iterdir()) == ["index.json", "passages.jsonl"]
     assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no staging or old folder left beside it
@@ -400,3 +401,141 @@ def test_every_config_error_is_shown_in_plain_words_with_its_file_and_line(cohor
     lines = refused(capsys, "run", bad, *many, "--cohort", cohort, "--out", tmp_path / "run")
     assert len(lines) == 11 and lines[-1] == "… and 9 more errors"  # 5 + 14, 10 shown
     assert not (tmp_path / "run").exists()
+
+
+# ---- 9. outputs that would destroy an input, and --overwrite of what clinrag did not write -----------------------
+def cohort_copy(cohort: Path, folder: Path) -> Path:
+    folder.mkdir()
+    for source in cohort.iterdir():
+        (folder / source.name).write_bytes(source.read_bytes())
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(cohort, tmp_path, capsys):
+    mine = cohort_copy(cohort, tmp_path / "mine")
+    before = snapshot(mine)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text("{}")
+    assert one_error(capsys, "fill", "--cohort", mine, "--run", run_dir, "--out", mine) == (
+        f"{mine}: is the cohort; --out must name another path (it would be overwritten)"
+    )
+    assert one_error(capsys, "fill", "--cohort", mine, "--run", run_dir, "--out", run_dir).startswith(
+        f"{run_dir}: is the run;"
+    )
+    assert one_error(capsys, "run", "configs/default.yaml", "--cohort", mine, "--out", mine).startswith(
+        f"{mine}: is the cohort;"
+    )
+    assert one_error(capsys, "run", "configs/default.yaml", "--cohort", mine, "--out", tmp_path).startswith(
+        f"{tmp_path}: holds the cohort ("
+    )
+    index = ["index", "--cohort", mine, "--retriever", "bm25", "--out", mine, "--overwrite"]
+    assert one_error(capsys, *index).startswith(f"{mine}: is the cohort;")
+    assert one_error(capsys, "baseline", "--cohort", mine, "--out", mine / "table.csv").startswith(
+        f"{mine / 'table.csv'}: is the cohort's table.csv;"
+    )
+    predictions = tmp_path / "p.csv"
+    succeeds(capsys, "baseline", "--cohort", mine, "--out", predictions)
+    kept = predictions.read_bytes()
+    evaluate = ["evaluate", "--cohort", mine, "--predictions", predictions, "--out", predictions]
+    assert one_error(capsys, *evaluate).startswith(f"{predictions}: is the predictions;")
+    assert predictions.read_bytes() == kept
+    assert snapshot(mine) == before
+
+
+def test_overwrite_replaces_only_what_clinrag_wrote(cohort, tmp_path, capsys):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "important.txt").write_text("mine")
+    synth = ["synth", "--patients", "3", "--overwrite", "--out"]
+    assert one_error(capsys, *synth, notes).startswith(f"{notes}: holds files clinrag did not write (no ")
+    assert (notes / "important.txt").read_text() == "mine"
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("mine")
+    assert one_error(capsys, *synth, a_file) == f"{a_file}: is a file, but --out names the folder to write"
+    assert a_file.read_text() == "mine"
+    run = ["run", "configs/default.yaml", "--cohort", cohort, "--out", notes]
+    assert one_error(capsys, *run).startswith(f"{notes}: holds files clinrag did not write (no manifest.json")
+    succeeds(capsys, *synth, tmp_path / "syn")  # absent: written
+    succeeds(capsys, *synth, tmp_path / "syn")  # a cohort clinrag wrote: replaced
+
+
+def test_a_cache_that_is_a_file_is_refused_before_any_work(cohort, tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "cache.txt"
+    a_file.write_text("")
+    run = ["run", "configs/default.yaml", "--cohort", cohort, "--out", tmp_path / "run"]
+    assert (
+        one_error(capsys, *run, "--cache", a_file)
+        == f"{a_file}: is a file, but --cache names the folder to write"
+    )
+    monkeypatch.setenv("CLINRAG_CACHE_DIR", str(a_file))
+    assert (
+        one_error(capsys, *run)
+        == f"{a_file / 'runs'}: cannot be written ($CLINRAG_CACHE_DIR): {a_file} is a file"
+    )
+    fill = ["fill", "--cohort", cohort, "--run", tmp_path / "r", "--out", tmp_path / "filled"]
+    assert one_error(capsys, *fill).endswith(f"{a_file} is a file")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "filled").exists()
+
+
+def test_an_encoder_given_as_the_reader_is_refused_before_any_work(cohort, tmp_path, capsys):
+    encoder = broken_model(tmp_path / "e5", "none")
+    (encoder / "config.json").write_text('{"architectures": ["BertModel"], "model_type": "bert"}')
+    run = [
+        "run",
+        "configs/default.yaml",
+        f"reader.model={encoder}",
+        "--cohort",
+        cohort,
+        "--out",
+        tmp_path / "r",
+    ]
+    assert one_error(capsys, *run, "--cache", tmp_path / "cache") == (
+        f"{encoder}: not a causal language model (*ForCausalLM) for the decoder (reader.model): its config.json "
+        "names BertModel"
+    )
+    embedded = [
+        "run",
+        "configs/default.yaml",
+        "reader.model=embedded:multilingual-e5-small",
+        "--cohort",
+        cohort,
+    ]
+    assert one_error(capsys, *embedded, "--out", tmp_path / "r", "--cache", tmp_path / "cache") == (
+        "embedded:multilingual-e5-small: is a sentence encoder, not a decoder (decoder (reader.model))"
+    )
+    assert not (tmp_path / "r").exists()
+    assert not any((tmp_path / "cache").iterdir())  # no stage ran
+
+
+# ---- 10. messages that would quote patient text ------------------------------------------------------------------
+def test_a_cell_of_free_text_is_not_quoted_and_a_short_one_is(cohort, tmp_path, capsys):
+    mine = cohort_copy(cohort, tmp_path / "mine")
+    header, first, second, *rest = (mine / "table.csv").read_text(encoding="utf-8").splitlines()
+    column = header.split(",").index("thrombolyse")
+    cells = first.split(",")
+    cells[column] = "Mme Dupont refuse le traitement"
+    other = second.split(",")
+    other[column] = "peut-être"
+    (mine / "table.csv").write_text("\n".join([header, ",".join(cells), ",".join(other), *rest]) + "\n")
+    lines = refused(capsys, "validate", mine)
+    assert "Dupont" not in "\n".join(lines)
+    assert (
+        f"error: {mine}/table.csv:2: field 'thrombolyse': a value of 31 characters is not a boolean"
+        in lines[0]
+    )
+    assert "'peut-être' is not a boolean" in lines[1]
+
+
+def test_a_todo_description_is_a_warning(cohort, tmp_path, capsys):
+    mine = cohort_copy(cohort, tmp_path / "mine")
+    text = (mine / "variables.yaml").read_text(encoding="utf-8")
+    variables = yaml.safe_load(text)
+    variables["variables"][0]["description"] = "TODO: décrire la variable"
+    (mine / "variables.yaml").write_text(yaml.safe_dump(variables, allow_unicode=True), encoding="utf-8")
+    err = succeeds(capsys, "validate", mine)
+    assert "field 'description': still a TODO" in err

@@ -427,6 +427,118 @@ def test_text_folder_reports_missing_and_undecodable_files(tmp_path, run_cli, ex
     assert not (tmp_path / "out").exists()
 
 
+def test_a_legacy_encoding_given_for_a_utf8_file_is_refused(tmp_path, run_cli, export_dir):
+    # cp1252 would read "déficit" as "dÃ©ficit": a file that decodes as UTF-8 and has accents is refused
+    source = write_csv(tmp_path / "export_utf8.csv", HEADER, NOTES, ";", "utf-8")
+    variables = export_dir / "variables.yaml"
+    for given in ("cp1252", "latin-1"):
+        result = run_cli(
+            "import", source, "--encoding", given, "--variables", variables, "--out", tmp_path / "o"
+        )
+        assert result.code == 2 and result.stderr.splitlines() == [
+            f"error: {source}: the file decodes as UTF-8; --encoding {given} would misread its accents: drop "
+            "--encoding or pass utf-8"
+        ]
+    assert not (tmp_path / "o").exists()
+    # ASCII only: cp1252 reads it as UTF-8 does, nothing to refuse
+    ascii_notes = [[p, d, k, "Note de suivi, RAS."] for p, d, k, _ in NOTES]
+    plain = write_csv(tmp_path / "ascii.csv", HEADER, ascii_notes, ";", "utf-8")
+    result = run_cli(
+        "import", plain, "--encoding", "cp1252", "--variables", variables, "--out", tmp_path / "o"
+    )
+    assert result.code == 0, result.stderr
+    # the table's encoding comes from the mapping, and is named as such
+    registry = write_csv(tmp_path / "registre.csv", TABLE_HEADER, TABLE_ROWS, ";", "utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("table:\n  encoding: cp1252\n", encoding="utf-8")
+    result = run_cli(
+        "import",
+        export_dir / "export.csv",
+        "--table",
+        registry,
+        "--mapping",
+        mapping,
+        "--out",
+        tmp_path / "p",
+    )
+    assert result.code == 2 and result.stderr.splitlines() == [
+        f"error: {registry}: the file decodes as UTF-8; the mapping's table.encoding cp1252 would misread its "
+        "accents: drop the mapping's table.encoding or pass utf-8"
+    ]
+    # a folder's text files: each one a row error of the manifest
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "cr.txt").write_text("Déficit brachio-facial gauche.", encoding="utf-8")
+    write_csv(
+        folder / "manifest.csv", ["fichier", "IPP", "date"], [["cr.txt", "P01", "02/06/2024"]], ";", "utf-8"
+    )
+    result = run_cli(
+        "import", folder, "--encoding", "cp1252", "--variables", variables, "--out", tmp_path / "q"
+    )
+    assert result.code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"error: {folder / 'manifest.csv'}:2: column 'fichier': the file decodes as UTF-8; --encoding cp1252 "
+        "would misread its accents: drop --encoding or pass utf-8"
+    )
+
+
+def test_a_ragged_row_keeps_the_detected_delimiter(tmp_path, run_cli, export_dir):
+    lines = ["IPP;Date examen;Nature;Compte rendu"]
+    lines += [f"{p};{d};{k};{t.replace(chr(10), ' ')}" for p, d, k, t in NOTES if ";" not in t]
+    lines.insert(4, "P02;03/05/2024;lettre de sortie;Sténose carotidienne; endartériectomie programmée.")
+    source = tmp_path / "export.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    variables = export_dir / "variables.yaml"
+    result = run_cli("import", source, "--variables", variables, "--out", tmp_path / "o")
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {source}:5: expected 4 cells, found 5",
+        "error: 1 unreadable row(s); nothing written (--skip-bad-rows imports the rest)",
+    ]
+    result = run_cli("import", source, "--variables", variables, "--out", tmp_path / "o", "--skip-bad-rows")
+    assert result.code == 0, result.stderr
+    assert "delimiter ';' (detected)" in result.stdout and f"{len(lines) - 2} documents" in result.stdout
+
+
+def test_an_empty_or_header_only_file_is_one_line(tmp_path, run_cli, export_dir):
+    variables = export_dir / "variables.yaml"
+    empty = tmp_path / "vide.csv"
+    empty.write_bytes(b"")
+    blank = tmp_path / "blanc.csv"
+    blank.write_bytes(b"\xef\xbb\xbf\r\n\r\n")
+    for path in (empty, blank):
+        result = run_cli("import", path, "--variables", variables, "--out", tmp_path / "o")
+        assert result.code == 2 and result.stderr.splitlines() == [f"error: {path}: empty file"]
+    # a header and no row: one line, not "the patient has no document" for each patient of the table
+    header_only = write_csv(tmp_path / "export.csv", HEADER, [], ";", "cp1252")
+    result = run_cli("import", header_only, "--table", export_dir / "registre.csv", "--out", tmp_path / "o")
+    assert result.code == 2
+    assert result.stderr.splitlines() == [f"error: {header_only}: no rows under the header"]
+    table = write_csv(tmp_path / "registre.csv", TABLE_HEADER, [], ";", "utf-8")
+    result = run_cli("import", export_dir / "export.csv", "--table", table, "--out", tmp_path / "o")
+    assert result.code == 2 and result.stderr.splitlines() == [f"error: {table}: no rows under the header"]
+    workbook = write_xlsx(tmp_path / "export.xlsx", {"Comptes rendus": [HEADER]})
+    result = run_cli("import", workbook, "--variables", variables, "--out", tmp_path / "o")
+    assert result.code == 2 and result.stderr.splitlines() == [f"error: {workbook}: no rows under the header"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_folder_where_a_file_is_expected(tmp_path, run_cli, export_dir):
+    folder = tmp_path / "dossier"
+    folder.mkdir()
+    export, variables = export_dir / "export.csv", export_dir / "variables.yaml"
+    for args in (
+        [export, "--table", folder],
+        [export, "--variables", folder],
+        [export, "--variables", variables, "--mapping", folder],
+        [folder, "--variables", variables, "--manifest", folder],
+    ):
+        result = run_cli("import", *args, "--out", tmp_path / "o")
+        assert result.code == 2 and result.stderr.splitlines() == [
+            f"error: {folder}: is a folder, not a file"
+        ]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # bad rows: FILE:LINE: column 'C': why, exit 2, nothing written, no text of a note
 # ---------------------------------------------------------------------------------------------------------
@@ -487,26 +599,36 @@ def test_every_bad_row_is_reported_and_nothing_is_written(tmp_path, run_cli, exp
     assert SECRET not in result.stderr and "lacunaire" not in result.stderr and "P99" not in result.stderr
 
 
-def test_wrong_encoding_is_reported_with_the_column(tmp_path, run_cli, export_dir):
-    source = write_csv(tmp_path / "export.csv", HEADER, NOTES[3:5], ";", "cp1252")
-    result = run_cli(
-        "import",
-        source,
-        "--encoding",
-        "utf-8",
-        "--variables",
-        export_dir / "variables.yaml",
-        "--out",
-        tmp_path / "out",
-    )
+def test_wrong_encoding_is_one_line_for_the_file(tmp_path, run_cli, export_dir):
+    # 33 notes written in cp1252, read with --encoding utf-8: every row fails alike; one line says so (the first
+    # bad line, how many rows, what the file looks like), not 20 identical lines and a count of cells
+    notes = [[f"P{i:02d}", d, k, t] for i, (_, d, k, t) in enumerate(NOTES * 3)]
+    source = write_csv(tmp_path / "export.csv", HEADER, notes, ";", "cp1252")
+    args = ["import", source, "--encoding", "utf-8", "--variables", export_dir / "variables.yaml"]
+    result = run_cli(*args, "--out", tmp_path / "out")
     assert result.code == 2
-    assert result.stderr.splitlines()[:2] == [
-        f"error: {source}:2: column 'Compte rendu': byte 0xe9 is not valid utf-8: wrong --encoding? (the file "
-        "looks like cp1252)",
-        f"error: {source}:3: column 'Compte rendu': byte 0xe9 is not valid utf-8: wrong --encoding? (the file "
-        "looks like cp1252)",
+    assert result.stderr.splitlines() == [
+        f"error: {source}: 33 of 33 rows hold bytes that are not valid utf-8, the first on line 2 (column "
+        "'Compte rendu': byte 0xe9): wrong --encoding? (the file looks like cp1252)",
+        "error: 33 unreadable row(s); nothing written (--skip-bad-rows imports the rest)",
     ]
     assert not (tmp_path / "out").exists()
+    # with rows that decode, --skip-bad-rows skips the others: one line on screen, each row in import.json
+    notes += [
+        ["P90", "02/06/2024", "urgences", "Note sans accent."],
+        ["P91", "03/06/2024", "urgences", "RAS."],
+    ]
+    write_csv(source, HEADER, notes, ";", "cp1252")
+    result = run_cli(*args, "--out", tmp_path / "out", "--skip-bad-rows")
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"skipped: {source}: 33 of 35 rows hold bytes that are not valid utf-8, the first on line 2 (column "
+        "'Compte rendu': byte 0xe9): wrong --encoding? (the file looks like cp1252)"
+    ]
+    assert "33 bad row(s) skipped" in result.stdout
+    record = json.loads((tmp_path / "out" / "import.json").read_text(encoding="utf-8"))
+    assert len(record["skipped"]) == 33 and record["skipped"][1]["line"] == 4
+    assert record["counts"]["documents"] == 2
 
 
 def test_more_than_twenty_bad_rows_are_cut_short(tmp_path, run_cli, export_dir):
@@ -562,14 +684,28 @@ def test_output_folder_refusals_and_overwrite(tmp_path, run_cli, export_dir):
     )
     result = run_cli(*args, "--out", afile, "--overwrite")
     assert result.code == 2 and afile.read_text() == "x"
+    # --overwrite replaces a cohort folder (one with documents.jsonl or import.json), never another folder
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "thèse.docx").write_text("mon travail")
+    result = run_cli(*args, "--out", notes)
+    assert result.code == 2 and "exists and is not empty; use --overwrite to replace it" in result.stderr
+    result = run_cli(*args, "--out", notes, "--overwrite")
+    assert result.code == 2 and result.stderr.strip() == (
+        f"error: {notes}: holds files clinrag did not write (no documents.jsonl or import.json); --overwrite "
+        "replaces only a cohort folder"
+    )
+    assert (notes / "thèse.docx").read_text() == "mon travail"
     out = tmp_path / "cohort"
-    out.mkdir()
+    assert run_cli(*args, "--out", out).code == 0
     (out / "old.txt").write_text("old")
     result = run_cli(*args, "--out", out)
     assert result.code == 2 and "exists and is not empty; use --overwrite to replace it" in result.stderr
     assert (out / "old.txt").exists()
     result = run_cli(*args, "--out", out, "--overwrite")
     assert result.code == 0 and not (out / "old.txt").exists() and (out / "documents.jsonl").is_file()
+    (out / "import.json").unlink()  # a cohort by its documents.jsonl alone
+    assert run_cli(*args, "--out", out, "--overwrite").code == 0
     result = run_cli(*args, "--out", export_dir, "--overwrite")  # would delete the export itself
     assert result.code == 2 and "holds the input" in result.stderr and (export_dir / "export.csv").exists()
 
@@ -669,6 +805,46 @@ def test_table_columns_must_match_the_variables(tmp_path, run_cli, export_dir):
     assert "column(s) NIHSS entrée, Glycémie match no variable of variables.yaml" in result.stderr
 
 
+def test_sheet_is_the_exports_and_table_sheet_the_tables(tmp_path, run_cli, export_dir):
+    table = [["Registre AVC 2024"], TABLE_HEADER, *TABLE_ROWS]
+    registry = write_xlsx(
+        tmp_path / "registre.xlsx", {"Lisez-moi": [["Saisie", "par l'ARC"]], "Registre": table}
+    )
+    export = export_dir / "export.csv"
+    out = tmp_path / "cohort"
+    result = run_cli("import", export, "--table", registry, "--sheet", "Registre", "--out", out)
+    assert result.code == 2 and result.stderr.splitlines() == [
+        f"error: --sheet: {export} is not a workbook; the table's sheet is --table-sheet"
+    ]
+    result = run_cli("import", export, "--table", registry, "--table-sheet", "Registre", "--out", out)
+    assert result.code == 0, result.stderr
+    assert [r["nihss_entree"] for r in read_rows(out / "table.csv")] == ["14", "6", "3", "4", "9"]
+    result = run_cli(
+        "import",
+        export,
+        "--table",
+        export_dir / "registre.csv",
+        "--table-sheet",
+        "Registre",
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.code == 2 and result.stderr.splitlines() == [
+        f"error: --table-sheet: {export_dir / 'registre.csv'} is not a workbook"
+    ]
+    result = run_cli(
+        "import",
+        export,
+        "--variables",
+        export_dir / "variables.yaml",
+        "--table-sheet",
+        "R",
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.code == 2 and result.stderr.splitlines() == ["error: --table-sheet: no --table given"]
+
+
 def test_help_shows_an_example(run_cli):
     result = run_cli("import", "--help")
     assert (
@@ -726,6 +902,9 @@ def test_starter_variables_types_and_normalized_table(tmp_path, run_cli, export_
         "TODO: décrire la variable (colonne « mRS 3 mois »"
     )
     assert drafted["mrs_3_mois"]["description"].endswith("valeurs observées de 0 à 6")
+    assert all(
+        v["description"].startswith("TODO") for v in drafted.values()
+    )  # `clinrag validate` warns on them
     table = read_rows(out / "table.csv")
     assert [r["fumeur"] for r in table] == ["true", "false", "false", "", "true"]
     assert [r["fa_connue"] for r in table] == ["true", "false", "true", "false", "true"]
@@ -759,6 +938,101 @@ def test_edited_draft_is_imported_again_in_place(tmp_path, run_cli, export_dir):
     assert "next: `clinrag validate" in result.stdout
     assert list(read_rows(out / "table.csv")[0])[:2] == ["patient_id", "nihss_admission"]
     assert load_cohort(out).variable("nihss_admission").maximum == 42
+
+
+def test_draft_types_a_column_by_most_of_its_values_and_reports_the_others(tmp_path, run_cli, export_dir):
+    # one bad cell no longer makes NIHSS a text, a glycemia a text or a thrombolysis a category: the column has
+    # the type most of its values have, and the other cells are row errors to correct
+    header = ["IPP", "NIHSS entrée", "Thrombolyse", "Glycémie (mmol/L)", "Date AVC", "Commentaire"]
+    rows = [
+        ["P01", "14", "oui", "6,2", "02/06/2024", "Dr Martin"],
+        ["P02", "6", "non", "7,9 mmol/L", "1er mai 2024", ""],
+        ["P03", "3", "peut-être", "5,4", "10/04/2024", "revu en HDJ"],
+        ["P04", "4", "N", "7,2", "15 mars 2024", ""],
+        ["P05", "9", "vrai", "1,1 g/L", "2024-02-20", ""],
+        ["P06", "douze", "non", "6,8", "05/01/2024", ""],
+    ]
+    registry = write_csv(tmp_path / "registre.csv", header, rows, ";", "cp1252")
+    out = tmp_path / "cohort"
+    result = run_cli("import", export_dir / "export.csv", "--table", registry, "--out", out)
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {registry}:4: column 'Thrombolyse': not a boolean (oui/non, vrai/faux, o/n, 1/0, x, or a "
+        "synonym of the mapping); the draft makes the column a boolean, as 5 of its 6 values are",
+        f"error: {registry}:6: column 'Glycémie (mmol/L)': not a number in the variable's units (mmol/L); the "
+        "draft makes the column a number, as 5 of its 6 values are",
+        f"error: {registry}:7: column 'NIHSS entrée': not an integer; the draft makes the column an integer, as "
+        "5 of its 6 values are",
+        "error: 3 unreadable row(s); nothing written (--skip-bad-rows imports the rest)",
+    ]
+    assert "douze" not in result.stderr and "peut-être" not in result.stderr
+    result = run_cli(
+        "import", export_dir / "export.csv", "--table", registry, "--out", out, "--skip-bad-rows"
+    )
+    assert result.code == 0, result.stderr
+    drafted = {v["name"]: v for v in yaml.safe_load((out / "variables.yaml").read_text("utf-8"))["variables"]}
+    assert {name: (v["type"], v.get("unit")) for name, v in drafted.items()} == {
+        "nihss_entree": ("integer", None),
+        "thrombolyse": ("boolean", None),
+        "glycemie_mmol_l": ("number", "mmol/L"),  # the unit the cells carry
+        "date_avc": ("date", None),
+        "commentaire": ("text", None),  # two different comments: no category
+    }
+    assert drafted["nihss_entree"]["description"].endswith("valeurs observées de 3 à 14")
+    table = read_rows(out / "table.csv")
+    assert [r["patient_id"] for r in table] == ["P01", "P02", "P04"]
+    assert [r["glycemie_mmol_l"] for r in table] == ["6.2", "7.9", "7.2"]  # not "7,2"
+    assert [r["thrombolyse"] for r in table] == ["true", "false", "false"]
+    assert run_cli("validate", out).code == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "unit"),
+    [
+        (["14", "6", "3", "4", "9", "douze"], "integer", None),  # 5 of 6
+        (["14", "6", "3", "douze"], "text", None),  # 3 of 4: no large majority
+        (["14", "6", "douze"], "text", None),  # fewer than 3 values of the type
+        (["6,2", "7,9", "5,4", "6,4 g/L", "6,8"], "number", "g/L"),  # the unit one cell carries
+        (["1,12 g/L", "0,98", "1,45 g/L", "1,3"], "number", "g/L"),
+        (["oui", "non", "O", "N", "vrai", "peut-être"], "boolean", None),
+        (["02/06/2024", "1er mai 2024", "10/04/2024", "2024-02-20", "transféré"], "date", None),
+        (["0", "1", "2", "1", "0", "6"], "integer", None),  # all read as integers: not a boolean with errors
+    ],
+)
+def test_draft_type_is_the_large_majority(values, kind, unit):
+    var = guess_variable("v", "V", values)
+    assert (var.type, var.unit) == (kind, unit)
+    assert var.description.startswith("TODO")
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (["F", "M", "M", "F", "M"], "category"),
+        (["AVC", "AIT", "AVC", "AVC", "AIT", "AVC"], "category"),
+        (["retour à domicile", "rééducation", "retour à domicile", "rééducation"], "category"),
+        (["Dr Martin", "revu en HDJ", "", "", "", ""], "text"),  # each once: not categories
+        (["Dr Martin", "Dr Durand", "Mme Petit", "RAS", "à revoir", "appel famille"], "text"),
+        (["F", "M", "M"], "text"),  # 1.5 times each on average: too few to tell
+        (["revu en consultation à 3 mois", "pas de suivi prévu"] * 3, "text"),  # free text, if repeated
+    ],
+)
+def test_draft_category_needs_values_that_repeat_and_are_no_free_text(values, kind):
+    assert guess_variable("commentaire", "Commentaire", values).type == kind
+
+
+def test_every_drafted_description_starts_with_todo():
+    drafts = [
+        guess_variable("v", "V", ["oui", "non"]),
+        guess_variable("v", "V", ["1,5", "2"]),
+        guess_variable("v", "V", ["F", "M", "F", "M"]),
+        guess_variable("v", "V", ["texte libre"]),
+        guess_variable("v", "V", []),
+        guess_variable("v", "V", ["CE", "CE"], {"cardioembolique": ["CE"]}),
+        guess_variable("v", "V", ["faite"], {"true": ["faite"]}),
+    ]
+    assert {var.type for var in drafts} == {"boolean", "number", "category", "text"}
+    assert all(var.description.startswith("TODO: ") for var in drafts)
 
 
 def test_draft_takes_the_mapping_synonyms():

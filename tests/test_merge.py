@@ -423,6 +423,13 @@ def test_cli_malformed_yaml_non_empty_out_and_overwrite(llamas, tmp_path, run_cl
     (out / "keep.txt").write_text("x", encoding="utf-8")
     result = run_cli("merge", recipe, "--out", out, "--quiet")
     assert result.code == 2 and "not empty" in result.stderr and (out / "keep.txt").is_file()
+    result = run_cli("merge", recipe, "--out", out, "--overwrite", "--quiet")  # not a merge: never replaced
+    assert (
+        result.code == 2
+        and "holds files clinrag did not write" in result.stderr
+        and (out / "keep.txt").is_file()
+    )
+    (out / "clinrag_merge.json").write_text("{}", encoding="utf-8")  # an earlier merge's folder
     result = run_cli("merge", recipe, "--out", out, "--overwrite", "--quiet")
     assert result.code == 0, result.stderr
     assert not (out / "keep.txt").exists() and (out / "model.safetensors").is_file()

@@ -53,8 +53,10 @@ def synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output directory."),
 ) -> None:
     """Generate a synthetic French longitudinal stroke cohort (documents, table, splits, gold evidence and PHI)."""
+    from clinrag.io import check_output_folder
     from clinrag.synth import write_synthetic_cohort
 
+    check_output_folder(out_dir, "--out", overwrite, marks=("documents.jsonl",))
     cohort = write_synthetic_cohort(out_dir, patients, seed=seed, overwrite=overwrite)
     out.print(
         f"wrote {out_dir}: {len(cohort.patients)} patients, {len(cohort.documents)} documents, "

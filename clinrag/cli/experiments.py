@@ -36,12 +36,18 @@ def run_command(
     and gives the same files."""
     from clinrag.experiment.config import load_experiment
     from clinrag.experiment.runner import run_experiment
-    from clinrag.io import check_output_folder
+    from clinrag.io import check_cache_folder, check_output_folder
 
-    check_output_folder(out_dir, "--out")
     config = load_experiment(
         config_file, [*(overrides or []), *(["report.with_text=true"] if with_text else [])]
     )
+    check_output_folder(
+        out_dir,
+        "--out",
+        inputs={"the cohort": cohort_dir or config.cohort.path},
+        marks=("manifest.json", "config.yaml"),
+    )
+    check_cache_folder(cache_dir)
     result = run_experiment(config, out_dir, cohort_dir, cache_dir, progress=not quiet)
     overall = result.metrics["overall"]
     low, high = overall["accuracy_ci"]
@@ -78,9 +84,10 @@ def grid_command(
     """Run every combination of the axes (resumable), then a results table (Markdown, CSV, LaTeX) with 95%
     intervals and paired bootstrap tests against the reference, and a figure (PNG)."""
     from clinrag.experiment.grid import run_grid
-    from clinrag.io import check_output_folder
+    from clinrag.io import check_cache_folder, check_output_folder
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(out_dir, "--out", inputs={"the cohort": cohort_dir})
+    check_cache_folder(cache_dir)
     if with_text:
         overrides = [*(overrides or []), "report.with_text=true"]
     summary = run_grid(
@@ -118,7 +125,7 @@ def merge_command(
     from clinrag.io import check_output_folder
     from clinrag.merging import build_merge, load_recipe
 
-    check_output_folder(out_dir, "--out", overwrite)
+    check_output_folder(out_dir, "--out", overwrite, marks=("clinrag_merge.json",))
     recipe = load_recipe(recipe_file, seed=seed)
     folder = build_merge(recipe, out_dir, overwrite=overwrite, progress=not quiet)
     out.print(
@@ -148,9 +155,15 @@ def fill_command(
 ) -> None:
     """Apply a trained run to patients without values: the filled table, every value with its evidence."""
     from clinrag.experiment.fill import fill_table
-    from clinrag.io import check_output_folder
+    from clinrag.io import check_cache_folder, check_output_folder
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(
+        out_dir,
+        "--out",
+        inputs={"the cohort": cohort_dir, "the run": run_dir},
+        marks=("manifest.json", "predictions.csv"),
+    )
+    check_cache_folder(None)
     summary = fill_table(
         cohort_dir, run_dir, out_dir, patients.value, progress=not quiet, with_text=with_text
     )

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from clinrag.cli._app import PIPELINE_CONFIG, QUIET_OPTION, SET_OPTION, Patients, app, out, pipeline_settings
+from clinrag.cli._app import (
+    PIPELINE_CONFIG,
+    QUIET_OPTION,
+    SET_OPTION,
+    Patients,
+    app,
+    cohort_inputs,
+    out,
+    pipeline_settings,
+)
 from clinrag.errors import ClinragError
 
 
@@ -28,10 +37,17 @@ def train_reader_command(
     from clinrag.generation.base import build_reader
     from clinrag.generation.lora import train_lora, training_pairs
     from clinrag.io import check_output_folder
+    from clinrag.retrieval.base import check_ready
     from clinrag.retrieval.pipeline import prepare_retrieval
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(
+        out_dir,
+        "--out",
+        inputs=cohort_inputs(cohort_dir),
+        marks=("adapter_config.json", "clinrag_reader.json"),
+    )
     settings = pipeline_settings(config_file, overrides)
+    check_ready(settings.retriever)  # the passages come from it: before any reading
     if settings.reader.type != "llm":
         raise ClinragError("reader.type: only the llm (RAG) reader is LoRA-tuned")
     cohort = load_cohort(cohort_dir)
@@ -64,18 +80,23 @@ def extract_command(
 ) -> None:
     """Fill the table: every value with its supporting passage, document and date, or "not documented"."""
     from clinrag.data.validate import load_cohort
-    from clinrag.generation.base import build_reader
+    from clinrag.generation.base import build_reader, reader_class
     from clinrag.generation.pipeline import fill_cells, write_predictions
     from clinrag.generation.reader import retrieval_depth
     from clinrag.io import check_output_folder
+    from clinrag.retrieval.base import check_ready
     from clinrag.retrieval.pipeline import prepare_retrieval
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(
+        out_dir, "--out", inputs=cohort_inputs(cohort_dir), marks=("predictions.csv", "provenance.jsonl")
+    )
     settings = pipeline_settings(config_file, overrides)
     cohort = load_cohort(cohort_dir)
     chosen = cohort.select_patients(patients.value)
     if not chosen:
         raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
+    if reader_class(settings.reader.type).needs_retrieval:
+        check_ready(settings.retriever)  # before the decoder is loaded and the cohort indexed
     columns = cohort.table_columns or [v.name for v in cohort.variables]
     variables = [cohort.variable(n) for n in columns]
     reader = build_reader(settings.reader)

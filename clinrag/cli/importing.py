@@ -60,12 +60,26 @@ def import_command(
         "--delimiter",
         help="Delimiter of the export or the manifest: ';', ',', tab... (default: detected).",
     ),
-    sheet: str | None = typer.Option(None, "--sheet", help="The workbook's sheet (default: the first)."),
+    sheet: str | None = typer.Option(
+        None,
+        "--sheet",
+        help="The export's (or the manifest's) sheet in a workbook (default: the first); the table's is "
+        "--table-sheet.",
+    ),
+    table_sheet: str | None = typer.Option(
+        None,
+        "--table-sheet",
+        help="The table's sheet in a workbook (default: the mapping's, else the first).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the train/dev/test split of the table's patients."),
     skip_bad_rows: bool = typer.Option(
         False, "--skip-bad-rows", help="Import the readable rows; list the others in import.json."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output directory."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace a non-empty output directory, if it is a cohort (it holds documents.jsonl or import.json).",
+    ),
 ) -> None:
     """Convert a hospital export into a cohort directory (documents.jsonl, table.csv, variables.yaml, splits.csv,
     import.json).
@@ -77,7 +91,7 @@ def import_command(
     A row that cannot be read is reported as FILE:LINE: column 'C': why, and nothing is written (exit 2)
     unless --skip-bad-rows.
     """
-    from clinrag.importing import BadRowsError, ImportRequest, import_cohort, report_lines
+    from clinrag.importing import BadRowsError, ImportRequest, count_rows, import_cohort, report_lines
 
     request = ImportRequest(
         source=source,
@@ -97,6 +111,7 @@ def import_command(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        table_sheet=table_sheet,
         seed=seed,
         skip_bad_rows=skip_bad_rows,
         overwrite=overwrite,
@@ -107,7 +122,7 @@ def import_command(
         for line in report_lines(bad.errors):
             err.print(f"error: {line}", markup=False, soft_wrap=True)
         err.print(
-            f"error: {len(bad.errors)} unreadable row(s); nothing written (--skip-bad-rows imports the rest)",
+            f"error: {count_rows(bad.errors)} unreadable row(s); nothing written (--skip-bad-rows imports the rest)",
             markup=False,
         )
         raise typer.Exit(2) from None

@@ -15,6 +15,7 @@ from clinrag.cli._app import (
     PseudoMode,
     Split,
     app,
+    cohort_inputs,
     out,
     pseudo_settings,
     typed_settings,
@@ -43,7 +44,7 @@ def train_pseudo_command(
     from clinrag.pseudo.corpora import cohort_notes, load_eds_pseudo
     from clinrag.pseudo.ner import Example, NerConfig, NerDetector
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(out_dir, "--out", inputs=cohort_inputs(cohort_dir), marks=("clinrag_ner.json",))
     config = typed_settings(NerConfig, config_file, overrides)
     notes = []
     if cohort_dir is not None:
@@ -114,7 +115,9 @@ def pseudonymize_command(
     )
     if out_dir.resolve() == cohort_dir.resolve():
         raise ClinragError(f"{out_dir}: the output must not be the input cohort")
-    check_output_folder(out_dir, "--out", overwrite)
+    check_output_folder(
+        out_dir, "--out", overwrite, inputs=cohort_inputs(cohort_dir), marks=("documents.jsonl",)
+    )
     # the key is checked before anything is written: a key that cannot be written would be lost with its cohort
     if mapping is not None:
         if mapping.resolve().is_relative_to(out_dir.resolve()):
@@ -171,7 +174,9 @@ def evaluate_pseudo_command(
     if (cohort_dir is None) == (eds_pseudo is None):
         raise ClinragError("give exactly one of --cohort and --eds-pseudo")
     if out_file is not None:
-        check_output_file(out_file, "--out")
+        check_output_file(
+            out_file, "--out", inputs={**cohort_inputs(cohort_dir), "the eds-pseudo file": eds_pseudo}
+        )
     config = pseudo_settings(
         config_file,
         overrides,

@@ -14,6 +14,7 @@ from clinrag.cli._app import (
     Split,
     TrainableRetriever,
     app,
+    cohort_inputs,
     out,
     retrieval_settings,
 )
@@ -35,10 +36,12 @@ def index_command(
     """Cut a cohort into passages and index them; `clinrag retrieve --index` reuses the folder."""
     from clinrag.data.validate import load_cohort
     from clinrag.io import check_output_folder
+    from clinrag.retrieval.base import check_ready
     from clinrag.retrieval.pipeline import build_index
 
-    check_output_folder(out_dir, "--out", overwrite)
+    check_output_folder(out_dir, "--out", overwrite, inputs=cohort_inputs(cohort_dir), marks=("index.json",))
     settings = retrieval_settings(config_file, retriever, overrides)
+    check_ready(settings.retriever)  # before the cohort is read and indexed
     cohort = load_cohort(cohort_dir)
     store = build_index(out_dir, settings, cohort, progress=not quiet, overwrite=overwrite)
     out.print(
@@ -107,7 +110,7 @@ def train_retriever_command(
     from clinrag.io import check_output_folder
     from clinrag.retrieval.pipeline import train_retriever
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(out_dir, "--out", inputs=cohort_inputs(cohort_dir), marks=("config.json",))
     settings = retrieval_settings(
         config_file, None, [*([] if config_file else [f"retriever.type={kind}"]), *(overrides or [])]
     )
@@ -140,7 +143,7 @@ def evaluate_retrieval_command(
     from clinrag.retrieval.pipeline import evaluate_retrieval
 
     if out_file is not None:
-        check_output_file(out_file, "--out")
+        check_output_file(out_file, "--out", inputs=cohort_inputs(cohort_dir))
     settings = retrieval_settings(config_file, retriever, overrides)
     cohort = load_cohort(cohort_dir)
     metrics = evaluate_retrieval(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clinrag.cli._app import BaselineMethod, Patients, Split, app, err, out
+from clinrag.cli._app import BaselineMethod, Patients, Split, app, cohort_inputs, err, out
 from clinrag.errors import ClinragError
 
 
@@ -35,7 +35,9 @@ def evaluate(
     from clinrag.io import atomic_write_json, check_output_file
 
     if out_file is not None:
-        check_output_file(out_file, "--out")
+        check_output_file(
+            out_file, "--out", inputs={**cohort_inputs(cohort_dir), "the predictions": predictions}
+        )
     cohort = load_cohort(cohort_dir)
     if cohort.table is None:
         raise ClinragError(f"{cohort_dir}/table.csv: missing, nothing to evaluate against")
@@ -78,7 +80,7 @@ def baseline(
     from clinrag.data.validate import load_cohort
     from clinrag.io import atomic_write_text, check_output_file
 
-    check_output_file(out_file, "--out")
+    check_output_file(out_file, "--out", inputs=cohort_inputs(cohort_dir))
     cohort = load_cohort(cohort_dir)
     rows = predict_baseline(cohort, method.value, split.value)
     atomic_write_text(out_file, table_to_csv(cohort.table_columns, rows.items()))

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from clinrag.data.variables import Variable
+from clinrag.errors import quoted
 
 NOT_DOCUMENTED = ""
 
@@ -82,13 +83,13 @@ def _parse_decimal(var: Variable, raw: str) -> Decimal:
     """Parse a number with an optional unit into a Decimal expressed in the variable's unit."""
     match = _NUMBER_RE.match(raw.strip())
     if not match:
-        raise ValueError(f"'{raw}' is not a number")
+        raise ValueError(f"{quoted(raw)} is not a number")
     digits, unit = match.group(1), match.group(2).strip()
     digits = re.sub(r"[ \u00a0\u202f]", "", digits).replace(",", ".")
     try:
         value = Decimal(digits)
     except InvalidOperation as err:  # pragma: no cover - the regex admits only valid literals
-        raise ValueError(f"'{raw}' is not a number") from err
+        raise ValueError(f"{quoted(raw)} is not a number") from err
     if unit:
         wanted = _normalize_unit(unit)
         if var.unit and wanted == _normalize_unit(var.unit):
@@ -100,7 +101,7 @@ def _parse_decimal(var: Variable, raw: str) -> Decimal:
                     factor = conversion
             if factor is None:
                 known = ", ".join([u for u in [var.unit, *(var.unit_conversions or {})] if u]) or "none"
-                raise ValueError(f"unknown unit '{unit}' in '{raw}' (known: {known})")
+                raise ValueError(f"unknown unit '{unit}' in {quoted(raw)} (known: {known})")
             # Keep two more decimals than the source, so converting does not invent or lose precision.
             places = max(0, -value.as_tuple().exponent) + 2
             value = (value * Decimal(str(factor))).quantize(Decimal(1).scaleb(-places)).normalize()
@@ -111,9 +112,9 @@ def _parse_decimal(var: Variable, raw: str) -> Decimal:
 
 def _check_range(var: Variable, value: float | int, raw: str) -> None:
     if var.minimum is not None and value < var.minimum:
-        raise ValueError(f"'{raw}' is below the minimum {_fmt_bound(var.minimum)}")
+        raise ValueError(f"{quoted(raw)} is below the minimum {_fmt_bound(var.minimum)}")
     if var.maximum is not None and value > var.maximum:
-        raise ValueError(f"'{raw}' is above the maximum {_fmt_bound(var.maximum)}")
+        raise ValueError(f"{quoted(raw)} is above the maximum {_fmt_bound(var.maximum)}")
 
 
 def _fmt_bound(bound: float) -> str:
@@ -188,10 +189,10 @@ def parse_value(var: Variable, raw: Any) -> Any:
             return True
         if key in _FALSE_TOKENS:
             return False
-        raise ValueError(f"'{raw}' is not a boolean (expected true or false)")
+        raise ValueError(f"{quoted(raw)} is not a boolean (expected true or false)")
     if var.type == "category":
         allowed = ", ".join(var.values or [])
-        raise ValueError(f"'{raw}' is not one of the categories: {allowed}")
+        raise ValueError(f"{quoted(raw)} is not one of the categories: {allowed}")
     if var.type == "date":
         return parse_date(text)
     return re.sub(r"\s+", " ", text)

@@ -173,6 +173,6 @@ class ReaderConfig(_Config):
             ClinragError: One line naming the folder, what is wrong and the field.
         """
         if decoder:
-            check_model_reference(self.model, "decoder (reader.model)")
+            check_model_reference(self.model, "decoder (reader.model)", decoder=True)
         if self.adapter:
             require_adapter_folder(self.adapter, "reader.adapter")

@@ -38,7 +38,7 @@ def resolve_decoder_path(spec: str) -> Path:
     """
     if spec == f"{EMBEDDED_PREFIX}smollm2-135m-instruct":
         return prepare_embedded_decoder()
-    return require_model_folder(resolve_model_path(spec), "decoder")
+    return require_model_folder(resolve_model_path(spec), "decoder", decoder=True)
 
 
 @dataclass

@@ -10,6 +10,14 @@ with the text of a cell.
 from __future__ import annotations
 
 from clinrag.importing.pipeline import ImportRequest, ImportResult, import_cohort
-from clinrag.importing.report import BadRowsError, RowError, report_lines
+from clinrag.importing.report import BadRowsError, RowError, count_rows, report_lines
 
-__all__ = ["BadRowsError", "ImportRequest", "ImportResult", "RowError", "import_cohort", "report_lines"]
+__all__ = [
+    "BadRowsError",
+    "ImportRequest",
+    "ImportResult",
+    "RowError",
+    "count_rows",
+    "import_cohort",
+    "report_lines",
+]

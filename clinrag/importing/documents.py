@@ -54,12 +54,16 @@ def export_text(column: str) -> TextReader:
 
 class FolderTexts:
     """The text of a manifest's row: the file it names in ``folder``, decoded with ``encoding`` (None: detected
-    file by file). Keeps count of the encodings found and of the files read."""
+    file by file; ``option`` says where it was given, for messages). Keeps count of the encodings found and of
+    the files read."""
 
-    def __init__(self, folder: Path, column: str, encoding: str | None):
+    def __init__(self, folder: Path, column: str, encoding: str | None, option: str = "--encoding"):
         self.folder = folder.resolve()
         self.column = column
-        self.encoding = codec_name(encoding) if encoding else None  # an unknown one refused here, once
+        if encoding:
+            codec_name(encoding)  # an unknown one refused here, once
+        self.encoding = encoding or None
+        self.option = option
         self.encodings: Counter[str] = Counter()
         self.read_files: dict[Path, str] = {}  # file -> sha256
 
@@ -72,7 +76,7 @@ class FolderTexts:
             raise ValueError("the file is outside the folder")
         if not path.is_file():
             raise ValueError(f"no such file in {self.folder.name}/")
-        text, encoding = read_text_file(path, self.encoding)
+        text, encoding = read_text_file(path, self.encoding, self.option)
         self.encodings[encoding] += 1
         self.read_files[path] = sha256_file(path)
         return text

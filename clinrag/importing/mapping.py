@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clinrag.config import build_settings, load_yaml_mapping
 from clinrag.data.values import normalize_text
 from clinrag.errors import ClinragError
+from clinrag.importing.sources import check_file
 
 
 class _Section(BaseModel):
@@ -76,12 +77,11 @@ def load_mapping(path: Path | None) -> ImportMapping:
     """Read a mapping YAML (None: the empty mapping).
 
     Raises:
-        ClinragError: Missing file, bad YAML, an unknown key or a value of the wrong type (one line).
+        ClinragError: Missing file (or a folder), bad YAML, an unknown key or a value of the wrong type (one line).
     """
     if path is None:
         return ImportMapping()
-    if not path.is_file():
-        raise ClinragError(f"{path}: no such mapping file")
+    check_file(path, "mapping file")
     return build_settings(ImportMapping, str(path), load_yaml_mapping(path))
 
 

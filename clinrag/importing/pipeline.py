@@ -24,8 +24,8 @@ from clinrag.importing.mapping import (
     find_column,
     load_mapping,
 )
-from clinrag.importing.report import BadRowsError, RowError
-from clinrag.importing.sources import ReadOptions, Sheet, read_sheet, sha256_file
+from clinrag.importing.report import BadRowsError, RowError, count_rows
+from clinrag.importing.sources import ReadOptions, Sheet, check_file, is_workbook, read_sheet, sha256_file
 from clinrag.importing.splits import FRACTIONS, split_patients, splits_csv
 from clinrag.importing.starter import check_synonyms, draft_variables, draft_yaml
 from clinrag.importing.table import TableColumns, read_table, table_columns
@@ -34,6 +34,8 @@ from clinrag.io import atomic_folder, atomic_write_text, dumps_jsonl, package_ve
 MANIFEST_NAME = "manifest.csv"
 """The manifest looked for in a text folder when none is given."""
 IMPORT_RECORD = "import.json"
+COHORT_MARKERS = ("documents.jsonl", IMPORT_RECORD)
+"""A folder that holds one of these is a cohort: ``--overwrite`` may replace it (and no other folder)."""
 _CONTRACT_FIELDS = ("patient_id", "doc_id", "date", "doc_type", "text")
 
 
@@ -52,7 +54,9 @@ class ImportRequest:
             override the mapping's.
         encoding: The encoding of the documents' text (the export, or a folder's files); default detected.
         delimiter: The delimiter of the export or the manifest; default detected.
-        sheet: The export's or manifest's sheet; default the first.
+        sheet: The export's or manifest's sheet; default the first (given for a file that is not a workbook:
+            refused).
+        table_sheet: The table's sheet; default the mapping's, else the first (refused likewise).
         seed: Seed of the train/dev/test split.
         skip_bad_rows: Import the rows that can be read and list the others in import.json.
         overwrite: Replace a non-empty ``out``.
@@ -68,6 +72,7 @@ class ImportRequest:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    table_sheet: str | None = None
     seed: int = 0
     skip_bad_rows: bool = False
     overwrite: bool = False
@@ -98,7 +103,7 @@ class ImportResult:
                 f"{counts['unlabeled_patients']} unlabeled"
             )
         if self.skipped:
-            parts.append(f"{len(self.skipped)} bad row(s) skipped (listed in {IMPORT_RECORD})")
+            parts.append(f"{count_rows(self.skipped)} bad row(s) skipped (listed in {IMPORT_RECORD})")
         if record["variables"]["drafted"]:
             parts.append(
                 f"variables.yaml drafted ({record['variables']['types']}): complete its TODOs, then "
@@ -117,10 +122,11 @@ def import_cohort(request: ImportRequest) -> ImportResult:
 
     Raises:
         BadRowsError: Rows could not be read (every one of them is in ``error.errors``).
-        ClinragError: An input is missing or unusable (a header, a column, the mapping, variables.yaml), or
-            the output folder is refused.
+        ClinragError: An input is missing or unusable (a header, a column, the mapping, variables.yaml), an
+            option does not apply (a sheet for a file that is no workbook), or the output folder is refused.
     """
     _check_output(request)
+    _check_sheets(request)
     mapping = load_mapping(request.mapping)
     given_variables = _given_variables(request.variables)
     if given_variables is None and request.table is None:
@@ -131,7 +137,7 @@ def import_cohort(request: ImportRequest) -> ImportResult:
     table = None
     if request.table is not None:
         mapping_file = str(request.mapping or "the mapping")
-        table = _import_table(request.table, mapping, mapping_file, given_variables, docs)
+        table = _import_table(request, mapping, mapping_file, given_variables, docs)
     errors = docs.errors + (table.errors if table else [])
     if errors and not request.skip_bad_rows:
         raise BadRowsError(errors)
@@ -147,18 +153,44 @@ def import_cohort(request: ImportRequest) -> ImportResult:
 # the output folder
 # ---------------------------------------------------------------------------------------------------------
 def _check_output(request: ImportRequest) -> None:
-    """Refuse a file, a non-empty folder without ``overwrite``, and a folder that holds an input that replacing
-    it would lose (its variables.yaml may be given: it is copied into the new folder as it is)."""
+    """Refuse a file, a non-empty folder without ``overwrite``, and with it a folder that holds an input that
+    replacing it would lose (its variables.yaml may be given: it is copied into the new folder as it is) or that
+    is no cohort (no documents.jsonl, no import.json): ``--overwrite`` never deletes what clinrag did not write."""
     out = request.out
     if out.exists() and not out.is_dir():
         raise ClinragError(f"{out}: is a file, not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not request.overwrite:
+    if not (out.is_dir() and any(out.iterdir())):
+        return
+    if not request.overwrite:
         raise ClinragError(f"{out}: exists and is not empty; use --overwrite to replace it")
     target = out.resolve()
     inputs = [request.source, request.manifest, request.table, request.mapping]
     for path in inputs:
         if path is not None and path.resolve().is_relative_to(target):
             raise ClinragError(f"{out}: holds the input {path}; write the cohort to another folder")
+    if not any((out / name).is_file() for name in COHORT_MARKERS):
+        raise ClinragError(
+            f"{out}: holds files clinrag did not write (no documents.jsonl or import.json); --overwrite "
+            "replaces only a cohort folder"
+        )
+
+
+def _check_sheets(request: ImportRequest) -> None:
+    """Refuse a sheet option for a file that is no workbook, where it would be silently ignored: ``--sheet`` is
+    the export's (or a folder's manifest's), ``--table-sheet`` the table's.
+
+    Raises:
+        ClinragError: Either is given for a delimited file, or ``--table-sheet`` without ``--table``.
+    """
+    if request.sheet is not None:
+        documents = _manifest_path(request) if request.source.is_dir() else request.source
+        if documents.is_file() and not is_workbook(documents):
+            raise ClinragError(f"--sheet: {documents} is not a workbook; the table's sheet is --table-sheet")
+    if request.table_sheet is not None:
+        if request.table is None:
+            raise ClinragError("--table-sheet: no --table given")
+        if request.table.is_file() and not is_workbook(request.table):
+            raise ClinragError(f"--table-sheet: {request.table} is not a workbook")
 
 
 def _write(request: ImportRequest, files: dict[str, str]) -> None:
@@ -186,8 +218,7 @@ def _given_variables(path: Path | None) -> list[Variable] | None:
     """
     if path is None:
         return None
-    if not path.is_file():
-        raise ClinragError(f"{path}: no such variables file")
+    check_file(path, "variables file")
     issues: list[Issue] = []
     variables = read_variables(path, issues, file_name=str(path))
     errors = [issue for issue in issues if issue.severity == "error"]
@@ -218,12 +249,13 @@ def _import_documents(request: ImportRequest, mapping: ImportMapping) -> _Docume
     manifest = _manifest_path(request) if folder else request.source
     # a folder's manifest is read with its own detected encoding: --encoding is the text files'
     encoding = None if folder else settings.encoding
-    sheet = read_sheet(manifest, ReadOptions(encoding, settings.delimiter, settings.sheet))
+    option = "--encoding" if request.encoding else "the mapping's documents.encoding"
+    sheet = read_sheet(manifest, ReadOptions(encoding, settings.delimiter, settings.sheet, option))
     text_role = "file" if folder else "text"
     columns = _document_columns(sheet, settings, text_role)
     text_column = columns.text.column
     assert text_column is not None  # a required role
-    texts = FolderTexts(folder, text_column, settings.encoding) if folder else None
+    texts = FolderTexts(folder, text_column, settings.encoding, option) if folder else None
     documents, errors = read_documents(sheet, columns, texts or export_text(text_column))
     source = dict(sheet.info)
     if texts is not None:
@@ -251,6 +283,8 @@ def _documents_settings(request: ImportRequest, mapping: DocumentsMapping) -> Do
 
 def _manifest_path(request: ImportRequest) -> Path:
     manifest = request.manifest or request.source / MANIFEST_NAME
+    if manifest.is_dir():
+        raise ClinragError(f"{manifest}: is a folder, not a file")
     if not manifest.is_file():
         raise ClinragError(
             f"{request.source}: a folder of text files needs a manifest (file, patient, date, type): "
@@ -346,23 +380,36 @@ class _TablePart:
 
 
 def _import_table(
-    path: Path, mapping: ImportMapping, mapping_file: str, given: list[Variable] | None, docs: _DocumentsPart
+    request: ImportRequest,
+    mapping: ImportMapping,
+    mapping_file: str,
+    given: list[Variable] | None,
+    docs: _DocumentsPart,
 ) -> _TablePart:
-    """The registry table, each cell in its variable's canonical form; variables drafted when none are given.
+    """The registry table, each cell in its variable's canonical form; variables drafted when none are given
+    (a drafted type is the one most of the column's values have: the others are row errors).
 
     Raises:
         ClinragError: The table's columns do not fit the variables, or the mapping names what is not there.
     """
+    assert request.table is not None
     settings = mapping.table
-    sheet = read_sheet(path, ReadOptions(settings.encoding, settings.delimiter, settings.sheet))
+    options = ReadOptions(
+        settings.encoding,
+        settings.delimiter,
+        request.table_sheet or settings.sheet,
+        "the mapping's table.encoding",
+    )
+    sheet = read_sheet(request.table, options)
     assert docs.columns.patient.column is not None
     columns = table_columns(sheet, settings, given, docs.columns.patient.column)
     names = list(columns.variables.values())
     unknown = [name for name in mapping.synonyms if name not in names]
     if unknown:
         raise ClinragError(f"{mapping_file}: synonyms of {', '.join(unknown)}, no column of the table")
+    notes: dict[str, str] = {}
     if given is None:  # the draft has the mapping's synonyms already
-        variables = draft_variables(sheet, columns, mapping.synonyms)
+        variables, notes = draft_variables(sheet, columns, mapping.synonyms)
         by_name = {var.name: var for var in variables}
     else:
         variables = given
@@ -374,7 +421,7 @@ def _import_table(
             f"{mapping_file}: table.blank_means_false names {', '.join(not_boolean)}, no boolean variable"
         )
     patients = {doc.patient_id for doc in docs.documents}
-    table, errors = read_table(sheet, columns, by_name, patients, blank_false)
+    table, errors = read_table(sheet, columns, by_name, patients, blank_false, notes)
     errors = sorted(sheet.errors + errors, key=_line)
     return _TablePart(table, variables, columns, errors, dict(sheet.info), drafted=given is None)
 

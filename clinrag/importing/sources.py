@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -36,11 +37,16 @@ _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that the encoding could not 
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How to read a file; None means "detect"."""
+    """How to read a file; None means "detect".
+
+    ``encoding_option`` names where a given encoding came from (``--encoding``, the mapping's
+    ``table.encoding``...), for the messages about it.
+    """
 
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    encoding_option: str = "--encoding"
 
 
 @dataclass
@@ -83,18 +89,35 @@ def read_sheet(path: Path, options: ReadOptions) -> Sheet:
     """Read a delimited text file or an Excel workbook (by its suffix) into rows.
 
     Raises:
-        ClinragError: The file is missing, empty, of an unsupported format, or its header is unusable.
+        ClinragError: The file is missing (or a folder), empty, of an unsupported format, its header is unusable
+            or it has no row under its header.
     """
-    if not path.is_file():
-        raise ClinragError(f"{path}: no such file")
+    check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".xls":
         raise ClinragError(f"{path}: the old Excel format .xls is not read; save it as .xlsx or CSV")
-    sheet = (
-        _read_workbook(path, options.sheet) if suffix in EXCEL_SUFFIXES else _read_delimited(path, options)
-    )
+    sheet = _read_workbook(path, options.sheet) if is_workbook(path) else _read_delimited(path, options)
+    if not sheet.rows and not sheet.errors:
+        raise ClinragError(f"{path}: no rows under the header")
     sheet.info = {"path": str(path), "sha256": sha256_file(path), **sheet.info}
     return sheet
+
+
+def check_file(path: Path, what: str = "file") -> None:
+    """Refuse a path that is not a file: ``PATH: is a folder, not a file``, or ``PATH: no such WHAT``.
+
+    Raises:
+        ClinragError: The path is a folder, or nothing.
+    """
+    if path.is_dir():
+        raise ClinragError(f"{path}: is a folder, not a file")
+    if not path.is_file():
+        raise ClinragError(f"{path}: no such {what}")
+
+
+def is_workbook(path: Path) -> bool:
+    """Whether the file is read as an Excel workbook (by its suffix)."""
+    return path.suffix.lower() in EXCEL_SUFFIXES
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -130,7 +153,28 @@ def detect_encoding(data: bytes) -> str | None:
     return codec_name(best.encoding) if best is not None else None
 
 
-def decode_text(data: bytes, encoding: str | None, file: str) -> tuple[str, str, bool]:
+def utf8_misread(data: bytes, encoding: str, option: str = "--encoding") -> str | None:
+    """Why decoding ``data`` with the ``encoding`` given would garble it: the bytes are valid UTF-8 and not all
+    ASCII, so a legacy code page would read each accent as two or three signs (``déficit`` as ``dÃ©ficit``);
+    None when that is not so (a UTF-8 encoding given, invalid UTF-8, or ASCII only).
+
+    Args:
+        data: The file's bytes.
+        encoding: The encoding given, as given.
+        option: Where it was given, for the message (``--encoding``, the mapping's ``table.encoding``).
+    """
+    if codec_name(encoding) in ("utf-8", "utf-8-sig") or data.isascii():
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return f"the file decodes as UTF-8; {option} {encoding} would misread its accents: drop {option} or pass utf-8"
+
+
+def decode_text(
+    data: bytes, encoding: str | None, file: str, option: str = "--encoding"
+) -> tuple[str, str, bool]:
     """Decode a file's bytes, undecodable bytes kept as lone surrogates (``surrogateescape``) for the caller to
     report where they are.
 
@@ -138,12 +182,14 @@ def decode_text(data: bytes, encoding: str | None, file: str) -> tuple[str, str,
         data: The file's bytes.
         encoding: The encoding given, or None to detect it.
         file: The file's name, for errors.
+        option: Where the encoding was given, for errors.
 
     Returns:
         The text (without a byte-order mark), the encoding, and whether it was detected.
 
     Raises:
-        ClinragError: Detection found no encoding, or the one given is unknown.
+        ClinragError: Detection found no encoding, the one given is unknown, or it is a legacy code page while
+            the file is UTF-8 with accents (:func:`utf8_misread`).
     """
     detected = encoding is None
     if encoding is None:
@@ -151,37 +197,55 @@ def decode_text(data: bytes, encoding: str | None, file: str) -> tuple[str, str,
         if encoding is None:
             raise ClinragError(f"{file}: cannot detect the encoding; give it with --encoding")
     else:
+        misread = utf8_misread(data, encoding, option)
+        if misread is not None:
+            raise ClinragError(f"{file}: {misread}")
         encoding = codec_name(encoding)
     text = data.decode(encoding, errors="surrogateescape")
     return text.removeprefix("\ufeff"), encoding, detected
 
 
-def undecodable_reason(text: str, encoding: str, detected_hint: str | None) -> str | None:
+def undecodable_reason(
+    text: str, encoding: str, detected_hint: str | None, option: str = "--encoding"
+) -> str | None:
     """Why a cell is unreadable when it holds bytes that ``encoding`` could not decode, else None."""
     found = _UNDECODED.search(text)
     if found is None:
         return None
-    byte = ord(found.group()) - 0xDC00
-    hint = f" (the file looks like {detected_hint})" if detected_hint and detected_hint != encoding else ""
-    return f"byte 0x{byte:02x} is not valid {encoding}: wrong --encoding?{hint}"
+    return (
+        f"{_undecodable_byte(found)} is not valid {encoding}: wrong {option}?{_hint(encoding, detected_hint)}"
+    )
 
 
-def read_text_file(path: Path, encoding: str | None) -> tuple[str, str]:
+def _undecodable_byte(found: re.Match[str]) -> str:
+    return f"byte 0x{ord(found.group()) - 0xDC00:02x}"
+
+
+def _hint(encoding: str, detected_hint: str | None) -> str:
+    return f" (the file looks like {detected_hint})" if detected_hint and detected_hint != encoding else ""
+
+
+def read_text_file(path: Path, encoding: str | None, option: str = "--encoding") -> tuple[str, str]:
     """Read a whole text file: its text (line ends made ``\\n``) and its encoding.
 
     Raises:
-        ValueError: It cannot be read or decoded (the message is short and quotes no text).
+        ValueError: It cannot be read or decoded, or the encoding given would garble it (the message is short
+            and quotes no text).
     """
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ValueError(f"cannot read the file ({err.strerror})") from None
+    if encoding is not None:
+        misread = utf8_misread(data, encoding, option)
+        if misread is not None:
+            raise ValueError(misread)
     try:
-        text, encoding, _ = decode_text(data, encoding, path.name)
+        text, encoding, _ = decode_text(data, encoding, path.name, option)
     except ClinragError:
         raise ValueError("cannot detect the file's encoding; give it with --encoding") from None
     if _UNDECODED.search(text):
-        reason = undecodable_reason(text, encoding, detect_encoding(data))
+        reason = undecodable_reason(text, encoding, detect_encoding(data), option)
         raise ValueError(f"the file's {reason}")
     return normalize_newlines(text), encoding
 
@@ -209,7 +273,8 @@ def parse_delimiter(value: str) -> str:
 def detect_delimiter(text: str, file: str) -> str:
     """The delimiter of a delimited file: csv.Sniffer's guess over a sample when the sample reads consistently
     with it (a header of two columns or more, every row as long as the header), else the first of
-    :data:`DELIMITERS` that does.
+    :data:`DELIMITERS` that does; else, when some rows are ragged (a cell too many or too few), the delimiter
+    that fits the header and all rows but a few (:func:`few_misfits`), those rows being reported by the reader.
 
     Raises:
         ClinragError: No delimiter reads the sample consistently.
@@ -220,37 +285,58 @@ def detect_delimiter(text: str, file: str) -> str:
     except csv.Error:
         sniffed = None
     candidates = ([sniffed] if sniffed else []) + [d for d in DELIMITERS if d != sniffed]
+    truncated = len(text) > len(sample)
+    misfits: dict[str, int] = {}
     for delimiter in candidates:
-        if _reads_consistently(sample, delimiter, truncated=len(text) > len(sample)):
-            return delimiter
+        fit = _misfits(sample, delimiter, truncated)
+        if fit is not None and (fit[0] == 0 or few_misfits(*fit)):
+            misfits[delimiter] = fit[0]
+    if misfits:  # the fewest misfits (none, best); on a tie, the sniffed one, then the order of DELIMITERS
+        return min(misfits, key=misfits.__getitem__)
     raise ClinragError(f"{file}: cannot detect the delimiter; give it with --delimiter")
 
 
-def _reads_consistently(sample: str, delimiter: str, truncated: bool) -> bool:
+def few_misfits(misfits: int, rows: int) -> bool:
+    """Whether ``misfits`` ragged rows out of ``rows`` are "a few": two at most or a tenth at most, and fewer
+    than half."""
+    return misfits <= max(2, rows // 10) and 2 * misfits < rows
+
+
+def _misfits(sample: str, delimiter: str, truncated: bool) -> tuple[int, int] | None:
+    """How many of the sample's data rows are not as long as its header, and how many data rows it has; None
+    when the delimiter cannot be the one (unreadable, or a header of fewer than two columns)."""
     try:
         rows = [row for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if row]
     except csv.Error:
-        return False
+        return None
     if truncated:
         rows = rows[:-1]  # the sample may end inside the last row
-    return bool(rows) and len(rows[0]) >= 2 and all(len(row) == len(rows[0]) for row in rows)
+    if not rows or len(rows[0]) < 2:
+        return None
+    return sum(len(row) != len(rows[0]) for row in rows[1:]), len(rows) - 1
 
 
 def _read_delimited(path: Path, options: ReadOptions) -> Sheet:
     file = str(path)
     data = path.read_bytes()
-    text, encoding, detected = decode_text(data, options.encoding, file)
+    option = options.encoding_option
+    text, encoding, detected = decode_text(data, options.encoding, file, option)
+    if not text.strip():
+        raise ClinragError(f"{file}: empty file")
     delimiter = parse_delimiter(options.delimiter) if options.delimiter else detect_delimiter(text, file)
     records = _records(text, delimiter, file)
     if not records:
-        raise ClinragError(f"{file}: empty file (expected a header line)")
+        raise ClinragError(f"{file}: empty file")
     # what the file looks like, for the errors of an encoding given wrongly
     hint = detect_encoding(data) if not detected and _UNDECODED.search(text) else None
     header_line, raw_header = records[0]
-    header = _header(raw_header, header_line, file, encoding, hint)
+    header = _header(raw_header, header_line, file, encoding, hint, option)
     sheet = Sheet(file, header)
+    undecodable: list[tuple[RowError, re.Match[str]]] = []
     for line, cells in records[1:]:
-        _add_text_row(sheet, line, cells, encoding, hint)
+        _add_text_row(sheet, line, cells, encoding, hint, option, undecodable)
+    if len(undecodable) > 1:
+        _group_undecodable(sheet, undecodable, len(records) - 1, encoding, hint, option)
     sheet.info = {
         "format": "delimited",
         "encoding": encoding,
@@ -278,10 +364,12 @@ def _records(text: str, delimiter: str, file: str) -> list[tuple[int, list[str]]
     return records
 
 
-def _header(cells: list[str], line: int, file: str, encoding: str, hint: str | None) -> list[str]:
+def _header(
+    cells: list[str], line: int, file: str, encoding: str, hint: str | None, option: str = "--encoding"
+) -> list[str]:
     header = [cell.strip() or f"column {number}" for number, cell in enumerate(cells, start=1)]
     for number, name in enumerate(header, start=1):
-        reason = undecodable_reason(name, encoding, hint)
+        reason = undecodable_reason(name, encoding, hint, option)
         if reason is not None:
             raise ClinragError(f"{file}:{line}: header of column {number}: {reason}")
     duplicates = sorted({name for name in header if header.count(name) > 1})
@@ -290,20 +378,51 @@ def _header(cells: list[str], line: int, file: str, encoding: str, hint: str | N
     return header
 
 
-def _add_text_row(sheet: Sheet, line: int, cells: list[str], encoding: str, hint: str | None) -> None:
+def _add_text_row(
+    sheet: Sheet,
+    line: int,
+    cells: list[str],
+    encoding: str,
+    hint: str | None,
+    option: str,
+    undecodable: list[tuple[RowError, re.Match[str]]],
+) -> None:
+    """Add a row to the sheet, or its error: a wrong number of cells, else its first cell that holds bytes the
+    encoding cannot decode (one error a row, kept in ``undecodable`` too)."""
     if len(cells) != len(sheet.header):
         sheet.errors.append(
             RowError(sheet.file, line, None, f"expected {len(sheet.header)} cells, found {len(cells)}")
         )
         return
-    bad = False
     for name, cell in zip(sheet.header, cells, strict=True):
-        reason = undecodable_reason(cell, encoding, hint)
-        if reason is not None:
-            sheet.errors.append(RowError(sheet.file, line, name, reason))
-            bad = True
-    if not bad:
-        sheet.rows.append(Row(line, dict(zip(sheet.header, cells, strict=True))))
+        found = _UNDECODED.search(cell)
+        if found is not None:
+            error = RowError(sheet.file, line, name, str(undecodable_reason(cell, encoding, hint, option)))
+            sheet.errors.append(error)
+            undecodable.append((error, found))
+            return
+    sheet.rows.append(Row(line, dict(zip(sheet.header, cells, strict=True))))
+
+
+def _group_undecodable(
+    sheet: Sheet,
+    undecodable: list[tuple[RowError, re.Match[str]]],
+    rows: int,
+    encoding: str,
+    hint: str | None,
+    option: str,
+) -> None:
+    """Give the rows that an encoding cannot decode one line in reports: an encoding given wrongly fails most
+    rows alike, and one line that says how many, where the first is and what the file looks like says more than
+    the same message row after row (import.json still lists each row)."""
+    first, found = undecodable[0]
+    summary = (
+        f"{sheet.file}: {len(undecodable)} of {rows} rows hold bytes that are not valid {encoding}, the first on "
+        f"line {first.line} (column '{first.column}': {_undecodable_byte(found)}): wrong {option}?"
+        f"{_hint(encoding, hint)}"
+    )
+    grouped = {id(error): dataclasses.replace(error, group=summary) for error, _ in undecodable}
+    sheet.errors = [grouped.get(id(error), error) for error in sheet.errors]
 
 
 # ---------------------------------------------------------------------------------------------------------

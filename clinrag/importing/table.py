@@ -47,6 +47,11 @@ MISSING_MARKERS = frozenset(
 ``-``, ``?`` and ``...`` to nothing)."""
 TICKED = "x"
 """A ticked box: true in a boolean column."""
+# a number followed by what may be its unit ("6,4 g/L", "37,2 °C", "45 %"); a unit is a short word that starts
+# with a letter, "%" or "°" ("mmol/L", "kg/m²", "mmHg"), never a date's "/06/2024"
+_NUMBER_AND_REST = re.compile(r"^[+-]?\d[\d \u00a0\u202f]*(?:[.,]\d+)?\s*([^\d\s].*)$")
+_UNIT = re.compile(r"^(?:%|°[CF]?|[^\W\d_][^\W_]*(?:/[^\W\d_][^\W_]*)?)$")
+_MAX_UNIT_CHARS = 12
 
 
 @dataclass
@@ -62,6 +67,15 @@ def is_missing(value: Cell) -> bool:
     """Whether a cell says nothing: empty, or one of :data:`MISSING_MARKERS`."""
     key = normalize_text(cell_text(value))
     return not key or key in MISSING_MARKERS
+
+
+def number_unit(value: Cell) -> str | None:
+    """The unit a number cell carries (``"6,4 g/L"``: ``g/L``), or None: no unit, or not a number."""
+    if not isinstance(value, str):
+        return None
+    found = _NUMBER_AND_REST.match(value.strip())
+    unit = found.group(1).strip() if found else ""
+    return unit if unit and len(unit) <= _MAX_UNIT_CHARS and _UNIT.match(unit) else None
 
 
 def snake_case(header: str) -> str:
@@ -156,6 +170,7 @@ def read_table(
     variables: dict[str, Variable],
     patients: set[str],
     blank_means_false: set[str],
+    notes: dict[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, str]], list[RowError]]:
     """Read every row into canonical cells; a row with any unreadable cell is reported and left out.
 
@@ -165,6 +180,7 @@ def read_table(
         variables: The variables by name.
         patients: The patients with documents (a row of another patient is an error).
         blank_means_false: Boolean variables whose blank cell is false.
+        notes: By variable, words added to each of its cell errors (why a drafted variable has its type).
 
     Returns:
         ``patient -> variable -> canonical cell`` in row order, and the row errors.
@@ -189,7 +205,9 @@ def read_table(
             try:
                 cells[name] = read_cell(variables[name], row.cells[header], name in blank_means_false)
             except ValueError as err:
-                row_errors.append(RowError(sheet.file, row.line, header, str(err)))
+                note = (notes or {}).get(name)
+                reason = f"{err}; {note}" if note else str(err)
+                row_errors.append(RowError(sheet.file, row.line, header, reason))
         if row_errors:
             errors.extend(row_errors)
             continue
@@ -236,6 +254,10 @@ def _reason(var: Variable, text: str) -> str:
             canonical_cell(var.model_copy(update={"minimum": None, "maximum": None}), text)
         except ValueError:
             units = [u for u in [var.unit, *(var.unit_conversions or {})] if u]
+            if number_unit(text) is not None:  # a number, in a unit the variable does not have
+                if units:
+                    return f"not {kind} in the variable's units ({', '.join(units)})"
+                return f"not {kind}: the cell has a unit, and the variable none (declare it as its unit)"
             return f"not {kind}" + (f" (units: {', '.join(units)})" if units else "")
         bounds = [
             f"{word} {bound:g}"

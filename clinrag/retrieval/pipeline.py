@@ -249,6 +249,13 @@ def evaluate_retrieval(
     Raises:
         ClinragError: An untrained retriever, or no gold evidence for the split.
     """
+    check_ready(settings.retriever)  # before indexing, as the gold evidence below
+    patients = set(cohort.split_patients(split) if split != "all" else cohort.table or {})
+    if not any(span.patient_id in patients for span in cohort.evidence):
+        raise ClinragError(
+            f"{_where(cohort)}: no gold evidence (evidence.jsonl) for the {split} split: nothing to score "
+            "retrieval against"
+        )
     store, retriever = prepare_retrieval(settings, cohort, progress)
     try:
         metrics = evaluate_retriever(

@@ -182,7 +182,8 @@ class TemporalRetriever(RetrieverBase):
         if not config.path:
             raise ClinragError(
                 "the temporal retriever must be trained first: `clinrag train-retriever --cohort DIR --out "
-                "MODEL_DIR`, then retriever.path=MODEL_DIR (or an untrained retriever: --retriever bm25)"
+                "MODEL_DIR`, then retriever.path=MODEL_DIR (or an untrained retriever: retriever.type=bm25, by "
+                "--retriever bm25 where a command has it, --set or the config)"
             )
 
     @classmethod

@@ -26,6 +26,7 @@ import datetime as dt
 import re
 
 from clinrag.data.values import normalize_text, strip_accents
+from clinrag.errors import quoted
 
 # ---------------------------------------------------------------------------------------------------------
 # the words
@@ -276,8 +277,8 @@ def parse_date(raw: str) -> dt.date:
         if written is not None and written.group(2) in FULL_MONTHS:
             return dt.date(int(written.group(3)), FULL_MONTHS[written.group(2)], int(written.group(1)))
     except ValueError as err:
-        raise ValueError(f"'{raw}' is not a calendar date") from err
-    raise ValueError(f"'{raw}' is not a date (expected YYYY-MM-DD)")
+        raise ValueError(f"{quoted(raw)} is not a calendar date") from err
+    raise ValueError(f"{quoted(raw)} is not a date (expected YYYY-MM-DD)")
 
 
 def parse_document_date(raw: str) -> dt.datetime:
@@ -288,13 +289,13 @@ def parse_document_date(raw: str) -> dt.datetime:
     """
     m = ISO_TIMESTAMP.fullmatch(raw)
     if m is None or m["second"] is not None:
-        raise ValueError(f"unparsable date '{raw}' (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        raise ValueError(f"unparsable date {quoted(raw)} (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
     try:
         return dt.datetime(
             int(m["year"]), int(m["month"]), int(m["day"]), int(m["hour"] or 0), int(m["minute"] or 0)
         )
     except ValueError as err:
-        raise ValueError(f"unparsable date '{raw}' ({err})") from err
+        raise ValueError(f"unparsable date {quoted(raw)} ({err})") from err
 
 
 # ---------------------------------------------------------------------------------------------------------
