@@ -30,8 +30,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from clinrag.data.cohort import Cohort
-from clinrag.data.values import cells_match, strip_accents
+from clinrag.data.values import cells_match
 from clinrag.data.variables import Variable
+from clinrag.text.folding import fold
 
 MASK = "•"
 """What replaces each letter and digit of a passage in a report without patient text."""
@@ -56,7 +57,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:[-./:,'’][^\W_]+)*")
 
 
 def _fold_word(word: str) -> str:
-    return strip_accents(word).casefold()
+    return fold(word, "plain")
 
 
 def shown_terms(var: Variable | None) -> list[tuple[str, ...]]:
