@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
+from clinrag.data.cohort import cohort_inputs  # noqa: F401  (the commands' output checks)
+
 # ---------------------------------------------------------------------------------------------------------
 # Readable --help. typer >= 0.2x (which vendors its own click) prints a type column for every option: flags
 # included (`--quiet -q <bool>`, `--help <bool>`: its rich panel does not skip flags, its plain formatter does),
@@ -251,12 +253,3 @@ PSEUDO_CONFIG = typer.Option(None, "--config", help="YAML of pseudonymization se
 PSEUDO_SET = typer.Option(
     None, "--set", help="Override, repeatable: --set max_shift_days=180 --set propagate_names=false."
 )
-
-
-def cohort_inputs(cohort_dir: Path | None) -> dict[str, Path]:
-    """A cohort folder and the files it is read from, by what they are: what an output path must not be."""
-    from clinrag.data.cohort import COHORT_FILES
-
-    if cohort_dir is None:
-        return {}
-    return {"the cohort": cohort_dir, **{f"the cohort's {name}": cohort_dir / name for name in COHORT_FILES}}

@@ -32,24 +32,19 @@ def annotate_command(
 ) -> None:
     """Annotate a cohort's documents: sections, dates (relative ones resolved), CIM-10 / ATC / lexicon codes,
     negation, hypothesis, family and history qualifiers, optional SNOMED CT codes; writes entities.jsonl."""
-    from clinrag.data.validate import load_cohort
-    from clinrag.io import atomic_write_json, atomic_write_jsonl, check_output_folder
-    from clinrag.text.entities import AnnotationConfig, annotate_cohort, annotation_manifest
+    from clinrag.io import check_output_folder
+    from clinrag.text.entities import AnnotationConfig, annotate_to
 
-    check_output_folder(out_dir, "--out")
+    check_output_folder(out_dir, "--out")  # before the settings are read, as ever
     config = typed_settings(AnnotationConfig, config_file, overrides)
     if snomed is not None:
         config = config.model_copy(update={"snomed": config.snomed.model_copy(update={"path": str(snomed)})})
-    cohort = load_cohort(cohort_dir)
-    records = annotate_cohort(cohort, config, progress=not quiet)
-    atomic_write_jsonl(out_dir / "entities.jsonl", records)
-    atomic_write_json(out_dir / "annotation.json", annotation_manifest(cohort, config, records))
-    coded = sum(1 for r in records if r["snomed_code"])
+    counts = annotate_to(cohort_dir, out_dir, config, progress=not quiet)
     out.print(
-        f"annotated {len(cohort.documents)} documents: {len(records)} entities "
-        f"({sum(1 for r in records if r['label'] == 'DATE')} dates, {sum(1 for r in records if r['negated'])} negated, "
-        f"{sum(1 for r in records if r['family'])} about relatives"
-        + (f", {coded} with a SNOMED CT code" if config.snomed.path else "")
+        f"annotated {counts['documents']} documents: {counts['entities']} entities "
+        f"({counts['labels'].get('DATE', 0)} dates, {counts['qualifiers']['negated']} negated, "
+        f"{counts['qualifiers']['family']} about relatives"
+        + (f", {counts['snomed_coded']} with a SNOMED CT code" if config.snomed.path else "")
         + f"): {out_dir / 'entities.jsonl'}",
         markup=False,
     )

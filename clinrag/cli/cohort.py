@@ -20,27 +20,18 @@ def validate(
 
     Exit 2 when any error is found, 0 otherwise (warnings, such as an empty document, do not fail).
     """
-    from clinrag.data.validate import read_cohort
+    from clinrag.data.validate import check_cohort
 
-    cohort, issues = read_cohort(directory)
-    errors = [i for i in issues if i.severity == "error"]
-    warnings = [i for i in issues if i.severity == "warning"]
-    for issue in errors:
+    check = check_cohort(directory)
+    for issue in check.errors:
         err.print(f"error: {directory}/{issue}", markup=False, soft_wrap=True)
     if not quiet:
-        for issue in warnings:
+        for issue in check.warnings:
             err.print(f"warning: {directory}/{issue}", markup=False, soft_wrap=True)
-    if cohort is None:
-        err.print(
-            f"{directory}: invalid cohort, {len(errors)} error(s), {len(warnings)} warning(s)", markup=False
-        )
+    if check.cohort is None:
+        err.print(check.summary(), markup=False)
         raise typer.Exit(2)
-    table = f", table of {len(cohort.table)} patients" if cohort.table is not None else ", no table"
-    out.print(
-        f"{directory}: valid cohort — {len(cohort.patients)} patients, {len(cohort.documents)} documents, "
-        f"{len(cohort.variables)} variables{table}; {len(warnings)} warning(s)",
-        markup=False,
-    )
+    out.print(check.summary(), markup=False)
 
 
 @app.command()

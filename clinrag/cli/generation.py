@@ -16,7 +16,6 @@ from clinrag.cli._app import (
     out,
     pipeline_settings,
 )
-from clinrag.errors import ClinragError
 
 
 @app.command("train-reader")
@@ -33,38 +32,15 @@ def train_reader_command(
 ) -> None:
     """LoRA-tune the reader from the table alone: (variable, passages retrieved for a train patient, table value
     or "non documenté") pairs. Settings: reader.model, reader.lora.*, retriever.*, retrieval.k."""
-    from clinrag.data.validate import load_cohort
-    from clinrag.generation.base import build_reader
-    from clinrag.generation.lora import train_lora, training_pairs
+    from clinrag.generation.pipeline import ADAPTER_MARKS, train_reader
     from clinrag.io import check_output_folder
-    from clinrag.retrieval.base import check_ready
-    from clinrag.retrieval.pipeline import prepare_retrieval
 
     check_output_folder(
-        out_dir,
-        "--out",
-        inputs=cohort_inputs(cohort_dir),
-        marks=("adapter_config.json", "clinrag_reader.json"),
-    )
+        out_dir, "--out", inputs=cohort_inputs(cohort_dir), marks=ADAPTER_MARKS
+    )  # before the settings
     settings = pipeline_settings(config_file, overrides)
-    check_ready(settings.retriever)  # the passages come from it: before any reading
-    if settings.reader.type != "llm":
-        raise ClinragError("reader.type: only the llm (RAG) reader is LoRA-tuned")
-    cohort = load_cohort(cohort_dir)
-    if cohort.table is None:
-        raise ClinragError(f"{cohort_dir}/table.csv: missing; training needs table values")
-    store, retriever = prepare_retrieval(settings, cohort, progress=not quiet)
-    pairs = training_pairs(
-        cohort, store, retriever, cohort.split_patients("train"), settings.retrieval.k, progress=not quiet
-    )
-    if not pairs:
-        raise ClinragError(f"{cohort_dir}: no patient in the train split")
-    reader = build_reader(settings.reader)
-    history = train_lora(reader, pairs, settings.reader.lora, out_dir, progress=not quiet)
-    out.print(
-        f"LoRA adapter trained on {len(pairs) if settings.reader.lora.max_pairs is None else min(len(pairs), settings.reader.lora.max_pairs)} pairs, final loss {history[-1]['loss']:.4f}: {out_dir}",
-        markup=False,
-    )
+    pairs, loss = train_reader(cohort_dir, out_dir, settings, progress=not quiet)
+    out.print(f"LoRA adapter trained on {pairs} pairs, final loss {loss:.4f}: {out_dir}", markup=False)
 
 
 @app.command("extract")
@@ -79,38 +55,16 @@ def extract_command(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Fill the table: every value with its supporting passage, document and date, or "not documented"."""
-    from clinrag.data.validate import load_cohort
-    from clinrag.generation.base import build_reader, reader_class
-    from clinrag.generation.pipeline import fill_cells, write_predictions
-    from clinrag.generation.reader import retrieval_depth
+    from clinrag.generation.pipeline import EXTRACTED_MARKS, extract_table
     from clinrag.io import check_output_folder
-    from clinrag.retrieval.base import check_ready
-    from clinrag.retrieval.pipeline import prepare_retrieval
 
     check_output_folder(
-        out_dir, "--out", inputs=cohort_inputs(cohort_dir), marks=("predictions.csv", "provenance.jsonl")
-    )
+        out_dir, "--out", inputs=cohort_inputs(cohort_dir), marks=EXTRACTED_MARKS
+    )  # before the settings
     settings = pipeline_settings(config_file, overrides)
-    cohort = load_cohort(cohort_dir)
-    chosen = cohort.select_patients(patients.value)
-    if not chosen:
-        raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
-    if reader_class(settings.reader.type).needs_retrieval:
-        check_ready(settings.retriever)  # before the decoder is loaded and the cohort indexed
-    columns = cohort.table_columns or [v.name for v in cohort.variables]
-    variables = [cohort.variable(n) for n in columns]
-    reader = build_reader(settings.reader)
-    store = retriever = None
-    if reader.needs_retrieval:
-        store, retriever = prepare_retrieval(settings, cohort, progress=not quiet)
-    k = settings.retrieval.k
-    results = fill_cells(
-        cohort, chosen, variables, reader, store, retriever, k, not quiet, retrieval_depth(settings.reader, k)
-    )
-    write_predictions(out_dir, cohort, results, columns)
-    failed = sum(1 for r in results if r.failed)
-    documented = sum(1 for r in results if r.cell)
+    filled = extract_table(cohort_dir, out_dir, settings, patients.value, progress=not quiet)
     out.print(
-        f"filled {len(results)} cells of {len(chosen)} patients ({documented} documented, {failed} failed answers): {out_dir}/predictions.csv, provenance.jsonl",
+        f"filled {filled.cells} cells of {filled.patients} patients ({filled.documented} documented, "
+        f"{filled.failed} failed answers): {out_dir}/predictions.csv, provenance.jsonl",
         markup=False,
     )

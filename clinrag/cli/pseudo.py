@@ -98,11 +98,7 @@ def pseudonymize_command(
 ) -> None:
     """Write a pseudonymized copy of a cohort: identifiers replaced, dates shifted per patient (intervals kept),
     table dates and evidence offsets carried along, so every downstream command runs on it unchanged."""
-    import os
-
-    from clinrag.data.validate import load_cohort
-    from clinrag.io import atomic_write_json, check_output_file, check_output_folder
-    from clinrag.pseudo.pipeline import pseudonymize_cohort, write_cohort
+    from clinrag.pseudo.pipeline import pseudonymize_to
 
     config = pseudo_settings(
         config_file,
@@ -113,31 +109,7 @@ def pseudonymize_command(
         rename_ids=rename_ids,
         keep_metadata=keep_metadata or [],
     )
-    if out_dir.resolve() == cohort_dir.resolve():
-        raise ClinragError(f"{out_dir}: the output must not be the input cohort")
-    check_output_folder(
-        out_dir, "--out", overwrite, inputs=cohort_inputs(cohort_dir), marks=("documents.jsonl",)
-    )
-    # the key is checked before anything is written: a key that cannot be written would be lost with its cohort
-    if mapping is not None:
-        if mapping.resolve().is_relative_to(out_dir.resolve()):
-            raise ClinragError(
-                f"{mapping}: the key must not be written inside the output cohort (it would travel with it)"
-            )
-        check_output_file(mapping, "--mapping")
-        if mapping.exists():
-            raise ClinragError(
-                f"{mapping}: exists; a key is never overwritten (it may re-identify an earlier pseudonymized copy): "
-                "name a new file"
-            )
-        if not mapping.parent.is_dir():
-            raise ClinragError(f"{mapping}: its folder does not exist (create {mapping.parent} first)")
-    cohort = load_cohort(cohort_dir)
-    result = pseudonymize_cohort(cohort, config, seed=seed, progress=not quiet)
-    write_cohort(result, out_dir, overwrite=overwrite)
-    if mapping is not None:
-        atomic_write_json(mapping, result.mapping)
-        os.chmod(mapping, 0o600)
+    result = pseudonymize_to(cohort_dir, out_dir, config, seed, mapping, overwrite, progress=not quiet)
     summary = result.summary()
     dropped = summary["dropped_metadata_keys"]
     out.print(

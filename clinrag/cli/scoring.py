@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from clinrag.cli._app import BaselineMethod, Patients, Split, app, cohort_inputs, err, out
-from clinrag.errors import ClinragError
 
 
 @app.command()
@@ -29,35 +28,21 @@ def evaluate(
 ) -> None:
     """Score a predicted table against the cohort's table: per-variable metrics by type and overall accuracy,
     with 95% bootstrap intervals over patients."""
-    from clinrag.data.validate import load_cohort, read_predictions
-    from clinrag.evaluation import BootstrapSpec, evaluate_table
+    from clinrag.evaluation import BootstrapSpec
     from clinrag.evaluation.display import metrics_table
-    from clinrag.io import atomic_write_json, check_output_file
+    from clinrag.evaluation.metrics import evaluate_predictions
 
-    if out_file is not None:
-        check_output_file(
-            out_file, "--out", inputs={**cohort_inputs(cohort_dir), "the predictions": predictions}
-        )
-    cohort = load_cohort(cohort_dir)
-    if cohort.table is None:
-        raise ClinragError(f"{cohort_dir}/table.csv: missing, nothing to evaluate against")
-    scored = list(cohort.table) if split == Split.ALL else cohort.split_patients(split.value)
-    table, issues = read_predictions(predictions, cohort, scored, allow_missing)
-    for issue in issues:
-        err.print(f"warning: {issue}", markup=False, soft_wrap=True)
-    try:
-        metrics = evaluate_table(
-            cohort,
-            table,
-            split=None if split == Split.ALL else split.value,
-            spec=BootstrapSpec(n_resamples, seed=seed),
-        )
-    except ValueError as error:
-        raise ClinragError(f"{cohort_dir}: {error}") from error
-    metrics["predictions"] = str(predictions)
+    metrics = evaluate_predictions(
+        cohort_dir,
+        predictions,
+        split.value,
+        BootstrapSpec(n_resamples, seed=seed),
+        allow_missing,
+        out_file,
+        warn=lambda issue: err.print(f"warning: {issue}", markup=False, soft_wrap=True),
+    )
     out.print(metrics_table(metrics))
     if out_file is not None:
-        atomic_write_json(out_file, metrics)
         out.print(f"metrics written to {out_file}", markup=False)
 
 

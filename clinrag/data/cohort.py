@@ -221,10 +221,20 @@ class Cohort:
         return digest.hexdigest()
 
 
-def default_split(patient_id: str, seed: int = 0, fractions: tuple[float, float] = (0.6, 0.2)) -> str:
+SPLIT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
+"""Shares of train, dev and test of a seeded split: :func:`default_split` and an import's splits.csv
+(:func:`clinrag.importing.splits.split_patients`)."""
+
+
+def default_split(
+    patient_id: str, seed: int = 0, fractions: tuple[float, float] = SPLIT_FRACTIONS[:2]
+) -> str:
     """The seeded patient-level split used when a cohort has no splits.csv.
 
-    Each patient's split depends only on its id and the seed (a hash), so adding patients never moves others.
+    Each patient's split depends only on its id and the seed (a hash), so adding patients never moves others;
+    the shares hold on average only (a small cohort may have no test patient). An imported table's splits.csv is
+    cut otherwise (:func:`clinrag.importing.splits.split_patients`: exact shares, at least one test patient,
+    written once).
 
     Args:
         patient_id: The patient.
@@ -296,3 +306,12 @@ def save_cohort(cohort: Cohort, directory: str | Path) -> None:
     for name in COHORT_FILES:
         if name not in files and (directory / name).exists():
             (directory / name).unlink()
+
+
+def cohort_inputs(cohort_dir: str | Path | None) -> dict[str, Path]:
+    """A cohort folder and the files it is read from, by what they are: what an output path must not be
+    (:func:`clinrag.io.check_output_folder`'s ``inputs``)."""
+    if cohort_dir is None:
+        return {}
+    cohort_dir = Path(cohort_dir)
+    return {"the cohort": cohort_dir, **{f"the cohort's {name}": cohort_dir / name for name in COHORT_FILES}}

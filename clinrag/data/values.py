@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from clinrag.data.variables import Variable
 from clinrag.errors import quoted
+from clinrag.text.folding import fold, strip_accents  # noqa: F401  (strip_accents: importable from here)
 
 NOT_DOCUMENTED = ""
 
@@ -54,16 +54,10 @@ _INT_RE = re.compile(r"^([+-]?\d+)(?:[.,]0+)?$")
 _NUMBER_RE = re.compile(r"^([+-]?(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,]\d+)?)\s*(.*)$")
 
 
-def strip_accents(text: str) -> str:
-    """Remove combining accents: ``"Hémorragique"`` becomes ``"Hemorragique"``."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def normalize_text(text: str) -> str:
-    """Case-fold, strip accents, turn ``_``/``-`` into spaces, collapse whitespace and trim end punctuation."""
-    text = strip_accents(text).casefold().replace("_", " ").replace("-", " ")
-    text = re.sub(r"\s+", " ", text)
-    return text.strip(" .;:,!?\"'")
+    """Case-fold, strip accents, turn ``_``/``-`` into spaces, collapse whitespace and trim end punctuation
+    (:func:`clinrag.text.folding.fold`, style ``"value"``)."""
+    return fold(text, "value")
 
 
 def is_null(raw: Any) -> bool:

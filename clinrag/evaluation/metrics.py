@@ -20,6 +20,9 @@ are reported as ``<metric>_ci``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,10 @@ import numpy as np
 from clinrag.data.cohort import Cohort
 from clinrag.data.values import cells_match, parse_value
 from clinrag.data.variables import Variable
+from clinrag.errors import ClinragError, Issue
 from clinrag.evaluation.bootstrap import BootstrapSpec, draw_resamples, percentile_interval, ratio_replicates
+
+logger = logging.getLogger(__name__)
 
 NONE_CLASS = "<non documenté>"
 
@@ -189,3 +195,54 @@ def _add(
 ) -> None:
     result[name] = round(point, 4) if point is not None else None
     result[f"{name}_ci"] = percentile_interval(reps, spec)
+
+
+def evaluate_predictions(
+    cohort_dir: str | Path,
+    predictions: str | Path,
+    split: str = "test",
+    spec: BootstrapSpec | None = None,
+    allow_missing: bool = False,
+    out: str | Path | None = None,
+    warn: Callable[[Issue], None] | None = None,
+) -> dict[str, Any]:
+    """``clinrag evaluate``: score a predictions file against a cohort directory's table.
+
+    Args:
+        cohort_dir: The cohort directory (its table.csv is the reference).
+        predictions: The predicted table (table.csv's shape, :func:`clinrag.data.validate.read_predictions`).
+        split: The patients scored: a split name, or ``"all"`` (every patient of the table).
+        spec: The bootstrap (:func:`evaluate_table`'s default when None).
+        allow_missing: Score missing rows and columns as abstentions (with a warning) instead of refusing.
+        out: Write the metrics (JSON) here; checked before any work.
+        warn: Called with each warning about the predictions file (unparsable cells, missing rows or columns)
+            as soon as the file is read; by default they are logged.
+
+    Returns:
+        :func:`evaluate_table`'s metrics, with ``predictions`` (the file's path).
+
+    Raises:
+        ClinragError: One line: ``out`` cannot be written, the cohort is invalid or has no table, the file has
+            errors or lacks rows or columns (without ``allow_missing``), or nothing can be scored.
+    """
+    from clinrag.data.cohort import cohort_inputs
+    from clinrag.data.validate import load_cohort, read_predictions
+    from clinrag.io import atomic_write_json, check_output_file
+
+    if out is not None:
+        check_output_file(out, "--out", inputs={**cohort_inputs(cohort_dir), "the predictions": predictions})
+    cohort = load_cohort(cohort_dir)
+    if cohort.table is None:
+        raise ClinragError(f"{cohort_dir}/table.csv: missing, nothing to evaluate against")
+    scored = list(cohort.table) if split == "all" else cohort.split_patients(split)
+    table, issues = read_predictions(predictions, cohort, scored, allow_missing)
+    for issue in issues:
+        (warn or (lambda i: logger.warning("%s", i)))(issue)
+    try:
+        metrics = evaluate_table(cohort, table, split=None if split == "all" else split, spec=spec)
+    except ValueError as error:
+        raise ClinragError(f"{cohort_dir}: {error}") from error
+    metrics["predictions"] = str(predictions)
+    if out is not None:
+        atomic_write_json(out, metrics)
+    return metrics

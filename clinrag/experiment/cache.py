@@ -47,7 +47,11 @@ _TRAINED_RETRIEVER = (
 )
 STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # stage: (the modules or packages that compute it, the stages whose results it reads)
-    "cohort": (("clinrag.synth", "clinrag.data", "clinrag.experiment.stages.cohort"), ()),
+    # clinrag.text.folding: the folds of data.values (normalize_text, strip_accents)
+    "cohort": (
+        ("clinrag.synth", "clinrag.data", "clinrag.text.folding", "clinrag.experiment.stages.cohort"),
+        (),
+    ),
     "vocabulary": (("clinrag.text", "clinrag.experiment.stages.cohort"), ("cohort",)),
     "temporal_retriever": (_TRAINED_RETRIEVER, ("vocabulary",)),
     "dense_encoder": (_TRAINED_RETRIEVER, ("vocabulary",)),

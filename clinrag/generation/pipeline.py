@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,3 +148,106 @@ def write_predictions(out: str | Path, cohort: Cohort, results: list[CellResult]
     rows = rows_of(results)
     atomic_write_text(out / "predictions.csv", table_to_csv(columns, rows.items()))
     atomic_write_jsonl(out / "provenance.jsonl", provenance_records(cohort, results))
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What :func:`extract_table` filled."""
+
+    patients: int
+    cells: int
+    documented: int
+    failed: int
+
+
+EXTRACTED_MARKS = ("predictions.csv", "provenance.jsonl")
+"""Files of a folder `clinrag extract` wrote (the only non-empty ``--out`` it writes into)."""
+ADAPTER_MARKS = ("adapter_config.json", "clinrag_reader.json")
+"""Files of a folder `clinrag train-reader` wrote."""
+
+
+def extract_table(
+    cohort_dir: str | Path,
+    out: str | Path,
+    settings: PipelineSettings,
+    patients: str = "unlabeled",
+    progress: bool = False,
+) -> Extracted:
+    """``clinrag extract``: fill a cohort directory's cells (every table column, else every variable) for
+    ``patients`` (a split, ``all``, or ``unlabeled``: those without a table row) and write predictions.csv and
+    provenance.jsonl into ``out``.
+
+    Raises:
+        ClinragError: ``out`` cannot be written, the cohort is invalid, or no patient to fill (one line).
+    """
+    from clinrag.data.cohort import cohort_inputs
+    from clinrag.data.validate import load_cohort
+    from clinrag.errors import ClinragError
+    from clinrag.generation.base import build_reader, reader_class
+    from clinrag.generation.reader import retrieval_depth
+    from clinrag.io import check_output_folder
+    from clinrag.retrieval.base import check_ready
+    from clinrag.retrieval.pipeline import prepare_retrieval
+
+    check_output_folder(out, "--out", inputs=cohort_inputs(cohort_dir), marks=EXTRACTED_MARKS)
+    cohort = load_cohort(cohort_dir)
+    chosen = cohort.select_patients(patients)
+    if not chosen:
+        raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
+    if reader_class(settings.reader.type).needs_retrieval:
+        check_ready(settings.retriever)  # before the decoder is loaded and the cohort indexed
+    columns = cohort.table_columns or [v.name for v in cohort.variables]
+    variables = [cohort.variable(n) for n in columns]
+    reader = build_reader(settings.reader)
+    store = retriever = None
+    if reader.needs_retrieval:
+        store, retriever = prepare_retrieval(settings, cohort, progress=progress)
+    k = settings.retrieval.k
+    results = fill_cells(
+        cohort, chosen, variables, reader, store, retriever, k, progress, retrieval_depth(settings.reader, k)
+    )
+    write_predictions(out, cohort, results, columns)
+    return Extracted(
+        len(chosen), len(results), sum(1 for r in results if r.cell), sum(1 for r in results if r.failed)
+    )
+
+
+def train_reader(
+    cohort_dir: str | Path, out: str | Path, settings: PipelineSettings, progress: bool = False
+) -> tuple[int, float]:
+    """``clinrag train-reader``: LoRA-tune the llm reader on a cohort directory's train split ((variable,
+    passages retrieved for a train patient, table value or "non documenté") pairs) into ``out``.
+
+    Returns:
+        The number of pairs trained on (at most ``reader.lora.max_pairs``) and the final loss.
+
+    Raises:
+        ClinragError: ``out`` cannot be written, the reader is not ``llm``, the cohort is invalid, has no table
+            or no train patient (one line).
+    """
+    from clinrag.data.cohort import cohort_inputs
+    from clinrag.data.validate import load_cohort
+    from clinrag.errors import ClinragError
+    from clinrag.generation.base import build_reader
+    from clinrag.generation.lora import train_lora, training_pairs
+    from clinrag.io import check_output_folder
+    from clinrag.retrieval.base import check_ready
+    from clinrag.retrieval.pipeline import prepare_retrieval
+
+    check_output_folder(out, "--out", inputs=cohort_inputs(cohort_dir), marks=ADAPTER_MARKS)
+    if settings.reader.type != "llm":
+        raise ClinragError("reader.type: only the llm (RAG) reader is LoRA-tuned")
+    check_ready(settings.retriever)  # the passages come from it: before any reading
+    cohort = load_cohort(cohort_dir)
+    if cohort.table is None:
+        raise ClinragError(f"{cohort_dir}/table.csv: missing; training needs table values")
+    store, retriever = prepare_retrieval(settings, cohort, progress=progress)
+    pairs = training_pairs(
+        cohort, store, retriever, cohort.split_patients("train"), settings.retrieval.k, progress=progress
+    )
+    if not pairs:
+        raise ClinragError(f"{cohort_dir}: no patient in the train split")
+    reader = build_reader(settings.reader)
+    history = train_lora(reader, pairs, settings.reader.lora, out, progress=progress)
+    max_pairs = settings.reader.lora.max_pairs
+    return (len(pairs) if max_pairs is None else min(len(pairs), max_pairs)), history[-1]["loss"]

@@ -6,8 +6,10 @@ import csv
 import io
 import random
 
-FRACTIONS = (0.6, 0.2, 0.2)
-"""Shares of train, dev and test (as the default split of :func:`clinrag.data.cohort.default_split`)."""
+from clinrag.data.cohort import SPLIT_FRACTIONS
+
+FRACTIONS = SPLIT_FRACTIONS
+"""Shares of train, dev and test (those of the default split, :func:`clinrag.data.cohort.default_split`)."""
 
 
 def split_patients(patients: list[str], seed: int) -> dict[str, str]:
@@ -15,7 +17,9 @@ def split_patients(patients: list[str], seed: int) -> dict[str, str]:
 
     The patients are shuffled (their sorted list, by a generator of ``seed``) and cut by :data:`FRACTIONS`,
     rounded; a table of two patients or more has one in test, of three or more one in dev too, so that a run
-    can be trained and scored.
+    can be trained and scored. Not :func:`clinrag.data.cohort.default_split` (a hash per patient, so that adding
+    patients to a cohort without splits.csv never moves the others, and shares that hold on average only): an
+    import writes its split once, and a small table must still have test and dev patients.
 
     Returns:
         ``patient -> split``, in the order of ``patients``.

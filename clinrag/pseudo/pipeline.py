@@ -328,6 +328,57 @@ def write_cohort(result: PseudoResult, out: Path, overwrite: bool = False) -> No
         atomic_write_json(staging / "pseudonymization.json", result.summary())
 
 
+def pseudonymize_to(
+    cohort_dir: str | Path,
+    out: str | Path,
+    config: PseudoConfig,
+    seed: int | None = None,
+    mapping: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> PseudoResult:
+    """``clinrag pseudonymize``: read a cohort directory, write its pseudonymized copy to ``out`` and the key to
+    ``mapping`` (mode 600) when given.
+
+    The output and the key file are checked before any work: a key that cannot be written would be lost with
+    its cohort, and a key file is never overwritten (it may re-identify an earlier pseudonymized copy).
+
+    Raises:
+        ClinragError: One line: ``out`` is the input cohort or cannot be written, ``mapping`` is inside ``out``,
+            exists or has no folder, or the cohort is invalid.
+    """
+    import os
+
+    from clinrag.data.cohort import cohort_inputs
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_json, check_output_file, check_output_folder
+
+    cohort_dir, out = Path(cohort_dir), Path(out)
+    mapping = Path(mapping) if mapping is not None else None
+    if out.resolve() == cohort_dir.resolve():
+        raise ClinragError(f"{out}: the output must not be the input cohort")
+    check_output_folder(out, "--out", overwrite, inputs=cohort_inputs(cohort_dir), marks=("documents.jsonl",))
+    if mapping is not None:
+        if mapping.resolve().is_relative_to(out.resolve()):
+            raise ClinragError(
+                f"{mapping}: the key must not be written inside the output cohort (it would travel with it)"
+            )
+        check_output_file(mapping, "--mapping")
+        if mapping.exists():
+            raise ClinragError(
+                f"{mapping}: exists; a key is never overwritten (it may re-identify an earlier pseudonymized copy): "
+                "name a new file"
+            )
+        if not mapping.parent.is_dir():
+            raise ClinragError(f"{mapping}: its folder does not exist (create {mapping.parent} first)")
+    result = pseudonymize_cohort(load_cohort(cohort_dir), config, seed=seed, progress=progress)
+    write_cohort(result, out, overwrite=overwrite)
+    if mapping is not None:
+        atomic_write_json(mapping, result.mapping)
+        os.chmod(mapping, 0o600)
+    return result
+
+
 def _pseudonymize_row(
     cohort: Cohort, row: dict[str, str], key: PatientKey, detector: Detector, mode: str
 ) -> dict[str, str]:

@@ -4,28 +4,14 @@ accent- and case-insensitive matching they need."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from importlib import resources
 
 import yaml
 
+from clinrag.text.folding import fold_chars as fold  # offsets kept: one character per character
+
 _PACKAGE = "clinrag.pseudo"
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` and strip its accents, keeping one character per character.
-
-    Offsets into the folded text are offsets into the original, so a match found on folded text can be cut
-    from the original directly (``"Lasègue"`` and ``"LASEGUE"`` both fold to ``"lasegue"``).
-    """
-    return "".join(_fold_char(c) for c in text)
-
-
-@cache
-def _fold_char(char: str) -> str:
-    base = unicodedata.normalize("NFD", char)[0].lower()
-    return base if len(base) == 1 else char
 
 
 def _load(name: str) -> dict[str, list[str]]:

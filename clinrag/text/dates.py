@@ -27,6 +27,7 @@ import re
 
 from clinrag.data.values import normalize_text, strip_accents
 from clinrag.errors import quoted
+from clinrag.text.folding import fold_same_length
 
 # ---------------------------------------------------------------------------------------------------------
 # the words
@@ -134,19 +135,12 @@ def _near(reference: dt.date, month: int, day: int) -> dt.date | None:
     return None
 
 
-def _folded(text: str) -> str:
-    """``text`` without accents and in lower case, of the same length so that offsets index ``text``; the raw
-    text in lower case when a character decomposes into several."""
-    folded = strip_accents(text).lower()
-    return folded if len(folded) == len(text) else text.lower()
-
-
 def find_dates(text: str, reference: dt.date | None = None) -> list[tuple[int, int, dt.date]]:
     """Every date in ``text``: ``(start, end, date)``, relative ones resolved against ``reference``.
 
     Matching is done on an accent-free lower-case copy of the same length, so offsets index ``text``.
     """
-    folded = _folded(text)
+    folded = fold_same_length(text)
     found: list[tuple[int, int, dt.date]] = []
     for match in _NOTE_NUMERIC.finditer(folded):
         try:
@@ -216,7 +210,7 @@ def find_event_offsets(text: str, index_date: dt.date) -> list[tuple[int, int, d
 
     Hours count in whole days ("H24" and "à 48 h" are one and two days on); months and years are calendar ones.
     """
-    folded = _folded(text)
+    folded = fold_same_length(text)
     found: list[tuple[int, int, dt.date]] = []
     for match in _EVENT_DAY.finditer(folded):
         count = int(match.group(2))

@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -546,6 +547,28 @@ def annotate_cohort(
     entities = annotator.annotate_documents(cohort.documents)
     patient_of = {doc.doc_id: doc.patient_id for doc in cohort.documents}
     return [entity.to_json(patient_of[entity.doc_id]) for entity in entities]
+
+
+def annotate_to(
+    cohort_dir: str | Path, out: str | Path, config: AnnotationConfig, progress: bool | None = None
+) -> dict[str, Any]:
+    """``clinrag annotate``: annotate a cohort directory into ``out`` (``entities.jsonl``, ``annotation.json``;
+    ``out`` may be the cohort directory itself). Returns annotation.json's record (its counts).
+
+    Raises:
+        ClinragError: ``out`` cannot be written, or the cohort is invalid (one line).
+    """
+    from clinrag.data.validate import load_cohort
+    from clinrag.io import atomic_write_json, atomic_write_jsonl, check_output_folder
+
+    out = Path(out)
+    check_output_folder(out, "--out")
+    cohort = load_cohort(cohort_dir)
+    records = annotate_cohort(cohort, config, progress=progress)
+    atomic_write_jsonl(out / "entities.jsonl", records)
+    manifest = annotation_manifest(cohort, config, records)
+    atomic_write_json(out / "annotation.json", manifest)
+    return manifest
 
 
 def annotation_manifest(

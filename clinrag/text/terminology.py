@@ -22,8 +22,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from clinrag.data.values import strip_accents
 from clinrag.errors import ClinragError
+from clinrag.text import folding
 
 RF2_COLUMNS = (
     "id",
@@ -39,12 +39,12 @@ RF2_COLUMNS = (
 FSN_TYPE = "900000000000003001"
 """typeId of a fully specified name, whose trailing semantic tag ("(trouble)", "(disorder)") is no wording."""
 _SEMANTIC_TAG = re.compile(r"\s*\([^()]*\)\s*$")
-_NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def fold(text: str) -> str:
-    """The form terms are compared in: lower case, no accents, every run of non-alphanumerics one space."""
-    return _NON_WORD.sub(" ", strip_accents(text).casefold()).strip()
+    """The form terms are compared in: lower case, no accents, every run of non-alphanumerics one space
+    (:func:`clinrag.text.folding.fold`, style ``"ascii"``)."""
+    return folding.fold(text, "ascii")
 
 
 class SnomedConfig(BaseModel):

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from clinrag.data.values import strip_accents
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
+from clinrag.text.folding import fold  # words joined by single spaces: "Pré-AVC" -> "pre avc"
 
 REGISTRY_LEXICON = "registry"
 """The shipped concept lexicon (``clinrag/text/lexicons/registry.yaml``)."""
@@ -85,12 +85,6 @@ _GENERIC = frozenset(
         "heures",
     }
 )
-
-
-def fold(text: str) -> str:
-    """Case, accents and punctuation folded: words separated by single spaces ("Pré-AVC" -> "pre avc")."""
-    text = strip_accents(text).casefold().replace("’", "'")
-    return " ".join(re.findall(r"[^\W_]+", text))
 
 
 @functools.lru_cache(maxsize=1)
