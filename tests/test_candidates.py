@@ -247,3 +247,25 @@ def test_a_target_or_a_threshold_is_marked_a_bound():
     text = "Bilan lipidique : LDL 1,62 g/L. Statine forte, objectif LDL < 0,55 g/L."
     found = {c.cell: c.features for c in _found(ldl, [_passage(text)])}
     assert found["0.55"].get("bound") == 1.0 and not found["1.62"].get("bound")
+
+
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        ("Revu en consultation à trois mois.\nIl a deux petits-enfants qui l'aident pour les courses.", []),
+        ("Absent au rendez-vous des 3 mois ; 2 relances par téléphone restées sans réponse.", []),
+        ("Consultation M3 : marche seul, mRS 2.", ["2"]),
+        ("Échelle de Rankin modifiée :\n- avant l'AVC : 0\n- à trois mois : 1", ["0", "1"]),
+        ("Rankin à trois mois\n3", ["3"]),
+        ("Suivi à 3 mois, score de Rankin modifié à deux, reprise du travail", ["2"]),
+    ],
+)
+def test_a_score_is_offered_only_where_its_scale_is_named_in_the_clause(text, offered):
+    """A scale's value is written with the scale's name: a number of another clause ("deux petits-enfants", "2
+    relances") is no Rankin, a list or a label above the value carries the name down to it."""
+    assert sorted({c.cell for c in _found(RANKIN, [_passage(text, days=92.0)])}) == offered
+
+
+def test_values_with_a_unit_keep_their_candidates_without_a_term():
+    """Ages and measures are not scales: "Mme B., 84 ans" needs no term of the age in its clause."""
+    assert [c.cell for c in _found(AGE, [_passage("Mme B., 84 ans, vit seule.")])] == ["84"]

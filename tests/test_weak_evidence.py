@@ -534,3 +534,75 @@ def test_a_pre_stroke_value_is_evidence_of_the_pre_stroke_score():
     visit = Passage("P", "D9", 0, len(later), later, "2024-04-02", "cs", "", 3, 91.0)
     [annotation] = Annotator([var]).annotate_texts([later])
     assert not states_value(var, "2", visit, annotation.mentions)
+
+
+@pytest.mark.parametrize(
+    ("text", "affirmed", "ruled_out"),
+    [
+        ("Angio-TDM des troncs supra-aortiques : absence d'occlusion artérielle intracrânienne.", 0.0, 1.0),
+        ("ARM : pas de thrombus visible, polygone de Willis perméable.", 0.0, 1.0),
+        ("Occlusion de l'ACM gauche en M1, appel du neuroradiologue de garde.", 1.0, 0.0),
+        ("Sans occlusion des gros vaisseaux ; leucopathie vasculaire.", 0.0, 1.0),
+        ("Scanner cérébral sans injection : pas d'hémorragie.", 0.0, 0.0),
+    ],
+)
+def test_what_a_treatment_requires_is_read_affirmed_or_ruled_out(text, affirmed, ruled_out):
+    """A thrombectomy treats an arterial occlusion: the lexicon's `requires` gives its terms, and a note that rules
+    the occlusion out says why none was done without naming the procedure."""
+    from clinrag.generation.priors import boolean_features, requirement_variable
+    from clinrag.text.annotate import Annotator
+    from clinrag.text.passages import Passage
+    from clinrag.text.vocabulary import build_vocabulary
+
+    var = Variable(name="tm_faite", type="boolean", description="Thrombectomie mécanique réalisée")
+    vocabulary = build_vocabulary([var], learn=False)
+    assert "occlusion" in vocabulary.requires()["tm_faite"]
+    var = vocabulary.apply([var])[0]
+    required = requirement_variable(var, vocabulary.requires()["tm_faite"])
+    passage = Passage("P", "D", 0, len(text), text, "2024-01-02", "cr", "", 0, 0.0)
+    mentions = [a.mentions for a in Annotator([var]).annotate_texts([text])]
+    found = [a.mentions for a in Annotator([required]).annotate_texts([text])]
+    features = boolean_features(var, [passage], mentions, requirement_mentions=found)
+    assert (features["requirement_affirmed"], features["requirement_ruled_out"]) == (affirmed, ruled_out)
+    assert features["negated"] == 0.0  # the procedure itself is not named
+
+
+def test_a_ruled_out_occlusion_is_learned_as_no_thrombectomy_where_the_table_says_so(tmp_path):
+    """Weighed per variable by the table: where the registry codes "no occlusion" as no thrombectomy, a note that
+    only rules the occlusion out answers "false"; the model keeps the terms, so a fill reads them too."""
+    from clinrag.generation.config import ReaderConfig
+    from clinrag.generation.priors import learn_boolean_model, load_boolean_model, save_boolean_model
+    from clinrag.generation.reader import LLMReader
+    from clinrag.text.passages import Passage
+
+    tm = Variable(name="tm", type="boolean", description="Thrombectomie", keywords=["thrombectomie"])
+    notes = [
+        ("Occlusion M1 droite : thrombectomie, recanalisation TICI 3.", "true"),
+        ("Pas d'occlusion à l'angioscanner. Surveillance en USINV.", "false"),
+        ("Déficit régressif, IRM de diffusion normale.", ""),
+        ("Occlusion du tronc basilaire, thrombectomie en urgence.", "true"),
+        ("Angio-IRM : absence d'occlusion proximale, traitement par aspirine.", "false"),
+        ("Bilan en externe, pas d'imagerie vasculaire disponible.", ""),
+    ]
+    requests, table = [], {}
+    for i in range(18):
+        text, cell = notes[i % len(notes)]
+        pid = f"P{i}"
+        table[pid] = {"tm": cell}
+        passage = Passage(pid, f"{pid}-1", 0, len(text), text, "2024-01-02", "cr", "", 0, 0.0)
+        requests.append(CellRequest(pid, tm, [passage], [passage]))
+    cohort = Cohort(variables=[tm], documents=[], table=table, table_columns=["tm"])
+    model = learn_boolean_model(cohort, requests, None, requires={"tm": ["occlusion", "thrombus"]})
+    save_boolean_model(model, tmp_path)
+    model = load_boolean_model(tmp_path)
+    assert model.requires == {"tm": ["occlusion", "thrombus"]}
+    reader = LLMReader(ReaderConfig(), decoder=object())
+    reader.boolean_model = model
+    for text, expected in (
+        ("ARM du polygone de Willis : pas de thrombus, artères perméables.", "false"),
+        ("Thrombectomie de la carotide terminale, deux passages.", "true"),
+        ("Consultation de suivi, patient autonome.", ""),
+    ):
+        passage = Passage("X", "X-1", 0, len(text), text, "2024-02-01", "cr", "", 0, 0.0)
+        [result] = reader.read([CellRequest("X", tm, [passage], [passage])])
+        assert result.cell == expected, text

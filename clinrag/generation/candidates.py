@@ -7,7 +7,8 @@ the value, the clause names a timepoint, a category's value is named and affirme
 for a cohort could not be corrected. Here they only propose:
 
 * every value of the variable's type written in the top passages (integers and numbers in range, durations
-  left out; categories named by one of their wordings) is a **candidate**;
+  left out, a scale's values only where a term of the scale stands in their clause; categories named by one of
+  their wordings) is a **candidate**;
 * each candidate is described by what the rules say of it (announced by a term, at which timepoint, negated...),
   by where it was found (the passage's retrieval rank, the document's place in the patient's timeline against
   the variable's timepoint) and by how many passages state it;
@@ -42,10 +43,11 @@ CANDIDATE_TYPES = ("integer", "number", "category")
 (:mod:`clinrag.generation.priors`), free text the decoder."""
 
 VALUES_FILE = "values.json"
-VERSION = 4
+VERSION = 5
 """Bump when what :func:`learn_value_model` learns changes: the run's cache key holds it (2: thresholds from the
 middle of the best ones, not the lowest; 3: "72a" is an age in years; 4: the patient's death a feature, and
-the deceased's fallbacks; a number's fallback only the value most of its cells hold)."""
+the deceased's fallbacks; a number's fallback only the value most of its cells hold; 5: a scale's values only
+where its name stands in their clause)."""
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 """Thresholds tried per variable in the cross-validation."""
 MIN_PATIENTS_CV = 4
@@ -70,6 +72,57 @@ _BOUND = re.compile(
 )
 """A bound, not a measurement, before a number: a target ("objectif LDL < 0,55 g/L"), a threshold ("glycémie
 supérieure à 1,8 g/L"). Its candidate says so (feature ``bound``)."""
+
+_HEADING_END = re.compile(r":\s*$")
+"""A line that introduces what follows ("Score de Rankin modifié :", "Scores :"): its words govern the values of
+the lines below it."""
+
+_LIST_ITEM = re.compile(r"\s*(?:[-–•*·]|\d{1,2}[.)])\s")
+"""A line that is an item of a list ("- à 3 mois : 2", "• sortie : 1")."""
+
+_OPENS_LINE = re.compile(r"[\s:=]*(?:(?:à|a|de|est|était|=)\s+)?$", re.IGNORECASE)
+"""What may stand before a value that opens its line, whose label is then the line above ("mRS à 3 mois\n2",
+a dictated "score de Rankin\nà deux")."""
+
+
+def clause_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause of the value ``text[start:end]``: from the last sentence or line break before it to the first
+    after it (:data:`~clinrag.text.timepoints.BOUNDARY`), taking in the lines that introduce it: a line ending
+    with a colon right above it, or above the list whose item it is ("Rankin modifié :\n- à 3 mois : 2")."""
+    from clinrag.text.timepoints import BOUNDARY
+
+    breaks = [m.end() for m in BOUNDARY.finditer(text, 0, start)]
+    left = breaks[-1] if breaks else 0
+    after = BOUNDARY.search(text, end)
+    right = after.start() if after else len(text)
+    own_line = text.rfind("\n", 0, start) + 1
+    item = _LIST_ITEM.match(text, own_line)
+    if left == own_line > 0 and _OPENS_LINE.fullmatch(text[own_line:start]):
+        left = text.rfind("\n", 0, own_line - 1) + 1  # the line above labels a value that opens its own
+    while left > 0 and text[left - 1] == "\n":
+        line_start = text.rfind("\n", 0, left - 1) + 1
+        line = text[line_start : left - 1]
+        if _HEADING_END.search(line):
+            left = line_start
+            break
+        if not (item and _LIST_ITEM.match(line)):  # the items above it lead to their list's heading
+            break
+        left = line_start
+    return left, right
+
+
+def is_scale(var: Variable) -> bool:
+    """Whether ``var`` is a score on a scale (an integer without a unit: NIHSS, Rankin, TICI...), whose values
+    French notes write with the scale's name in the same clause ("NIHSS 12", "mRS à 2", "Rankin zéro")."""
+    return var.type == "integer" and not var.unit
+
+
+def term_in_clause(text: str, start: int, end: int, terms: list[tuple[int, int]]) -> bool:
+    """Whether one of the variable's ``terms`` (spans of ``text``) stands in the clause of the value
+    ``text[start:end]`` (:func:`clause_span`)."""
+    left, right = clause_span(text, start, end)
+    return any(left <= term_start and term_end <= right for term_start, term_end in terms)
+
 
 _YEARS_SHORT = re.compile(r"a(?![\w'’])")
 """Telegraphic notes' age: "H 72a", "F 81a" (the "a" glued to the number)."""
@@ -238,6 +291,8 @@ def candidates(
             continue
         stated = values_with_timepoints(var, passage.text, passage.date)
         terms = [(m.start, m.end) for m in mentioned if not m.value]
+        if is_scale(var):  # a score is written with its scale's name: "deux appels" is no Rankin
+            stated = [v for v in stated if term_in_clause(passage.text, v[0], v[1], terms)]
         announced = attached(passage.text, terms, [(s, e) for s, e, *_ in stated])
         for order, ((start, end, answer, cell, label), is_announced) in enumerate(
             zip(stated, announced, strict=True)

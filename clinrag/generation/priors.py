@@ -146,9 +146,16 @@ BOOLEAN_FEATURES = (*QUALIFIER_FEATURES, *(f"{name}{WIDE_SUFFIX}" for name in QU
 """The qualifiers of the mentions in the passages the decoder would read (``retrieval.k``), then in the wider
 set the candidate model reads (``reader.candidate_passages``): a condition often stated in the fourth passage
 ("DT2 sous metformine") is what the first one lacks."""
-OWN_FEATURES = ("former", f"former{WIDE_SUFFIX}")
+REQUIREMENT_FEATURES = ("requirement_affirmed", "requirement_ruled_out")
+"""Whether the wider set of passages affirms what a treatment requires (the lexicon's ``requires``: an arterial
+occlusion for a thrombectomy), or rules it out, affirms it nowhere and names no term of the treatment itself
+("pas d'occlusion à l'angioscanner", "absence d'occlusion proximale" and no word of a thrombectomy): notes often
+say why a procedure was not done without naming it. Whether a registry then codes the treatment "no" or leaves
+it empty is its own habit, learned per variable (where the procedure is named, its own qualifiers say it)."""
+OWN_FEATURES = ("former", f"former{WIDE_SUFFIX}", *REQUIREMENT_FEATURES)
 """Features weighed per variable: an affirmed mention of a condition said to be over ("ancien fumeur", "tabagisme
-sevré", "ex-tabagique") means *no* for current smoking and little for a history of hypertension."""
+sevré", "ex-tabagique") means *no* for current smoking and little for a history of hypertension; what a
+treatment requires, ruled out, may mean *no* for it (:data:`REQUIREMENT_FEATURES`), as the table says."""
 BOOLEANS_FILE = "booleans.json"
 
 _FORMER_BEFORE = re.compile(
@@ -215,21 +222,48 @@ def _qualifiers(
     return [counts[name] for name in QUALIFIER_FEATURES], float(affirmed > 0 and former == affirmed)
 
 
+def requirement_variable(var: Variable, terms: list[str] | None) -> Variable | None:
+    """A variable whose terms are what the boolean ``var`` requires (``terms``), for an :class:`Annotator` of
+    their mentions, or None when there are none."""
+    if var.type != "boolean" or not terms:
+        return None
+    return var.model_copy(update={"keywords": list(terms), "synonyms": None})
+
+
+def requirement_features(mentions: list[list[Mention]] | None, named: bool = False) -> dict[str, float]:
+    """:data:`REQUIREMENT_FEATURES` of the mentions of what a treatment requires (:func:`requirement_variable`)
+    in the passages: some affirmed; none affirmed, some negated and the treatment not ``named`` in the same
+    passages. None (no such terms): both 0."""
+    found = [m for passage in mentions or [] for m in passage if not m.family and not m.hypothetical]
+    affirmed = any(not m.negated for m in found)
+    return {
+        "requirement_affirmed": float(affirmed),
+        "requirement_ruled_out": float(not affirmed and not named and any(m.negated for m in found)),
+    }
+
+
 def boolean_features(
     var: Variable,
     passages: list[Passage],
     mentions: list[list[Mention]],
     wide: list[Passage] | None = None,
     wide_mentions: list[list[Mention]] | None = None,
+    requirement_mentions: list[list[Mention]] | None = None,
 ) -> dict[str, float]:
     """:data:`BOOLEAN_FEATURES` by name: :func:`qualifier_features` of ``passages``, then of ``wide`` (more
-    passages, best first; ``passages`` when None)."""
+    passages, best first; ``passages`` when None); with the own features: :data:`OWN_FEATURES`
+    (``requirement_mentions``: those of what ``var`` requires in ``wide``, :func:`requirement_features`)."""
     if wide is None or wide_mentions is None:
         wide, wide_mentions = passages, mentions
     narrow, former = _qualifiers(var, passages, mentions)
     broad, former_wide = _qualifiers(var, wide, wide_mentions)
     features = dict(zip(BOOLEAN_FEATURES, [*narrow, *broad], strict=True))
-    return {**features, "former": former, f"former{WIDE_SUFFIX}": former_wide}
+    return {
+        **features,
+        "former": former,
+        f"former{WIDE_SUFFIX}": former_wide,
+        **requirement_features(requirement_mentions, named=any(broad)),
+    }
 
 
 @dataclass
@@ -247,6 +281,9 @@ class BooleanModel:
     """The features it weighs, by name (models saved before the wide features weigh :data:`QUALIFIER_FEATURES`)."""
     own: list[str] = field(default_factory=lambda: list(OWN_FEATURES))
     """Features weighed per variable (none in models saved before them)."""
+    requires: dict[str, list[str]] = field(default_factory=dict)
+    """Per variable, the terms of what it requires (:data:`REQUIREMENT_FEATURES`), as the run's vocabulary had
+    them: a fill reads the cohort's passages for the same terms."""
 
     def _row(self, name: str, features: dict[str, float]) -> list[float]:
         shared = [features[f] for f in self.features]
@@ -263,9 +300,31 @@ class BooleanModel:
         exp = np.exp(logits - logits.max())
         return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
 
+    def requirement(self, var: Variable) -> Variable | None:
+        """The :func:`requirement_variable` of ``var`` (by name) under this model."""
+        return requirement_variable(var, self.requires.get(var.name)) if var.name in self.variables else None
+
     def to_json(self) -> dict:
         data = asdict(self)
         return {"features": data.pop("features"), "own": data.pop("own"), **data}
+
+
+def requirement_mentions(
+    requests: list, requires: dict[str, list[str]], progress: bool = False
+) -> list[list[list[Mention]] | None]:
+    """For each request (a ``CellRequest`` whose ``passages`` are read), the mentions of what its variable
+    requires (``requires``: ``variable -> terms``) in each passage, or None for a variable that requires nothing."""
+    wanted = []
+    for request in requests:
+        var = requirement_variable(request.variable, requires.get(request.variable.name))
+        wanted.append(None if var is None else type(request)(request.patient_id, var, request.passages))
+    found: list[list[list[Mention]] | None] = [None] * len(requests)
+    indices = [i for i, r in enumerate(wanted) if r is not None]
+    for i, mentions in zip(
+        indices, request_mentions([wanted[i] for i in indices], None, progress), strict=True
+    ):
+        found[i] = mentions
+    return found
 
 
 def learn_boolean_model(
@@ -274,11 +333,15 @@ def learn_boolean_model(
     max_passages: int | None,
     mentions: list[list[list[Mention]]] | None = None,
     wide_mentions: list[list[list[Mention]]] | None = None,
+    requires: dict[str, list[str]] | None = None,
+    required_mentions: list[list[list[Mention]] | None] | None = None,
 ) -> BooleanModel | None:
     """The :class:`BooleanModel` of the boolean variables of ``requests`` (train-split ``CellRequest`` with their
     retrieved passages, and their ``candidates`` passages when set; ``mentions`` as for :func:`learn_priors`,
     ``wide_mentions`` those of the ``candidates``) and the table; None when there are fewer than
-    :data:`MIN_CELLS` boolean cells or the table has a single kind of cell."""
+    :data:`MIN_CELLS` boolean cells or the table has a single kind of cell. ``requires``: per variable, the
+    terms of what it requires, whose mentions in the ``candidates`` passages are ``required_mentions`` (by
+    :func:`requirement_mentions` when None)."""
     from sklearn.linear_model import LogisticRegression
 
     if cohort.table is None:
@@ -287,14 +350,27 @@ def learn_boolean_model(
     if mentions is None:
         mentions = request_mentions(requests, max_passages)
     booleans = sorted({r.variable.name for r in requests})
+    requires = {name: list(terms) for name, terms in (requires or {}).items() if name in booleans and terms}
     rows, cells = [], []
     model = BooleanModel(booleans, [], [], [])
     if wide_mentions is None:
         wide_mentions = [None] * len(requests)
-    for request, found, wide in zip(requests, mentions, wide_mentions, strict=True):
+    if required_mentions is None:
+        from clinrag.generation.base import CellRequest
+
+        shown = [
+            CellRequest(r.patient_id, r.variable, r.candidates if wide else r.passages[:max_passages])
+            for r, wide in zip(requests, wide_mentions, strict=True)
+        ]
+        required_mentions = requirement_mentions(shown, requires)
+    for request, found, wide, required in zip(
+        requests, mentions, wide_mentions, required_mentions, strict=True
+    ):
         var = request.variable
         passages = request.passages[:max_passages]
-        features = boolean_features(var, passages, found, request.candidates if wide else None, wide)
+        features = boolean_features(
+            var, passages, found, request.candidates if wide else None, wide, required
+        )
         rows.append(model._row(var.name, features))
         cells.append(cohort.table.get(request.patient_id, {}).get(var.name, ""))
     if len(cells) < MIN_CELLS or len(set(cells)) < 2:
@@ -312,6 +388,7 @@ def learn_boolean_model(
         intercept,
         list(BOOLEAN_FEATURES),
         list(OWN_FEATURES),
+        requires,
     )
 
 
@@ -330,7 +407,13 @@ def load_boolean_model(folder: Path) -> BooleanModel | None:
         ):
             raise ValueError("other features")
         return BooleanModel(
-            data["variables"], data["classes"], data["coef"], data["intercept"], data["features"], own
+            data["variables"],
+            data["classes"],
+            data["coef"],
+            data["intercept"],
+            data["features"],
+            own,
+            {str(k): [str(t) for t in v] for k, v in (data.get("requires") or {}).items()},
         )
 
     return read_optional_json(Path(folder) / BOOLEANS_FILE, "a boolean model", parse)

@@ -308,12 +308,14 @@ class LLMReader:
         ):
             passages = request.passages[: self.config.max_passages]
             wide = request.candidates
+            required = model.requirement(var)
             features = boolean_features(
                 var,
                 passages,
                 self._mentions(var, passages),
                 wide,
                 self._mentions(var, wide) if wide else None,
+                self._mentions(required, wide or passages, "requires") if required else None,
             )
             probabilities = model.probabilities(var.name, features)
             cell = max(probabilities, key=probabilities.get)
@@ -356,14 +358,16 @@ class LLMReader:
             return every
         return {answer: cell for answer, cell in every.items() if cell in stated or cell == ""}
 
-    def _mentions(self, var: Variable, passages: list[Passage]) -> list[list[Mention]]:
-        """The variable's qualified mentions in each passage (edsnlp; remembered per passage)."""
-        if var.name not in self._annotators:
-            self._annotators[var.name] = Annotator([var])
-        keys = [(var.name, p.doc_id, p.start, p.end) for p in passages]
+    def _mentions(self, var: Variable, passages: list[Passage], kind: str = "") -> list[list[Mention]]:
+        """The variable's qualified mentions in each passage (edsnlp; remembered per passage); ``kind`` tells
+        apart another set of terms under the variable's name (``"requires"``: what it requires)."""
+        name = f"{var.name}\x00{kind}" if kind else var.name
+        if name not in self._annotators:
+            self._annotators[name] = Annotator([var])
+        keys = [(name, p.doc_id, p.start, p.end) for p in passages]
         missing = [(key, p) for key, p in zip(keys, passages, strict=True) if key not in self._seen]
         if missing:
-            annotated = self._annotators[var.name].annotate_texts([p.text for _, p in missing])
+            annotated = self._annotators[name].annotate_texts([p.text for _, p in missing])
             for (key, _), annotation in zip(missing, annotated, strict=True):
                 self._seen[key] = annotation.mentions
         return [self._seen[key] for key in keys]

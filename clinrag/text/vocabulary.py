@@ -115,6 +115,8 @@ class Concept:
     values: dict[str, ConceptValue] = field(default_factory=dict)
     unit: str | None = None
     conversions: dict[str, float] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    """For a treatment: terms of the finding it treats (a thrombectomy, an arterial occlusion)."""
 
 
 def lexicon_file(name: str = REGISTRY_LEXICON) -> Path:
@@ -156,6 +158,7 @@ def load_concepts(name: str = REGISTRY_LEXICON) -> tuple[Concept, ...]:
                 values=values,
                 unit=item.get("unit"),
                 conversions={str(k): float(v) for k, v in (item.get("conversions") or {}).items()},
+                requires=tuple(str(t) for t in item.get("requires", []) or []),
             )
         )
     return tuple(concepts)
@@ -443,6 +446,9 @@ class VariableVocabulary:
         unit_conversions: Units it may be written in, with their factor into its unit.
         timepoint: The canonical timepoint its ``timepoint`` names (``clinrag.text.timepoints``), or None.
         learned: What the train split taught, with support and score (``value -> terms``).
+        requires: For a boolean treatment, ``[term, source]`` of the finding it treats (the lexicon's
+            ``requires``: an arterial occlusion for a thrombectomy); the boolean model weighs whether the
+            passages affirm or rule it out (:mod:`clinrag.generation.priors`).
     """
 
     concepts: list[str] = field(default_factory=list)
@@ -451,6 +457,7 @@ class VariableVocabulary:
     unit_conversions: dict[str, float] = field(default_factory=dict)
     timepoint: str | None = None
     learned: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    requires: list[list[str]] = field(default_factory=list)
 
 
 def _add(items: list[list[str]], words, source: str) -> None:
@@ -472,6 +479,9 @@ def definition_vocabulary(var: Variable, concepts: tuple[Concept, ...] | None = 
         _add(vocab.terms, concept.terms, f"lexicon:{concept.id}")
     if not matched:
         _add(vocab.terms, description_terms(var), "description")
+    if var.type == "boolean":
+        for concept in matched:
+            _add(vocab.requires, concept.requires, f"lexicon:{concept.id}")
     if var.type == "category":
         for code in var.values or []:
             items: list[list[str]] = []
@@ -515,6 +525,10 @@ class Vocabulary:
                 update["unit_conversions"] = dict(vocab.unit_conversions)
             result.append(var.model_copy(update=update))
         return result
+
+    def requires(self) -> dict[str, list[str]]:
+        """``variable -> terms`` of what each boolean treatment requires (only those that name some)."""
+        return {name: [t for t, _ in v.requires] for name, v in self.variables.items() if v.requires}
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (``vocabulary.json``)."""

@@ -99,7 +99,7 @@ class PriorsStage(Stage):
 
     name = "priors"
     cache = "reader_priors"
-    reads = ("cohort", "cohort_hash", "store", "variables", "hits", "keys", "config")
+    reads = ("cohort", "cohort_hash", "store", "variables", "vocabulary", "hits", "keys", "config")
     writes = ("priors", "boolean_model", "value_model", "trained")
 
     def wanted(self, run: Run) -> bool:
@@ -123,7 +123,8 @@ class PriorsStage(Stage):
             "reader": run.config.reader.model_dump(include=include),
             "k": run.config.retrieval.k,
             "variables": [v.name for v in run.variables],
-            "learns": ["priors.json", "booleans.json:3", f"values.json:{VALUE_MODEL_VERSION}"],
+            "learns": ["priors.json", "booleans.json:4", f"values.json:{VALUE_MODEL_VERSION}"],
+            "requires": run.vocabulary.requires() if run.vocabulary is not None else {},
         }
 
     def compute(self, run: Run, staging: Path) -> None:
@@ -167,6 +168,7 @@ class PriorsStage(Stage):
             reader.max_passages,
             [narrow[i] for i in booleans],
             [wide[i] for i in booleans],
+            run.vocabulary.requires() if run.vocabulary is not None else {},
         )
         save_priors(priors, staging)
         save_boolean_model(boolean_model, staging)
