@@ -246,6 +246,9 @@ class ServerClient:
             follow_redirects=False,
         )
         self.stopped = threading.Event()
+        self.failure: ServerError | None = None
+        """The first failure (the others are requests it stopped)."""
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
@@ -306,8 +309,7 @@ class ServerClient:
                 elif status in (408, 409, 425, 429) or status >= 500:
                     cause = f"HTTP {status} {response.reason_phrase}"
                 else:
-                    self.stopped.set()
-                    raise ServerError(
+                    raise self._fail(
                         f"reader server {config.url}: HTTP {status} {response.reason_phrase}{_hint(status)}"
                     )
             if attempt < config.retries:
@@ -316,13 +318,21 @@ class ServerClient:
                 while time.perf_counter() < until and not self.stopped.is_set():
                     time.sleep(min(0.1, max(0.0, until - time.perf_counter())))
                 delay *= 2
-        self.stopped.set()
         tries = config.retries + 1
-        raise ServerError(
+        raise self._fail(
             f"reader server {config.url}: {cause} ({tries} tr{'ies' if tries > 1 else 'y'} over "
             f"{time.perf_counter() - started:.0f} s); the chunks of cells already read are cached: run again to "
             "resume"
         )
+
+    def _fail(self, message: str) -> ServerError:
+        """The error of a request that failed for good; the first one is kept, and the others stop."""
+        error = ServerError(message)
+        with self._lock:
+            if self.failure is None:
+                self.failure = error
+        self.stopped.set()
+        return error
 
 
 def _hint(status: int) -> str:
@@ -393,38 +403,44 @@ class ServerReader(LLMReader):
 
     def read(self, requests: list[CellRequest], progress: bool = False) -> list[CellResult]:
         """Fill the requested cells: those the train split's table decides here, the others by the server,
-        ``max_concurrency`` requests at a time."""
+        ``max_concurrency`` requests at a time (the prompts are built, and the answers read, in this thread:
+        only the HTTP exchanges run in the pool)."""
         results: dict[int, CellResult] = {}
-        asked: list[tuple[int, dict[str, str] | None, dict[str, Any]]] = []
+        asked: list[tuple[int, dict[str, str] | None, list[dict[str, str]], dict[str, Any]]] = []
         for index, request in enumerate(requests):
             decided = self.decide(request)
             if decided is not None:
                 results[index] = self._decided(request, *decided)
                 continue
             choices = self.choices(request)
-            asked.append((index, choices, answer_schema(request, choices)))
-        if asked:
-            client = ServerClient(self.config)
-            try:
-                results.update(self._ask(client, requests, asked, progress))
-            finally:
-                client.close()
-        return [results[i] for i in range(len(requests))]
-
-    def _ask(self, client: ServerClient, requests, asked, progress: bool) -> dict[int, CellResult]:
+            asked.append((index, choices, self.messages(request), answer_schema(request, choices)))
+        if not asked:
+            return [results[i] for i in range(len(requests))]
+        client = ServerClient(self.config)
+        try:
+            replies = self._exchange(client, [client.body(m, schema) for _, _, m, schema in asked], progress)
+        finally:
+            client.close()
         structured = self.config.structured == "json_schema"
-
-        def one(index: int, choices: dict[str, str] | None, schema: dict[str, Any]) -> CellResult:
-            request = requests[index]
-            start = time.perf_counter()
-            data = client.complete(client.body(self.messages(request), schema))
+        for (index, choices, _, _), (data, seconds) in zip(asked, replies, strict=True):
             choice = data["choices"][0]
             raw = answer_of(choice["message"].get("content"), structured)
             usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
             tokens = int(usage.get("prompt_tokens") or 0)
-            return self._answer(
-                request, raw, choices, mean_probability(choice), tokens, time.perf_counter() - start
+            results[index] = self._answer(
+                requests[index], raw, choices, mean_probability(choice), tokens, seconds
             )
+        return [results[i] for i in range(len(requests))]
+
+    def _exchange(
+        self, client: ServerClient, bodies: list[dict[str, Any]], progress: bool
+    ) -> list[tuple[dict[str, Any], float]]:
+        """Each body's chat completion and the seconds it took, in order, ``max_concurrency`` at a time; the
+        first failure stops the others and is raised."""
+
+        def one(body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+            start = time.perf_counter()
+            return client.complete(body), time.perf_counter() - start
 
         from clinrag.progress import bars_allowed
 
@@ -432,23 +448,25 @@ class ServerReader(LLMReader):
         if bars_allowed(progress):
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(asked), desc="reading (server)", unit="cell")
-        done: dict[int, CellResult] = {}
+            bar = tqdm(total=len(bodies), desc="reading (server)", unit="cell")
+        done: dict[int, tuple[dict[str, Any], float]] = {}
         with ThreadPoolExecutor(max_workers=self.config.max_concurrency) as pool:
-            futures = {pool.submit(one, *item): item[0] for item in asked}
+            futures = {pool.submit(one, body): number for number, body in enumerate(bodies)}
             try:
                 for future in as_completed(futures):
                     done[futures[future]] = future.result()
                     if bar is not None:
                         bar.update(1)
-            except BaseException:
+            except BaseException as err:
                 client.stopped.set()
                 pool.shutdown(wait=True, cancel_futures=True)
+                if client.failure is not None and client.failure is not err:
+                    raise client.failure from None  # the first failure, not a request it stopped
                 raise
             finally:
                 if bar is not None:
                     bar.close()
-        return done
+        return [done[number] for number in range(len(bodies))]
 
     def _answer(
         self,
