@@ -102,10 +102,17 @@ class Run:
         return digest
 
     def reader_identity(self) -> dict[str, Any]:
-        """What the reader's answers depend on, besides its inputs (decoder, adapter, settings)."""
+        """What the reader's answers depend on, besides its inputs (decoder, adapter, settings; for a model
+        behind a server, :meth:`~clinrag.generation.server.ServerReaderConfig.identity`)."""
         from clinrag.generation.decoder import resolve_decoder_path
 
         reader = self.config.reader
+        served = getattr(reader, "identity", None)
+        if (
+            served is not None
+        ):  # a model behind an inference server (reader.type server): its name, not a hash
+            self.model_hashes["decoder"] = {"spec": f"server:{reader.model}", "revision": reader.revision}
+            return served()
         decoder = resolve_decoder_path(reader.model)
         identity = {
             "model": self._model_hash("decoder", reader.model, decoder),

@@ -102,7 +102,7 @@ class Reader(Protocol):
         """One result per request, in order."""
 
 
-READERS = Registry("reader", ("clinrag.generation.reader",), default="llm")
+READERS = Registry("reader", ("clinrag.generation.reader", "clinrag.generation.server"), default="llm")
 """Registered reader classes and their config classes, by name (``reader.type``)."""
 
 

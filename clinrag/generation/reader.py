@@ -133,10 +133,19 @@ def supporting_passage(
     return passages[0]
 
 
+def reads_retrieved(config: ReaderConfig) -> bool:
+    """Whether ``config`` is the ``llm`` reader's or one built on it (:class:`LLMReader`, e.g. ``server``):
+    its settings ``values``, ``booleans``, ``dates`` and ``unmentioned`` then apply."""
+    from clinrag.generation.base import reader_class
+
+    kind = reader_class(config.type)
+    return isinstance(kind, type) and issubclass(kind, LLMReader)
+
+
 def decoder_variables(config: ReaderConfig, variables: list[Variable]) -> list[Variable]:
     """The variables the decoder answers under ``config``: not those the train split's table decides
     (integers, numbers and categories with ``values: candidates``, booleans with ``booleans: qualifiers``)."""
-    if config.type != "llm":
+    if not reads_retrieved(config):
         return list(variables)
     decided = set(candidate_types(config))
     if config.booleans == "qualifiers":
@@ -147,14 +156,14 @@ def decoder_variables(config: ReaderConfig, variables: list[Variable]) -> list[V
 def candidate_types(config: ReaderConfig) -> tuple[str, ...]:
     """The variable types the value model chooses among candidates under ``config`` (none with ``values:
     llm``; dates with ``dates: candidates``)."""
-    if config.type != "llm" or config.values != "candidates":
+    if not reads_retrieved(config) or config.values != "candidates":
         return ()
     return (*CANDIDATE_TYPES, "date") if config.dates == "candidates" else CANDIDATE_TYPES
 
 
 def retrieval_depth(config: ReaderConfig, k: int) -> int:
     """Passages to retrieve per cell: the decoder's ``k``, or more for the candidate model."""
-    if config.type == "llm" and config.values == "candidates":
+    if reads_retrieved(config) and config.values == "candidates":
         return max(k, config.candidate_passages)
     return k
 
@@ -193,10 +202,12 @@ class LLMReader:
 
     needs_retrieval = True
     learns_from_table = True
+    tunes_adapters = True
+    """With ``training.reader: lora`` the run tunes LoRA adapters of its decoder (not the ``server`` reader's)."""
 
     def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
         self.config = config or ReaderConfig()
-        self.decoder = decoder or Decoder(self.config)
+        self.decoder = decoder or self._make_decoder()
         self._annotators: dict[str, Annotator] = {}
         self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
         self.priors: dict[str, Prior] = {}
@@ -209,6 +220,11 @@ class LLMReader:
         :mod:`clinrag.generation.candidates`), learned likewise."""
         if self.config.adapter:
             check_adapter_settings(self.config)
+
+    def _make_decoder(self) -> Decoder | None:
+        """The decoder ``config.model`` names (a subclass that reads otherwise returns None: the ``server``
+        reader)."""
+        return Decoder(self.config)
 
     def attach(self, cohort: Cohort, learned: Learned) -> None:
         """What the run learned from the train split's table (the cohort itself is not needed)."""

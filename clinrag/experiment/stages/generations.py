@@ -84,27 +84,31 @@ class GenerationsStage(Stage):
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(units), desc="reading (chunks)", unit="chunk")
-        for number, unit in enumerate(units):
-            chunk_file = folder / f"chunk-{number:05d}.jsonl"
-            if chunk_file.is_file():
-                records = [json.loads(line) for line in chunk_file.read_text(encoding="utf-8").splitlines()]
-            else:
-                if reader is None:
-                    reader = build_reader(config.reader)
-                    reader.attach(run.cohort, Learned(run.priors, run.boolean_model, run.value_model))
-                if self.whole_records:
-                    chunk = reader.read([CellRequest(pid, var, []) for pid in unit for var in variables])
+        try:  # a reader that fails (a server gone) leaves the bar's line finished: its error prints on its own
+            for number, unit in enumerate(units):
+                chunk_file = folder / f"chunk-{number:05d}.jsonl"
+                if chunk_file.is_file():
+                    records = [
+                        json.loads(line) for line in chunk_file.read_text(encoding="utf-8").splitlines()
+                    ]
                 else:
-                    chunk = reader.read([run.request(pid, var, config.retrieval.k) for pid, var in unit])
-                records = [_result_record(r) for r in chunk]
-                atomic_write_jsonl(chunk_file, records)
-                fault_point(f"generations:{number}")
-                computed += 1
-            results.extend(_result_from_record(r) for r in records)
+                    if reader is None:
+                        reader = build_reader(config.reader)
+                        reader.attach(run.cohort, Learned(run.priors, run.boolean_model, run.value_model))
+                    if self.whole_records:
+                        chunk = reader.read([CellRequest(pid, var, []) for pid in unit for var in variables])
+                    else:
+                        chunk = reader.read([run.request(pid, var, config.retrieval.k) for pid, var in unit])
+                    records = [_result_record(r) for r in chunk]
+                    atomic_write_jsonl(chunk_file, records)
+                    fault_point(f"generations:{number}")
+                    computed += 1
+                results.extend(_result_from_record(r) for r in records)
+                if bar is not None:
+                    bar.update(1)
+        finally:
             if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.close()
         (folder / ".complete").write_text("", encoding="utf-8")
         run.results = results
         detail = f"{len(results)} cells, {computed} of {len(units)} chunks read now"

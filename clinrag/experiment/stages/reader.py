@@ -44,8 +44,15 @@ class ReaderStage(Stage):
         return kind.needs_retrieval and kind.learns_from_table and run.config.training.reader == "lora"
 
     def execute(self, run: Run) -> None:
+        from clinrag.generation.base import reader_class
         from clinrag.generation.reader import decoder_variables
 
+        if not getattr(reader_class(run.config.reader.type), "tunes_adapters", True):
+            run.log(
+                f"[reader] skipped — reader.type {run.config.reader.type} is not tuned here (the server holds the "
+                "weights: serve tuned ones; training.reader=none silences this)"
+            )
+            return
         reader = run.config.reader  # a given reader.adapter was refused by ExperimentConfig.check_inputs
         self.identity = run.reader_identity()
         self.train = run.cohort.split_patients("train")
