@@ -124,6 +124,15 @@ def _enter_quiet(ctx: typer.Context, value: bool) -> bool:
     return value
 
 
+WITH_TEXT_OPTION = typer.Option(
+    False,
+    "--with-text",
+    help="Embed patient text (cited documents, quotes, raw answers) in report.html; without it the report shows "
+    "offsets and a masked view of each passage. Changes no other output.",
+)
+"""``--with-text`` of the commands that write a report.html (run, grid, fill)."""
+
+
 QUIET_OPTION = typer.Option(
     False,
     "--quiet",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clinrag.cli._app import QUIET_OPTION, Patients, app, out
+from clinrag.cli._app import QUIET_OPTION, WITH_TEXT_OPTION, Patients, app, out
 
 
 @app.command("run")
@@ -22,12 +22,7 @@ def run_command(
     cache_dir: Path | None = typer.Option(
         None, "--cache", help="Stage cache (default $CLINRAG_CACHE_DIR/runs, ~/.cache/clinrag/runs)."
     ),
-    with_text: bool = typer.Option(
-        False,
-        "--with-text",
-        help="Embed patient text (cited documents, quotes, raw answers) in report.html; without it the report "
-        "shows offsets and a masked view of each passage. Changes no other output.",
-    ),
+    with_text: bool = WITH_TEXT_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run one experiment: train on the train split, score the evaluated split, write the run folder.
@@ -73,12 +68,7 @@ def grid_command(
         help="Reference combination label, e.g. 'retriever.type=temporal retrieval.k=3' (default: the first).",
     ),
     cache_dir: Path | None = typer.Option(None, "--cache", help="Stage cache shared by the runs."),
-    with_text: bool = typer.Option(
-        False,
-        "--with-text",
-        help="Embed patient text (cited documents, quotes, raw answers) in each run's report.html; without it "
-        "the report shows offsets and a masked view of each passage. Changes no other output.",
-    ),
+    with_text: bool = WITH_TEXT_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run every combination of the axes (resumable), then a results table (Markdown, CSV, LaTeX) with 95%
@@ -145,12 +135,7 @@ def fill_command(
     patients: Patients = typer.Option(
         Patients.UNLABELED, "--patients", help="Patients to fill (unlabeled: those without a table row)."
     ),
-    with_text: bool = typer.Option(
-        False,
-        "--with-text",
-        help="Embed patient text (cited documents, quotes, raw answers) in report.html; without it the report "
-        "shows offsets and a masked view of each passage. Changes no other output.",
-    ),
+    with_text: bool = WITH_TEXT_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Apply a trained run to patients without values: the filled table, every value with its evidence."""
