@@ -189,6 +189,8 @@ def test_without_its_cohort_the_run_still_explains(tiny_run, tmp_path):
     other = write_synthetic_cohort(tmp_path / "other", 16, seed=22).root
     e = explain_cell(run_dir, record["patient_id"], record["variable"], cohort_dir=other)
     assert any("is not the cohort the run read" in note for note in e.notes)
+    with pytest.raises(ClinragError, match="gone"):  # a cohort the user names must be readable
+        explain_cell(run_dir, record["patient_id"], record["variable"], cohort_dir=tmp_path / "gone")
 
 
 def test_an_unknown_variable_error_is_raised_by_the_library(tiny_run):

@@ -539,3 +539,11 @@ def test_a_todo_description_is_a_warning(cohort, tmp_path, capsys):
     (mine / "variables.yaml").write_text(yaml.safe_dump(variables, allow_unicode=True), encoding="utf-8")
     err = succeeds(capsys, "validate", mine)
     assert "field 'description': still a TODO" in err
+
+
+def test_a_baseline_of_no_patient_is_refused(cohort, tmp_path, capsys):
+    out = tmp_path / "p.csv"
+    assert one_error(capsys, "baseline", "--cohort", cohort, "--out", out, "--split", "unlabeled") == (
+        f"{cohort}: no unlabeled patient to predict"
+    )
+    assert not out.exists()

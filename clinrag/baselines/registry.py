@@ -32,4 +32,9 @@ def predict_baseline(
         model = BASELINES.get(method)().fit(cohort)
     except ValueError as error:
         raise ClinragError(f"{cohort.root if cohort.root is not None else 'cohort'}: {error}") from error
-    return model.predict(cohort.select_patients(patients))
+    chosen = cohort.select_patients(patients)
+    if not chosen:
+        raise ClinragError(
+            f"{cohort.root if cohort.root is not None else 'cohort'}: no {patients} patient to predict"
+        )
+    return model.predict(chosen)

@@ -241,6 +241,8 @@ def explain_cell(
         try:
             cohort = load_cohort(folder)
         except ClinragError as error:
+            if cohort_dir is not None:  # the one the user named: their mistake, not a note
+                raise
             notes.append(f"cohort not read ({error}): document type, section and reference unknown")
             folder = None
         else:
