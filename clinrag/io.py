@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,15 @@ def cache_home() -> Path:
     """clinrag's cache folder: ``$CLINRAG_CACHE_DIR``, default ``~/.cache/clinrag`` (the stage cache in ``runs/``,
     sentence embeddings in ``embeddings/``, prepared embedded models in ``models/``)."""
     return Path(os.environ.get("CLINRAG_CACHE_DIR", Path.home() / ".cache" / "clinrag"))
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read by blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clinrag.io import atomic_folder, atomic_write_json, cache_home
+from clinrag.io import atomic_folder, atomic_write_json, cache_home, file_sha256
 
 # 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect the variable's
 # timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal retriever's
@@ -150,7 +150,7 @@ class Cache:
             known = memo.get(str(file))
             if known and known[0] == signature:
                 return known[1]
-            digest = _file_sha256(file)
+            digest = file_sha256(file)
             memo[str(file)] = [signature, digest]
             changed = True
             return digest
@@ -187,7 +187,7 @@ def source_hash(module: str) -> str:
     if spec is None:
         raise ValueError(f"no module named {module!r}")
     if not spec.submodule_search_locations:  # a module
-        return _file_sha256(Path(spec.origin))
+        return file_sha256(Path(spec.origin))
     folder = Path(next(iter(spec.submodule_search_locations)))
     files = sorted(
         p
@@ -199,7 +199,7 @@ def source_hash(module: str) -> str:
     digest = hashlib.sha256()
     for file in files:
         digest.update(
-            file.relative_to(folder).as_posix().encode() + b"\0" + _file_sha256(file).encode() + b"\n"
+            file.relative_to(folder).as_posix().encode() + b"\0" + file_sha256(file).encode() + b"\n"
         )
     return digest.hexdigest()
 
@@ -207,7 +207,7 @@ def source_hash(module: str) -> str:
 def folder_sha256(folder: str | Path, file_digest: Callable[[Path], str] | None = None) -> str:
     """SHA-256 over a file or folder's files (relative paths and contents; a cache entry's ``.complete`` marker
     excluded, so an entry and its copy hash alike). ``file_digest``: each file's SHA-256 (default: read it)."""
-    file_digest = file_digest or _file_sha256
+    file_digest = file_digest or file_sha256
     folder = Path(folder).resolve()
     files = (
         [folder]
@@ -218,12 +218,4 @@ def folder_sha256(folder: str | Path, file_digest: Callable[[Path], str] | None 
     for file in files:
         relative = file.name if file == folder else file.relative_to(folder).as_posix()
         digest.update(relative.encode("utf-8") + b"\0" + file_digest(file).encode() + b"\n")
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()

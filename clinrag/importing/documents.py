@@ -19,8 +19,8 @@ from clinrag.importing.sources import (
     codec_name,
     normalize_newlines,
     read_text_file,
-    sha256_file,
 )
+from clinrag.io import file_sha256
 
 DEFAULT_TYPE = "document"
 """The type of every document when the export has no type column."""
@@ -78,7 +78,7 @@ class FolderTexts:
             raise ValueError(f"no such file in {self.folder.name}/")
         text, encoding = read_text_file(path, self.encoding, self.option)
         self.encodings[encoding] += 1
-        self.read_files[path] = sha256_file(path)
+        self.read_files[path] = file_sha256(path)
         return text
 
     def unlisted_files(self, exclude: set[Path]) -> int:

@@ -25,11 +25,11 @@ from clinrag.importing.mapping import (
     load_mapping,
 )
 from clinrag.importing.report import BadRowsError, RowError, count_rows
-from clinrag.importing.sources import ReadOptions, Sheet, check_file, is_workbook, read_sheet, sha256_file
+from clinrag.importing.sources import ReadOptions, Sheet, check_file, is_workbook, read_sheet
 from clinrag.importing.splits import FRACTIONS, split_patients, splits_csv
 from clinrag.importing.starter import check_synonyms, draft_variables, draft_yaml
 from clinrag.importing.table import TableColumns, read_table, table_columns
-from clinrag.io import atomic_folder, atomic_write_text, dumps_jsonl, package_versions
+from clinrag.io import atomic_folder, atomic_write_text, dumps_jsonl, file_sha256, package_versions
 
 MANIFEST_NAME = "manifest.csv"
 """The manifest looked for in a text folder when none is given."""
@@ -475,7 +475,7 @@ def _record(
         }
     for name, path in (("variables", request.variables), ("mapping", request.mapping)):
         if path is not None:
-            sources[name] = {"path": str(path), "sha256": sha256_file(path)}
+            sources[name] = {"path": str(path), "sha256": file_sha256(path)}
     variables = table.variables if table else given_variables
     types = Counter(var.type for var in variables)
     return {

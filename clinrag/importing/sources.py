@@ -11,7 +11,6 @@ import codecs
 import csv
 import dataclasses
 import datetime as dt
-import hashlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 from clinrag.errors import ClinragError
 from clinrag.importing.report import RowError
+from clinrag.io import file_sha256
 
 Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
 """A cell as read: text from a delimited file; text, a number, a boolean or a date from a workbook."""
@@ -76,15 +76,6 @@ class Sheet:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_sheet(path: Path, options: ReadOptions) -> Sheet:
     """Read a delimited text file or an Excel workbook (by its suffix) into rows.
 
@@ -99,7 +90,7 @@ def read_sheet(path: Path, options: ReadOptions) -> Sheet:
     sheet = _read_workbook(path, options.sheet) if is_workbook(path) else _read_delimited(path, options)
     if not sheet.rows and not sheet.errors:
         raise ClinragError(f"{path}: no rows under the header")
-    sheet.info = {"path": str(path), "sha256": sha256_file(path), **sheet.info}
+    sheet.info = {"path": str(path), "sha256": file_sha256(path), **sheet.info}
     return sheet
 
 
