@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,3 +178,36 @@ def tiny_llama_dir(tmp_path_factory, synth_cohort_dir) -> Path:
         for line in (synth_cohort_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
     ]
     return build_tiny_llama(tmp_path_factory.mktemp("decoder") / "tiny-llama", texts)
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-headless-shell", "chrome-headless-shell", "chromium-browser")
+
+
+@pytest.fixture
+def chromium_dom(tmp_path):
+    """A function rendering an HTML file in headless Chromium and returning the DOM its scripts leave (the test
+    skips where no Chromium is installed, as in CI)."""
+    browser = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+    if browser is None:
+        pytest.skip("no chromium binary on PATH: the browser check is skipped")
+
+    def render(page: Path) -> str:
+        command = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert "<body" in done.stdout, f"chromium failed (exit {done.returncode}): {done.stderr[-2000:]}"
+        return done.stdout
+
+    return render

@@ -7,8 +7,6 @@ import html
 import importlib.resources
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -230,36 +228,10 @@ def test_report_without_table_or_metrics(run, tmp_path):
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def _chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-def test_report_renders_in_headless_chromium(run, tmp_path):
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("no chromium on PATH (/usr/bin/chromium): the browser rendering check is skipped")
+def test_report_renders_in_headless_chromium(run, tmp_path, chromium_dom):
     report = tmp_path / "report.html"
     report.write_text(run["html"], encoding="utf-8")
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--dump-dom",
-        report.as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    dom = done.stdout
-    assert "<body" in dom, f"chromium failed (exit {done.returncode}): {done.stderr[-2000:]}"
+    dom = chromium_dom(report)
     body = re.search(r"<body([^>]*)>", dom).group(1)
     assert "data-error" not in body, body
     assert 'data-ready="1"' in body
