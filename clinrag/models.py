@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.errors import ClinragError
-from clinrag.io import atomic_folder, cache_home
+from clinrag.io import atomic_folder, atomic_write_json, cache_home
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,7 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
             "source_size": gguf_path.stat().st_size,
             "transformers": transformers.__version__,
         }
-        (staging / "clinrag_prepared.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        atomic_write_json(staging / "clinrag_prepared.json", record)
     return target
 
 

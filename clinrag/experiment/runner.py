@@ -125,10 +125,13 @@ class Run:
     def request(self, pid: str, var: Variable, k: int):
         """The cell (pid, var) with the passages the retrieval stage found for it: the top ``k`` for the decoder,
         all of them for the candidate model."""
-        from clinrag.generation.base import CellRequest
+        from clinrag.generation.pipeline import cell_requests
 
-        found = [self.store.passages[int(index)] for index, _ in self.hits[pid][var.name]]
-        return CellRequest.retrieved(self.store, pid, var, found, k)
+        return cell_requests([(pid, var)], self.store, self.found, k)[0]
+
+    def found(self, pid: str, var: Variable) -> list[int]:
+        """The passages the retrieval stage found for the cell (pid, var): indices in ``store``, best first."""
+        return [int(index) for index, _ in self.hits[pid][var.name]]
 
     def load_cohort(self) -> Cohort:
         """Run the cohort stage alone (the cohort, its vocabulary, the evaluated variables and patients)."""

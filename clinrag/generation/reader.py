@@ -15,7 +15,6 @@ provenance, the score, and the tokens read.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 
 from clinrag.data.cohort import Cohort
@@ -40,11 +39,9 @@ from clinrag.generation.priors import (
 )
 from clinrag.generation.prompts import build_messages, evidence_window, format_passages
 from clinrag.text.annotate import Annotator, Mention
-from clinrag.text.evidence import WINDOW_AFTER, WINDOW_BEFORE, states_value
+from clinrag.text.evidence import attached, states_value
 from clinrag.text.passages import Passage
 from clinrag.text.timepoints import (
-    BOUNDARY,
-    TIMEPOINT_PATTERNS,
     timepoint_label,
     value_timepoints,
     without_durations,
@@ -65,47 +62,6 @@ def values_with_timepoints(
     )
     labels += [None] * (len(stated) - len(labels))
     return [(*value, label) for value, label in zip(stated, labels, strict=True)]
-
-
-_CONNECTORS = frozenset(
-    {"à", "a", "au", "aux", "puis", "et", "de", "du", "la", "le", "l'", "en", "était", "est"}
-)
-
-
-def _continues(gap: str) -> bool:
-    """Whether the words between two values only carry the first value's term on ("12, à H24 : 8", "12 puis
-    8"): connectors and timepoint cues, no other noun ("16, mRS de sortie 5")."""
-    for pattern in TIMEPOINT_PATTERNS:
-        gap = pattern.sub(" ", gap)
-    words = re.findall(r"[^\W\d_]+'?", gap.lower())
-    return not BOUNDARY.search(gap) and "/" not in gap and all(w in _CONNECTORS for w in words)
-
-
-def attached(text: str, terms: list[tuple[int, int]], values: list[tuple[int, int]]) -> list[bool]:
-    """Which of the ``values`` (``(start, end)`` spans of ``text``, in text order) a term of the variable
-    (``terms``) announces: the first value after a term, within
-    :data:`~clinrag.text.evidence.WINDOW_BEFORE` characters and the same clause ("NIHSS initial 15"), a
-    value that continues an announced one ("NIHSS 12, à H24 : 8"; not the 42 of "NIHSS 4/42" nor the 5 of
-    "NIHSS 16, mRS 5"), or a value with a term right after it in the same clause ("85 ans")."""
-    result: list[bool] = []
-    for index, (start, end) in enumerate(values):
-        previous_end = values[index - 1][1] if index else -1
-        announced = any(
-            term_end <= start
-            and start - term_end <= WINDOW_BEFORE
-            and term_end >= previous_end
-            and not BOUNDARY.search(text[term_end:start])
-            for _, term_end in terms
-        )
-        announced = announced or (index > 0 and result[-1] and _continues(text[previous_end:start]))
-        announced = announced or any(
-            term_start >= end
-            and term_start - end <= WINDOW_AFTER
-            and not BOUNDARY.search(text[end:term_start])
-            for term_start, _ in terms
-        )
-        result.append(announced)
-    return result
 
 
 def timepoint_consistent(var: Variable, labels: dict[str, set[str | None]]) -> list[str]:

@@ -60,7 +60,8 @@ class GenerationsStage(Stage):
         }
 
     def execute(self, run: Run) -> None:
-        from clinrag.generation.base import CellRequest, Learned, build_reader, reader_class
+        from clinrag.generation.base import Learned, build_reader, reader_class
+        from clinrag.generation.pipeline import cell_requests
 
         config, patients, variables = run.config, run.evaluated, run.variables
         self.whole_records = not reader_class(config.reader.type).needs_retrieval
@@ -95,10 +96,11 @@ class GenerationsStage(Stage):
                     if reader is None:
                         reader = build_reader(config.reader)
                         reader.attach(run.cohort, Learned(run.priors, run.boolean_model, run.value_model))
-                    if self.whole_records:
-                        chunk = reader.read([CellRequest(pid, var, []) for pid in unit for var in variables])
+                    if self.whole_records:  # requests without passages
+                        cells, found = [(pid, var) for pid in unit for var in variables], None
                     else:
-                        chunk = reader.read([run.request(pid, var, config.retrieval.k) for pid, var in unit])
+                        cells, found = unit, run.found
+                    chunk = reader.read(cell_requests(cells, run.store, found, config.retrieval.k))
                     records = [_result_record(r) for r in chunk]
                     atomic_write_jsonl(chunk_file, records)
                     fault_point(f"generations:{number}")

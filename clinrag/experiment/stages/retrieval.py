@@ -3,7 +3,6 @@ where it learns), the top passages of every (patient, variable) the run reads, t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinrag.experiment.cache import stable_hash
 from clinrag.experiment.stages.base import Stage
-from clinrag.io import atomic_write_json
+from clinrag.io import atomic_write_json, file_sha256
 
 if TYPE_CHECKING:
     from clinrag.data.cohort import Cohort
@@ -56,7 +55,7 @@ class MergeStage(Stage):
         record = merge_record(recipe, hashes)
         run.merge_record = {
             "recipe_file": str(recipe_file),
-            "recipe_file_sha256": hashlib.sha256(recipe_file.read_bytes()).hexdigest(),
+            "recipe_file_sha256": file_sha256(recipe_file),
             "recipe_sha256": record["recipe_sha256"],
             "merge_method": recipe.method,
             "random_seed": recipe.seed,
