@@ -1,5 +1,6 @@
-"""Person names: after a title or a field label ("Dr", "Mme", "Nom :"), as a first name next to a surname, and
-every further occurrence of a name already found or known.
+"""Person names: after a title, a role or a field label ("Dr", "Mme", "IDE", "Nom :", "Prescripteur :"), after a
+word of kinship ("son fils Jimmy", "née Sambucco"), in the name columns of a table, as a first name or a word in
+capitals next to a surname ("DUPONT Jean"), and every further occurrence of a name already found or known.
 
 A run of name words is split into NOM (surname) and PRENOM (first names) the way eds-pseudo annotates them:
 consecutive words of the same kind form one span ("Jean Pierre" is one PRENOM, "LE BLEVEC" one NOM).
@@ -12,28 +13,43 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from clinrag.pseudo.labels import Span
+from clinrag.pseudo.vocabulary import LETTER as _LETTER
+from clinrag.pseudo.vocabulary import LOWER as _LOWER
+from clinrag.pseudo.vocabulary import UPPER as _UPPER
 from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protected
 
-_UPPER = "A-ZÀ-ÖØ-Þ"
-_LOWER = "a-zß-öø-ÿ"
-_LETTER = f"{_UPPER}{_LOWER}"
-
-# Titles before a name. Short forms are case-sensitive ("M." but not "m."), long ones are not.
+# Titles and roles before a name. Short forms are case-sensitive ("M." but not "m.", "AS" but not "as"), long ones
+# are not. Besides civility and medical titles: the caregivers' roles of nursing notes ("IDE", "AS", "ARM",
+# "IBODE"), military ranks of army hospitals ("MC", "Médecin en chef", "Sgt") and foreign civilities ("Sr.").
 _TITLE = (
-    r"(?:(?i:docteur|professeur|madame|monsieur|mademoiselle|ma[iî]tre)|Dr|DR|Dre|Pr|PR|Prof|Mme|MME|Mmes|Mr|MR|"
-    r"Mlle|MLLE|Melle|M|MM|Interne|INTERNE|Externe|Infirmi[eè]re?|IDE)"
+    r"(?:(?i:docteur|professeur|madame|monsieur|mademoiselle|ma[iî]tre|m[ée]decin (?:en chef|principal|g[ée]n[ée]ral)"
+    r"|sergent(?:-chef)?|adjudant(?:-chef)?|caporal(?:-chef)?|capitaine|lieutenant|commandant|colonel)|"
+    r"Dr|DR|Dre|Pr|PR|Prof|Mme|MME|Mmes|Mr|MR|Mlle|MLLE|Melle|M|MM|Mrs|Ms|Sr|Sra|Interne|INTERNE|Externe|"
+    r"Infirmi[eè]re?|IDE|IDEL|IPA|AS|ASH|ARM|IBODE|IADE|MC|MP|Sgt|Cdt|Cne|Ltn)"
 )
-# Field labels before a name; the value after "Prénom :" is a first name, after "Nom :" a surname first.
+# Field labels before a name; the value after "Prénom :" is a first name, after "Nom :" a surname first. Roles
+# ("Prescripteur :", "IDE :", "Psychologue :") and people ("Victime :", "Appelant :", "Parents :") of forms.
 _FIELD = (
-    r"(?i:nom(?: de naissance| d'usage| marital| de jeune fille| patient)?|pr[ée]noms?|patiente?|pt|p[èe]re|m[èe]re|"
-    r"conjointe?|fils|fille|[ée]poux|[ée]pouse|internes?|externes?|m[ée]decins?(?: traitant| r[ée]f[ée]rent)?|"
-    r"praticien|r[ée]dig[ée] par|sign[ée] par|valid[ée] par|dict[ée] par|contact|personne de confiance|"
-    r"assur[ée](?:\(e\))?|[ée]quipe|staff|pr[ée]sente?s?|destinataires?|copie [àa])"
+    r"(?i:nom(?: de naissance| d'usage| usuel| marital| de jeune fille| patient| et pr[ée]noms?)?|"
+    r"pr[ée]noms?|patiente?|pte?|p[èe]re|m[èe]re|parents?|enfant|conjointe?|fils|fille|[ée]poux|[ée]pouse|"
+    r"internes?|externes?|m[ée]decins?(?: traitant| r[ée]f[ée]rent| r[ée]gulateur| demandeur| urgentiste| "
+    r"prescripteur| sur site| de garde)?|praticien|r[ée]dig[ée] par|sign[ée] par|valid[ée] par|dict[ée] par|"
+    r"relu par|contact|personne de confiance|personne à pr[ée]venir|assur[ée]|[ée]quipe|staff|pr[ée]sente?s?|"
+    r"destinataires?|copie [àa]|accompagnante?|appelante?|victime|t[ée]moin|b[ée]n[ée]ficiaire|op[ée]r[ée]|"
+    r"r[ée]sidente?|consultante?|demandeur|prescripteur|r[ée]dacteur|r[ée]dactrice|op[ée]rateur|chirurgien|"
+    r"anesth[ée]siste|aide|psychologue|technicien(?:ne)?|ide|as|arm|ibode|ipa|kin[ée]sith[ée]rapeute|"
+    r"orthophoniste|ergoth[ée]rapeute|di[ée]t[ée]ticienne?|r[ée]gulateur|senior(?: de garde)?|"
+    r"cadre(?: de sant[ée]| du service| de p[ôo]le)?|chef d'agr[èe]s|t[ée]l[ée]radiologue|radiologue|"
+    r"neurologue|cardiologue|g[ée]riatre|psychiatre|mandataire|tuteur|tutrice|curateur|curatrice|"
+    r"assistante? sociale?|assistante? de service social)"
 )
+_ROLES = {"IDE", "IDEL", "IPA", "AS", "ASH", "ARM", "IBODE", "IADE", "MC", "MP"}
 _TITLE_TRIGGER = re.compile(rf"(?<![\w.])(?P<title>{_TITLE})(?:\.[ \t]*|[ \t]+)")
-# "le patient Dupont", "la patiente DURAND": the name must follow at once, capitalized.
-_PATIENT_TRIGGER = re.compile(r"(?<![\w])(?i:patiente?)[ \t]+(?=[A-ZÀ-ÖØ-Þ])")
-_FIELD_TRIGGER = re.compile(rf"(?<![\w])(?P<field>{_FIELD})[ \t]*:[ \t]*")
+# "le patient Dupont", "la patiente DURAND", "Pte MOREIRA": the name must follow at once, capitalized.
+_PATIENT_TRIGGER = re.compile(rf"(?<![\w])(?i:patiente?|pte?)\.?[ \t]+(?=[{_UPPER}])")
+# "(s)", "(e)", "(es)" of form labels: "Prénom(s) :", "Né(e) le", "Assuré(e) :".
+_PLURAL = r"(?:\((?:e|s|es|x)\))?"
+_FIELD_TRIGGER = re.compile(rf"(?<![\w])(?P<field>{_FIELD}){_PLURAL}[ \t]*:[ \t]*")
 
 # One word of a name: an initial ("J.", "M.-P.", "J.M", "B-J.", "DA.", "D"), a particle inside a compound
 # surname, or a capitalized or upper-case word with hyphens and apostrophes ("JEAN-FRANCOIS", "N'Diaye",
@@ -43,8 +59,8 @@ _INITIAL = (
     rf"[{_UPPER}](?:-[{_UPPER}])+\.?(?![a-z])|[{_UPPER}](?=[\s,;:)|]|$)"
 )
 _PARTICLE = (
-    r"(?:de|du|des|d'|le|la|van|von|der|den|ben|bin|el|al|di|da|dos|"
-    r"De|Du|Des|Le|La|Van|Von|Ben|El|Al|Di|Da|DE|DU|DES|LE|LA)"
+    r"(?:de|du|des|d'|le|la|van|von|der|den|ben|bin|el|al|di|da|dos|das|do|del|della|i|y|"
+    r"De|Du|Des|Le|La|Van|Von|Ben|El|Al|Di|Da|Dos|Del|DE|DU|DES|LE|LA|DA|DOS|DEL|VAN|VON|EL|AL|BEN)"
 )
 _WORD = rf"(?:[{_UPPER}][{_LETTER}]*['’]|[{_UPPER}]-)?[{_UPPER}][{_LETTER}]+(?:-[{_UPPER}][{_LETTER}]+)*"
 _TOKEN = re.compile(
@@ -93,8 +109,8 @@ def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
         if match is None:
             break
         kind = match.lastgroup or "word"
-        if kind == "word" and _excluded(match.group()):
-            break
+        if (kind == "word" and _excluded(match.group())) or (kind == "initial" and is_protected(match.group()[:-1])):
+            break  # a common word or a protected term; a protected abbreviation is no initial ("FA.")
         tokens.append(_Token(match.start(), match.end(), _classify(match.group(), kind)))
         pos = match.end()
     while tokens and tokens[-1].kind == "particle":
@@ -165,24 +181,117 @@ def _merge(tokens: list[_Token], labels: list[str]) -> list[tuple[int, int, str]
     return spans
 
 
-def _spans(text: str, tokens: list[_Token], forced: str | None = None) -> Iterator[Span]:
+def name_spans(text: str, tokens: list[_Token], forced: str | None = None) -> Iterator[Span]:
+    """The NOM and PRENOM spans of the words of a name (:func:`scan_name`), as :func:`split_name` labels them."""
     for start, end, label in split_name(tokens, forced):
         yield Span.of(text, start, end, label)
 
 
+_spans = name_spans
+
+
 def find_titled_names(text: str) -> Iterator[Span]:
-    """Names after a title ("Dr", "Mme", "M.", "Professeur", "Interne"...) or a field label ("Nom :",
-    "Prénom :", "Patient :", "Rédigé par :"...)."""
+    """Names after a title ("Dr", "Mme", "M.", "Professeur", "Interne", "IDE"...) or a field label ("Nom :",
+    "Prénom(s) :", "Patient :", "Rédigé par :", "Prescripteur :"...)."""
     for match in _TITLE_TRIGGER.finditer(text):
         if match["title"] == "M" and not text[match.end() : match.end() + 1].isupper():
             continue  # "M" without its dot is a title only before a capital ("M DUPONT", not "sexe : M")
+        if match["title"] in _ROLES and "." in match.group():
+            continue  # a role is written without a dot: "hétérozygote AS. Hospitalisée" is no name
         yield from _spans(text, scan_name(text, match.end()))
     for match in _PATIENT_TRIGGER.finditer(text):
         yield from _spans(text, scan_name(text, match.end()))
     for match in _FIELD_TRIGGER.finditer(text):
         field = fold(match["field"])
-        forced = "PRENOM" if field.startswith("prenom") else None
-        yield from _spans(text, scan_name(text, match.end()), forced)
+        if field.startswith("prenom"):
+            yield from _first_name_list(text, match.end())
+        else:
+            yield from _spans(text, scan_name(text, match.end()))
+
+
+# "Prénoms : Ghislaine, Yolande": first names in a list, each one PRENOM.
+_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,|et)[ \t]*")
+
+
+def _first_name_list(text: str, pos: int) -> Iterator[Span]:
+    while tokens := scan_name(text, pos):
+        yield from _spans(text, tokens, "PRENOM")
+        separator = _LIST_SEPARATOR.match(text, tokens[-1].end)
+        if separator is None:
+            return
+        pos = separator.end()
+
+
+# Words of kinship and of the people around a patient, after which a name is given bare: "son fils Jimmy", "sa
+# sœur Annick", "son épouse (Mireille)", "le neveu, M. Rémi Vidalenc" (the title is read by scan_name).
+_KIN = (
+    r"fils|filles?|[ée]pou(?:x|se)|mari|femme|compagne|compagnon|conjointe?|fr[èe]re|s(?:œ|oe)ur|neveu|ni[èe]ce|"
+    r"petite?-(?:fils|fille)|petits-enfants|cousine?|p[èe]re|m[èe]re|beau-(?:fr[èe]re|p[èe]re|fils)|"
+    r"belle-(?:s(?:œ|oe)ur|m[èe]re|fille)|gendre|oncle|tante|amie?|voisine?|aidante?|fianc[ée]e?|concubine?|"
+    r"ex-(?:[ée]pou(?:x|se)|mari|femme|compagne|compagnon)"
+)
+_KIN_TRIGGER = re.compile(
+    rf"(?<![\w])(?:(?P<det>(?i:son|sa|ses|leur|leurs|votre|notre|mon|ma|mes|un|une|le|la|les))[ \t]+)?"
+    rf"(?P<kin>(?i:{_KIN}))(?:[ \t]+(?i:a[îi]n[ée]e?|cadette?))?[ \t]*[,(]?[ \t]*(?=[{_UPPER}])"
+)
+# Maiden and married names: "née GEHIN", "épouse Nankin", "veuve Martin" (not "née le", which is lower case).
+_MARRIED_TRIGGER = re.compile(rf"(?<![\w])(?i:n[ée]e|[ée]pouse|[ée]poux|veuve|divorc[ée]e|[ée]p\.|vve)[ \t]+(?=[{_UPPER}])")
+
+
+# A name followed by its role or kinship in parentheses: "Gaëlle (IDE)", "Ainhoa (épouse)", "Rémi (neveu, 06…)".
+_ROLE_AFTER = re.compile(
+    rf"(?<![\w'’.-])(?:{_INITIAL}|{_WORD})(?:[ \t](?:{_PARTICLE}[ \t])?(?:{_INITIAL}|{_WORD})){{0,3}}"
+    rf"(?=[ \t]*\((?i:{_KIN}|ide|as|ash|aide-soignante?|infirmi[èe]re?|interne|externe|cadre|kin[ée]|"
+    rf"neurologue|cardiologue|radiologue|g[ée]riatre|m[ée]decin|psychologue|orthophoniste|ergoth[ée]rapeute|"
+    rf"assistante? sociale?|secr[ée]taire|cca|ph|phc|pu-ph|dr|senior)(?![\w]))"
+)
+
+
+def find_role_names(text: str) -> Iterator[Span]:
+    """Names followed by a role or a kinship in parentheses ("Gaëlle (IDE)", "Ainhoa (épouse)")."""
+    for match in _ROLE_AFTER.finditer(text):
+        if _TITLE_TRIGGER.match(text, match.start()):
+            continue  # a title opens it: find_titled_names reads it
+        tokens = scan_name(text, match.start())
+        if tokens and tokens[-1].end == match.end():
+            single = len([t for t in tokens if t.kind != "particle"]) == 1
+            yield from _spans(text, tokens, "PRENOM" if single and tokens[0].kind in ("word", "first") else None)
+
+
+# Names listed after a name: "Moussa Traoré (père, …) et Aminata Keïta (mère, …)".
+_LIST_NEXT = re.compile(r"(?:[ \t]*\([^()\n]{0,60}\))?[ \t]*(?:,|et|&)[ \t]*")
+
+
+def find_listed_names(text: str, spans: list[Span]) -> Iterator[Span]:
+    """A name right after a name of the first pass (``spans``) and "et" or a comma, itself of two words or
+    more ("Moussa Traoré et Aminata Keïta")."""
+    for span in spans:
+        if span.label not in ("NOM", "PRENOM"):
+            continue
+        m = _LIST_NEXT.match(text, span.end)
+        if m is None or not text[m.end() : m.end() + 1].isupper():
+            continue
+        tokens = scan_name(text, m.end(), max_words=3)
+        if len([t for t in tokens if t.kind != "particle"]) >= 2 and not any(
+            other.start < tokens[-1].end and tokens[0].start < other.end for other in spans
+        ):
+            yield from _spans(text, tokens)
+
+
+def find_kin_names(text: str) -> Iterator[Span]:
+    """Names given after a word of kinship ("sa fille Letizia", "son mari (Arménio)") — a single capitalized
+    word there is a first name — and maiden or married names ("née Sambucco", "épouse Grondin")."""
+    for match in _KIN_TRIGGER.finditer(text):
+        if match["det"] is None and not match["kin"][0].isupper():
+            continue  # without "son", "sa"...: only a capitalized word of kinship opens a name ("Épouse (X)")
+        tokens = scan_name(text, match.end())
+        if not tokens:
+            continue
+        single = len([t for t in tokens if t.kind != "particle"]) == 1
+        forced = "PRENOM" if single and tokens[-1].kind in ("word", "first") else None
+        yield from _spans(text, tokens, forced)
+    for match in _MARRIED_TRIGGER.finditer(text):
+        yield from _spans(text, scan_name(text, match.end()))
 
 
 _NAME_RUN = re.compile(
@@ -191,8 +300,9 @@ _NAME_RUN = re.compile(
 
 
 def find_first_name_pairs(text: str) -> Iterator[Span]:
-    """Names without a title: a run of two to five name words holding a known first name or an initial with
-    a dot, and at least one other word ("JALONNET Christine", "Rémi Foliet", "J. Delorenzi", "Madec P.J.")."""
+    """Names without a title: a run of two to five name words holding a known first name, an initial with a
+    dot or a word in capitals, and at least one other word ("JALONNET Christine", "Rémi Foliet", "J. Delorenzi",
+    "Madec P.J.", "MOREIRA Ivone")."""
     for match in _NAME_RUN.finditer(text):
         if _TITLE_TRIGGER.match(text, match.start()):
             continue  # a title starts the run: find_titled_names reads it
@@ -202,23 +312,35 @@ def find_first_name_pairs(text: str) -> Iterator[Span]:
 
 
 def _looks_like_name(text: str, tokens: list[_Token]) -> bool:
-    """Whether words without a title form a name: a first name or a dotted initial beside a surname."""
+    """Whether words without a title form a name: a first name or a dotted initial beside a surname, or a
+    surname in capitals beside a capitalized word, the way French records write "NOM Prénom"."""
     if len(tokens) < 2:
         return False
     has_first = any(
         t.kind == "first" or (t.kind == "initial" and not text[t.start : t.end].isalpha()) for t in tokens
     )
-    return has_first and any(t.kind in ("caps", "word") for t in tokens)
+    kinds = {t.kind for t in tokens}
+    if has_first:
+        return bool(kinds & {"caps", "word"})
+    return "caps" in kinds and "word" in kinds and any(_vowelled_caps(text, t) for t in tokens)
 
 
-# A line, or what follows the colon of a "Label :" line.
-_NAME_LINE = re.compile(r"^(?:[^\n:]{1,40}:)?[ \t]*(?P<name>[^\s:][^\n:]*?)[ \t]*$", re.MULTILINE)
+def _vowelled_caps(text: str, token: _Token) -> bool:
+    """A word in capitals that reads as a surname rather than an acronym: three letters or more, a vowel."""
+    word = fold(text[token.start : token.end])
+    return token.kind == "caps" and len(word) >= 3 and any(c in "aeiouy" for c in word)
+
+
+# A line or a table cell ("| DUPONT Jean |"), or what follows the colon of a "Label :" line.
+_NAME_LINE = re.compile(
+    r"(?:^|(?<=\|))(?:[^\n:|]{1,40}:)?[ \t]*(?P<name>[^\s:|][^\n:|]*?)[ \t]*(?=\||$)", re.MULTILINE
+)
 
 
 def find_name_lines(text: str) -> Iterator[Span]:
-    """A line (or the value of a "Label :" line) that is only a name: two to four name words, one of them in
-    capitals and one not ("SAHANY Jason", "LEMARCHAND B-J.", "Investigateur : Laure MICHAUD"), as in the
-    headers and signatures of letters."""
+    """A line, a table cell (or the value of a "Label :" line) that is only a name: two to four name words, one
+    of them in capitals and one not ("SAHANY Jason", "LEMARCHAND B-J.", "Investigateur : Laure MICHAUD"), as in
+    the headers, tables and signatures of letters."""
     for line in _NAME_LINE.finditer(text):
         tokens = scan_name(text, line.start("name"), max_words=4)
         if not tokens or tokens[-1].end != line.end("name") or len(tokens) < 2:

@@ -93,6 +93,9 @@ _NIR_CONTEXT = re.compile(
 )
 
 
+_ANNOUNCED_NUMBER = re.compile(r"(?<![\w])\d[\d ]{9,22}\d(?![\w])(?! \d)")
+
+
 def nir_key(nir13: str) -> int:
     """The control key of a 13-character NIR: ``97 - (number mod 97)``.
 
@@ -165,6 +168,11 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
             well_formed = nir_is_valid(nir) if length == 15 else nir_structure_ok(nir)
             if well_formed or announced:
                 yield Span.of(text, start, end, "SECU")
+    # announced, any grouping and 11 to 15 digits: "N° de sécurité sociale : 402 654 803 958 12"
+    for m in _ANNOUNCED_NUMBER.finditer(text):
+        if _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start()):
+            if 11 <= len(digits_of(m.group())) <= 15:
+                yield Span.of(text, m.start(), m.end(), "SECU")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -180,9 +188,12 @@ _STRONG = {
     r"n° ?(?:de |d')?(?:venue|dossier|admission)|num[ée]ro (?:de |d')?(?:venue|dossier|admission)",
 }
 _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
-_ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*"
-# Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ".
-_FILLER = r" ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?"
+_ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
+# Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ", and up to three
+# words before a colon ("Numéro de dossier à rappeler : ").
+_FILLER = (
+    r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
+)
 
 
 def _context_pattern(words: str, value: str) -> re.Pattern[str]:

@@ -19,8 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from clinrag.pseudo._dates import find_dates, relabel_birth_dates
 from clinrag.pseudo._names import (
     find_first_name_pairs,
+    find_kin_names,
+    find_listed_names,
     find_name_lines,
     find_occurrences,
+    find_role_names,
     find_titled_names,
     known_name_words,
 )
@@ -31,8 +34,10 @@ from clinrag.pseudo._numbers import (
     find_phones,
     find_social_security_numbers,
 )
-from clinrag.pseudo._places import find_addresses, find_hospitals, find_postcodes_and_cities
+from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
+from clinrag.pseudo._places import find_addresses, find_postcodes_and_cities, find_towns_after_names
 from clinrag.pseudo._spaced import find_spaced_numbers
+from clinrag.pseudo._tables import find_table_cells
 from clinrag.pseudo.labels import LABEL_PRIORITY, Span
 from clinrag.pseudo.vocabulary import fold, protected_ranges
 
@@ -50,6 +55,9 @@ RULES: tuple[Rule, ...] = (
     find_postcodes_and_cities,
     find_hospitals,
     find_titled_names,
+    find_kin_names,
+    find_role_names,
+    find_table_cells,
     find_first_name_pairs,
     find_name_lines,
 )
@@ -83,7 +91,13 @@ def detect(
     # names found once (after a title) or known are found again wherever they occur, even bare.
     found_names = [(span.text, span.label) for span in first_pass if span.label in _NAME_LABELS]
     names = [*known_name_words(known_names or []), *_unique([*found_names, *labelled_names])]
-    second_pass = [*find_bare_numbers(text, first_pass), *find_occurrences(text, names)]
+    second_pass = [
+        *find_bare_numbers(text, first_pass),
+        *find_occurrences(text, names),
+        *find_hospital_acronyms(text, first_pass),
+        *find_towns_after_names(text, first_pass),
+        *find_listed_names(text, first_pass),
+    ]
     return relabel_birth_dates(resolve_overlaps(unprotected_spans(text, [*first_pass, *second_pass])))
 
 
