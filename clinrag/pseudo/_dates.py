@@ -90,6 +90,10 @@ _MONTH_ALONE = re.compile(
 _YEAR_ALONE = re.compile(
     r"\((?P<paren>(?:19|20)\d{2})\)|(?:(?m:^)|(?<=\s))[-•*][ \t]*(?P<item>(?:19|20)\d{2})(?![\w,.])"
 )
+# "12-mars-2024", "3.avr.24" (exports of hospital software)
+_HYPHENATED_DATE = re.compile(
+    rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
+)
 _SPACED_DATE = re.compile(r"(?<![\w])(?<!\d )(?P<day>\d{1,2}) (?P<month>\d{1,2}) (?P<year>(?:19|20)\d{2})(?![\w])(?! \d\b)")
 
 
@@ -103,6 +107,8 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
         group = "paren" if m["paren"] else "item"
         if not _unit_follows(text, m.end(group)):
             yield m.span(group)
+    for m in _HYPHENATED_DATE.finditer(text):
+        yield m.span()
     for m in _SPACED_DATE.finditer(text):
         if valid_date(m["day"], m["month"], int(m["year"])):
             yield m.span()

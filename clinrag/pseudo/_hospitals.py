@@ -109,7 +109,7 @@ def find_hospitals(text: str) -> Iterator[Span]:
             if m["quote"] and m["close"] and end == m.end("name"):
                 end = m.end("close")
             yield Span.of(text, m.start(), end, "HOPITAL")
-    for m in _HOSPITAL_GROUPS.finditer(text):
+    for m in (*_HOSPITAL_GROUPS.finditer(text), *_ENGLISH_HOSPITAL.finditer(text)):
         yield Span.of(text, m.start(), m.end(), "HOPITAL")
     for m in _HOSPITAL_ACRONYM.finditer(text):
         suffix = m.group()[2:]
@@ -125,6 +125,11 @@ def find_hospitals(text: str) -> Iterator[Span]:
 
 
 _DIRECTIONS = {"nord", "sud", "est", "ouest", "centre", "nord-est", "nord-ouest", "sud-est", "sud-ouest"}
+# Hospitals named in English: "Jefferson University Hospital", "Avicenne AP-HP Hospital".
+_ENGLISH_HOSPITAL = re.compile(
+    rf"(?<![\w])(?:[{_UPPER}][{_LETTER}'’-]+ ){{1,3}}(?:(?i:university|general|children['’]s|memorial|royal) )?"
+    rf"(?i:hospital)(?![\w])"
+)
 # The public hospital groups of Paris, Marseille and Lyon, named by their acronym.
 _HOSPITAL_GROUPS = re.compile(r"(?<![\w-])(?:AP-HP|APHP|AP-HM|APHM|HCL|Hospices Civils de Lyon)(?![\w-])")
 # Acronyms of hospitals ("CHSF", "CHPF", "GHRMSA"): CH or GH and a few capitals, at most one vowel among them

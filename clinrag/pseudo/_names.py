@@ -94,11 +94,16 @@ def _excluded(word: str) -> bool:
     return fold(word) in common_words() or is_protected(word)
 
 
+# After "Dr", "M." is an initial ("Dr M. LEROY"), not a second title.
+_AFTER_TITLE = re.compile(r"(?<![\w])(?:Dr|DR|Dre|Pr|PR|Prof|Docteur|DOCTEUR|Professeur|Mme|MME|Madame|Mlle)\.?[ \t]*$")
+
+
 def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
     """The words of a name starting at ``pos``: at most ``max_words``, on one line, stopping at punctuation,
     at a lower-case word, a common word or a protected term. Particles are kept only inside the name."""
     title = _TITLE_TRIGGER.match(text, pos)
-    if title and (title["title"] != "M" or text[title.end() : title.end() + 1].isupper()):
+    initial_after_title = title and title["title"] == "M" and _AFTER_TITLE.search(text, max(0, pos - 12), pos)
+    if title and not initial_after_title and (title["title"] != "M" or text[title.end() : title.end() + 1].isupper()):
         pos = title.end()  # a title is never part of the name ("M. DUPONT" at the start of a line)
     tokens: list[_Token] = []
     while len([t for t in tokens if t.kind != "particle"]) < max_words:
@@ -272,10 +277,16 @@ def find_listed_names(text: str, spans: list[Span]) -> Iterator[Span]:
         if m is None or not text[m.end() : m.end() + 1].isupper():
             continue
         tokens = scan_name(text, m.end(), max_words=3)
-        if len([t for t in tokens if t.kind != "particle"]) >= 2 and not any(
-            other.start < tokens[-1].end and tokens[0].start < other.end for other in spans
-        ):
+        if not tokens or any(other.start < tokens[-1].end and tokens[0].start < other.end for other in spans):
+            continue
+        if len([t for t in tokens if t.kind != "particle"]) >= 2:
             yield from _spans(text, tokens)
+        elif span.label == "NOM" and "," in m.group() and _FIRST_NAME_END.match(text, tokens[-1].end):
+            yield from _spans(text, tokens, "PRENOM")  # "MENARD, Julien -": a surname, then its first name
+
+
+# What may follow a first name given after its surname and a comma: punctuation, a number, the end of the line.
+_FIRST_NAME_END = re.compile(r"[ \t]*(?:[-–,.;:|)(\d]|$)", re.MULTILINE)
 
 
 def find_kin_names(text: str) -> Iterator[Span]:
@@ -346,8 +357,15 @@ def find_name_lines(text: str) -> Iterator[Span]:
         if not tokens or tokens[-1].end != line.end("name") or len(tokens) < 2:
             continue
         kinds = {t.kind for t in tokens}
-        if "caps" in kinds and kinds & {"word", "first", "initial"}:
+        if ("caps" in kinds and kinds & {"word", "first", "initial"}) or _CONTACT_LINE.match(text, line.end() + 1):
             yield from _spans(text, tokens)
+
+
+# The line after a name in a signature or a letterhead: its phone, fax or e-mail ("Patrique Pizzila\nTel : …").
+_CONTACT_LINE = re.compile(
+    r"[ \t]*(?:(?i:t[ée]l|fax|e-?mail|mail|courriel|portable|mobile|standard|accueil|secr[ée]tariat)\b|"
+    r"\+?\(?\d[\d .()\-]{7,}\d|[\w.\-]+@)"
+)
 
 
 def find_occurrences(text: str, names: Iterable[tuple[str, str]]) -> Iterator[Span]:

@@ -40,11 +40,15 @@ _SPELLED_NUMBER = (
 )
 _PROPER_NAME = rf"(?P<name>(?: (?:{_PARTICLE} ?)?{_PROPER_WORD}){{1,5}})"
 _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # "12 rue des Lilas", "12 bis, avenue Foch", "deux bd etienne de rourque" (any words after the way)
+    # "12 rue des Lilas", "12 bis, avenue Foch", "deux bd etienne de rourque" (any words after the way, abbreviated
+    # ones too: "42 avenue du G.al de Gaulle")
     re.compile(
-        rf"(?<![\w])(?:{_STREET_NUMBER}|{_SPELLED_NUMBER}),? (?:{_STREET})(?![\w])(?P<name>(?: {_ANY_WORD}){{1,7}})",
+        rf"(?<![\w])(?:{_STREET_NUMBER}|{_SPELLED_NUMBER}),? (?:{_STREET})(?![\w])"
+        rf"(?P<name>(?: (?:[{_LETTER}]{{1,3}}\.)?{_ANY_WORD}){{1,7}})",
         re.IGNORECASE,
     ),
+    # German ways written as one word, the number after: "SchlussStrasse 13", "Lindenweg 4"
+    re.compile(rf"(?<![\w])[{_UPPER}][{_LETTER}]+(?:stra(?:ss|ß)e|Stra(?:ss|ß)e|weg|gasse|platz|allee)(?P<name> \d{{1,4}})(?![\w])"),
     # "3 place de la République", "18 cours Lafayette"
     re.compile(rf"(?<![\w])(?:{_STREET_NUMBER}),? (?i:{_AMBIGUOUS_WAY})(?![\w]){_PROPER_NAME}"),
     # "la rue Rivoli", "boulevard de Belleville", "Route de Chauvel", "chemin Bras-Sec": no number, a way and a
@@ -97,7 +101,8 @@ def _without_trailing_particles(text: str, start: int, end: int) -> int:
 # What may follow the street: a flat, building, staircase or floor ("APPT 188", "bât. B", "2e étage"), repeated,
 # then a postcode without its city.
 _ADDRESS_COMPLEMENT = re.compile(
-    r"(?:,? (?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|[ée]tage|r[ée]sidence|porte|bp|cs)\.? ?"
+    r"(?:,? (?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|[ée]tage|r[ée]sidence|porte|studio|"
+    r"chambre|pavillon|logement|log|lot|bp|cs)\.? ?"
     r"\w{1,5}(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage)(?![\w]))+"
 )
 _ADDRESS_ZIP = re.compile(r",? ?(?P<zip>(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3})(?![\w])")
@@ -169,7 +174,8 @@ _CITY_PREFIXES = "(?:" + "|".join(_CITY_PREFIX_WORDS) + ")"
 # Words that may start a town although they are common words elsewhere.
 _CITY_FIRST_WORDS = {fold(word) for word in _CITY_PREFIX_WORDS} | {"paris"}
 _CAPS_COMPOUND = rf"(?!CEDEX\b)[{_UPPER}][{_UPPER}'’]+(?:-[{_UPPER}'’]+)*"
-_CEDEX = r"(?: (?i:cedex)(?: \d{1,2})?)?"
+# CEDEX and its number, or an arrondissement at the end of the line ("PARIS 11", "Lyon 3e")
+_CEDEX = r"(?: (?i:cedex)(?: \d{1,2})?| \d{1,2}(?:e|er|[èe]me)?(?=[ \t]*(?:$|[,.;)\n])))?"
 _CITY = (
     rf"(?:{_CAPS_COMPOUND}(?: {_CAPS_COMPOUND}){{0,3}}|{_CITY_PREFIXES} {_TOWN_COMPOUND}|{_TOWN_COMPOUND})"
     rf"(?: (?:de|du|des|sur|sous|en|l[eè]s) {_TOWN_COMPOUND})?{_CEDEX}"
@@ -208,6 +214,11 @@ _TOWN_CUES: tuple[re.Pattern[str], ...] = (
         rf"(?i:\b(?:depuis|vers|pr[èe]s de|pr[èe]s d['’]|proche de|autour de|non loin de|aux environs de|"
         rf"venue? de|venant de|en provenance de|domicili[ée]e?|demeurant|habite|r[ée]side|vit|vivant|"
         rf"install[ée]e?)) (?:au |à |a |en |dans le |sur |le |la )?(?P<town>{_CITY})(?![\w])"
+    ),
+    # "transfert sur Brest", "rentre sur Quimperlé": "sur" after a word of moving
+    re.compile(
+        rf"(?i:\b(?:transf[ée]r[ée]e?|transfert|mut[ée]e?|mutation|retour|rentre|rentr[ée]e?|adress[ée]e?|"
+        rf"d[ée]m[ée]nag[ée]e?|part|parti|partie|habite|vit)) sur (?P<town>{_CITY})(?![\w])"
     ),
     # "ville de naissance (Forbach)"
     re.compile(rf"(?i:\b(?:ville|lieu|commune) de naissance)[ \t]*\((?P<town>{_CITY})\)"),

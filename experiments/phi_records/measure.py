@@ -5,8 +5,13 @@ Rows: redact (share of identifier tokens covered), redact full (share of documen
 precision, token and entity micro F1, protected terms intact, and redact per label — the metrics of
 ``clinrag evaluate-pseudo`` and ``experiments/pseudo_study.py``. Each note is read alone (no record grouping).
 
+``--cohorts`` adds the over-masking check on cohorts written by others without identifiers marked
+(experiments/data/cohorts, development ones only): the share of their gold evidence spans (the clinical facts
+their tables are filled from; dates left out, as they are identifiers) that no detected span touches, and the
+identifiers detected per document.
+
 Usage: .venv/bin/python experiments/phi_records/measure.py [--sets dev test eds-pseudo] [--detector rules]
-       [--model NER_DIR] [--out results.json]
+       [--model NER_DIR] [--cohorts chu_unv ch_rural ...] [--out results.json]
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import json
 import time
 from pathlib import Path
 
-from clinrag.pseudo.corpora import load_eds_pseudo
+from clinrag.data.validate import load_cohort
+from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, load_eds_pseudo
 from clinrag.pseudo.labels import LABELS
 from clinrag.pseudo.pipeline import PseudoConfig, build_detector, detect_notes, evaluate_detection
 
@@ -54,11 +60,26 @@ def measure(name: str, path: Path, config: PseudoConfig) -> dict:
     }
 
 
+def over_masking(name: str, config: PseudoConfig) -> dict:
+    cohort = load_cohort(ROOT / "experiments/data/cohorts" / name)
+    notes = cohort_notes(cohort)
+    predicted = detect_notes(build_detector(config), notes, config.propagate_names)
+    result = evaluate_detection(notes, predicted, evidence_ranges(cohort, notes))
+    return {
+        "cohort": name,
+        "documents": len(notes),
+        "spans_per_document": sum(map(len, predicted)) / len(notes),
+        "evidence_intact": result["evidence_intact"],
+        "protected_intact": result["protected_intact"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["dev", "eds-pseudo"])
     parser.add_argument("--detector", default="rules")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--cohorts", nargs="*", default=[], choices=["chu_unv", "ch_rural", "clinique_dictee", "chu_nord"])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     config = PseudoConfig(detector=args.detector, model=args.model)
@@ -78,8 +99,19 @@ def main() -> None:
     print("|---|" + "---|" * len(LABELS))
     for r in rows:
         print(f"| {r['set']} | " + " | ".join(_fmt(r["redact_per_label"][label]) for label in LABELS) + " |")
+    cohorts = [over_masking(name, config) for name in args.cohorts]
+    if cohorts:
+        print()
+        print("| cohort (no identifiers marked) | documents | spans per document | gold evidence intact | protected intact |")
+        print("|---|---:|---:|---|---|")
+        for c in cohorts:
+            evidence, protected = c["evidence_intact"], c["protected_intact"]
+            print(
+                f"| {c['cohort']} | {c['documents']} | {c['spans_per_document']:.1f} | {_fmt(evidence['share'])} "
+                f"(n={evidence['n']}) | {_fmt(protected['share'])} (n={protected['n']}) |"
+            )
     if args.out:
-        args.out.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        args.out.write_text(json.dumps({"sets": rows, "cohorts": cohorts}, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
