@@ -15,7 +15,13 @@ from dataclasses import replace
 from clinrag.pseudo._numbers import digits_of
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import fold
-from clinrag.text.dates import FULL_MONTH_PATTERN, IDENTIFYING_PATTERNS, MONTH_FORMS, MONTH_PATTERN, expand_year
+from clinrag.text.dates import (
+    FULL_MONTH_PATTERN,
+    IDENTIFYING_PATTERNS,
+    MONTH_FORMS,
+    MONTH_PATTERN,
+    expand_year,
+)
 
 # What makes "12/8" a measure rather than a date: a score, pressure or ratio just before, a unit just after.
 _MEASURE_BEFORE = re.compile(
@@ -94,7 +100,9 @@ _YEAR_ALONE = re.compile(
 _HYPHENATED_DATE = re.compile(
     rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
 )
-_SPACED_DATE = re.compile(r"(?<![\w])(?<!\d )(?P<day>\d{1,2}) (?P<month>\d{1,2}) (?P<year>(?:19|20)\d{2})(?![\w])(?! \d\b)")
+_SPACED_DATE = re.compile(
+    r"(?<![\w])(?<!\d )(?P<day>\d{1,2}) (?P<month>\d{1,2}) (?P<year>(?:19|20)\d{2})(?![\w])(?! \d\b)"
+)
 
 
 def _partial_dates(text: str) -> Iterator[tuple[int, int]]:

@@ -117,7 +117,9 @@ def find_hospitals(text: str) -> Iterator[Span]:
             yield Span.of(text, m.start(), m.end(), "HOPITAL")
     for m in _SITE.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
-        if _HOSPITAL.search(text, line_start, m.start()) or _HOSPITAL_GROUPS.search(text, line_start, m.start()):
+        if _HOSPITAL.search(text, line_start, m.start()) or _HOSPITAL_GROUPS.search(
+            text, line_start, m.start()
+        ):
             name_start = m.start("name") + 1
             end = _hospital_end(text, name_start, m.end("name"))
             if end > name_start and fold(text[name_start:end]) not in _DIRECTIONS:
@@ -152,7 +154,9 @@ def find_hospital_acronyms(text: str, spans: list[Span]) -> Iterator[Span]:
         initials = "".join(w[0] for w in re.findall(rf"[{_UPPER}][{_LETTER}'’-]*", span.text))
         if len(initials) >= 3:
             acronyms.add(initials.upper())
-        before = re.search(rf"(?<![\w])(?P<acronym>[{_UPPER}]{{3,8}}) ?\($", text[max(0, span.start - 12) : span.start])
+        before = re.search(
+            rf"(?<![\w])(?P<acronym>[{_UPPER}]{{3,8}}) ?\($", text[max(0, span.start - 12) : span.start]
+        )
         after = re.match(rf" ?\((?P<acronym>[{_UPPER}]{{3,8}})\)", text[span.end : span.end + 12])
         for found in (before, after):
             if found and fold(found["acronym"]) not in common_words():

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import LETTER as _LETTER
-from clinrag.pseudo.vocabulary import LOWER as _LOWER
 from clinrag.pseudo.vocabulary import UPPER as _UPPER
 from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protected
 
@@ -95,7 +94,9 @@ def _excluded(word: str) -> bool:
 
 
 # After "Dr", "M." is an initial ("Dr M. LEROY"), not a second title.
-_AFTER_TITLE = re.compile(r"(?<![\w])(?:Dr|DR|Dre|Pr|PR|Prof|Docteur|DOCTEUR|Professeur|Mme|MME|Madame|Mlle)\.?[ \t]*$")
+_AFTER_TITLE = re.compile(
+    r"(?<![\w])(?:Dr|DR|Dre|Pr|PR|Prof|Docteur|DOCTEUR|Professeur|Mme|MME|Madame|Mlle)\.?[ \t]*$"
+)
 
 
 def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
@@ -103,7 +104,11 @@ def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
     at a lower-case word, a common word or a protected term. Particles are kept only inside the name."""
     title = _TITLE_TRIGGER.match(text, pos)
     initial_after_title = title and title["title"] == "M" and _AFTER_TITLE.search(text, max(0, pos - 12), pos)
-    if title and not initial_after_title and (title["title"] != "M" or text[title.end() : title.end() + 1].isupper()):
+    if (
+        title
+        and not initial_after_title
+        and (title["title"] != "M" or text[title.end() : title.end() + 1].isupper())
+    ):
         pos = title.end()  # a title is never part of the name ("M. DUPONT" at the start of a line)
     tokens: list[_Token] = []
     while len([t for t in tokens if t.kind != "particle"]) < max_words:
@@ -114,7 +119,9 @@ def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
         if match is None:
             break
         kind = match.lastgroup or "word"
-        if (kind == "word" and _excluded(match.group())) or (kind == "initial" and is_protected(match.group()[:-1])):
+        if (kind == "word" and _excluded(match.group())) or (
+            kind == "initial" and is_protected(match.group()[:-1])
+        ):
             break  # a common word or a protected term; a protected abbreviation is no initial ("FA.")
         tokens.append(_Token(match.start(), match.end(), _classify(match.group(), kind)))
         pos = match.end()
@@ -203,7 +210,8 @@ def find_titled_names(text: str) -> Iterator[Span]:
             continue  # "M" without its dot is a title only before a capital ("M DUPONT", not "sexe : M")
         if match["title"] in _ROLES and "." in match.group():
             continue  # a role is written without a dot: "hétérozygote AS. Hospitalisée" is no name
-        yield from _spans(text, scan_name(text, match.end()))
+        tokens = scan_name(text, match.end())
+        yield from _spans(text, tokens, _nurse_first_name(tokens) if match["title"] in _ROLES else None)
     for match in _PATIENT_TRIGGER.finditer(text):
         yield from _spans(text, scan_name(text, match.end()))
     for match in _FIELD_TRIGGER.finditer(text):
@@ -211,7 +219,15 @@ def find_titled_names(text: str) -> Iterator[Span]:
         if field.startswith("prenom"):
             yield from _first_name_list(text, match.end())
         else:
-            yield from _spans(text, scan_name(text, match.end()))
+            tokens = scan_name(text, match.end())
+            yield from _spans(text, tokens, _nurse_first_name(tokens) if field.upper() in _ROLES else None)
+
+
+def _nurse_first_name(tokens: list[_Token]) -> str | None:
+    """ "PRENOM" for a single word after a caregiver's role ("IDE : Maëva", "AS Brieuc"): nursing notes name
+    caregivers by their first name."""
+    words = [t for t in tokens if t.kind != "particle"]
+    return "PRENOM" if len(words) == 1 and words[0].kind in ("word", "first") else None
 
 
 # "Prénoms : Ghislaine, Yolande": first names in a list, each one PRENOM.
@@ -240,7 +256,9 @@ _KIN_TRIGGER = re.compile(
     rf"(?P<kin>(?i:{_KIN}))(?:[ \t]+(?i:a[îi]n[ée]e?|cadette?))?[ \t]*[,(]?[ \t]*(?=[{_UPPER}])"
 )
 # Maiden and married names: "née GEHIN", "épouse Nankin", "veuve Martin" (not "née le", which is lower case).
-_MARRIED_TRIGGER = re.compile(rf"(?<![\w])(?i:n[ée]e|[ée]pouse|[ée]poux|veuve|divorc[ée]e|[ée]p\.|vve)[ \t]+(?=[{_UPPER}])")
+_MARRIED_TRIGGER = re.compile(
+    rf"(?<![\w])(?i:n[ée]e|[ée]pouse|[ée]poux|veuve|divorc[ée]e|[ée]p\.|vve)[ \t]+(?=[{_UPPER}])"
+)
 
 
 # A name followed by its role or kinship in parentheses: "Gaëlle (IDE)", "Ainhoa (épouse)", "Rémi (neveu, 06…)".
@@ -260,7 +278,9 @@ def find_role_names(text: str) -> Iterator[Span]:
         tokens = scan_name(text, match.start())
         if tokens and tokens[-1].end == match.end():
             single = len([t for t in tokens if t.kind != "particle"]) == 1
-            yield from _spans(text, tokens, "PRENOM" if single and tokens[0].kind in ("word", "first") else None)
+            yield from _spans(
+                text, tokens, "PRENOM" if single and tokens[0].kind in ("word", "first") else None
+            )
 
 
 # Names listed after a name: "Moussa Traoré (père, …) et Aminata Keïta (mère, …)".
@@ -357,7 +377,9 @@ def find_name_lines(text: str) -> Iterator[Span]:
         if not tokens or tokens[-1].end != line.end("name") or len(tokens) < 2:
             continue
         kinds = {t.kind for t in tokens}
-        if ("caps" in kinds and kinds & {"word", "first", "initial"}) or _CONTACT_LINE.match(text, line.end() + 1):
+        if ("caps" in kinds and kinds & {"word", "first", "initial"}) or _CONTACT_LINE.match(
+            text, line.end() + 1
+        ):
             yield from _spans(text, tokens)
 
 

@@ -175,9 +175,9 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
                 yield Span.of(text, start, end, "SECU")
     # announced, any grouping and 11 to 15 digits: "N° de sécurité sociale : 402 654 803 958 12"
     for m in _ANNOUNCED_NUMBER.finditer(text):
-        if _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start()):
-            if 11 <= len(digits_of(m.group())) <= 15:
-                yield Span.of(text, m.start(), m.end(), "SECU")
+        announced = _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start())
+        if announced and 11 <= len(digits_of(m.group())) <= 15:
+            yield Span.of(text, m.start(), m.end(), "SECU")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -197,9 +197,7 @@ _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\
 _ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
 # Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ", and up to three
 # words before a colon ("Numéro de dossier à rappeler : ").
-_FILLER = (
-    r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
-)
+_FILLER = r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
 
 
 def _context_pattern(words: str, value: str) -> re.Pattern[str]:

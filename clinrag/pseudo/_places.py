@@ -48,7 +48,9 @@ _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
         re.IGNORECASE,
     ),
     # German ways written as one word, the number after: "SchlussStrasse 13", "Lindenweg 4"
-    re.compile(rf"(?<![\w])[{_UPPER}][{_LETTER}]+(?:stra(?:ss|ß)e|Stra(?:ss|ß)e|weg|gasse|platz|allee)(?P<name> \d{{1,4}})(?![\w])"),
+    re.compile(
+        rf"(?<![\w])[{_UPPER}][{_LETTER}]+(?:stra(?:ss|ß)e|Stra(?:ss|ß)e|weg|gasse|platz|allee)(?P<name> \d{{1,4}})(?![\w])"
+    ),
     # "3 place de la République", "18 cours Lafayette"
     re.compile(rf"(?<![\w])(?:{_STREET_NUMBER}),? (?i:{_AMBIGUOUS_WAY})(?![\w]){_PROPER_NAME}"),
     # "la rue Rivoli", "boulevard de Belleville", "Route de Chauvel", "chemin Bras-Sec": no number, a way and a
@@ -67,10 +69,33 @@ _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
         rf"domaine|mas|cit[ée]|lotissement|b[âa]timent|immeuble|moulin|manoir|ch[âa]teau|bastide){_PROPER_NAME}"
     ),
 )
-_ADDRESS_PARTICLES = {
-    "de", "du", "des", "d'", "la", "le", "les", "l'", "aux", "au", "sur", "en", "et",
-    "del", "della", "da", "do", "dos", "das", "di", "van", "von", "der",
-}
+_ADDRESS_PARTICLES = set(
+    [
+        "de",
+        "du",
+        "des",
+        "d'",
+        "la",
+        "le",
+        "les",
+        "l'",
+        "aux",
+        "au",
+        "sur",
+        "en",
+        "et",
+        "del",
+        "della",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "di",
+        "van",
+        "von",
+        "der",
+    ]
+)
 _ADDRESS_STOP = {"a", "pour", "chez", "avec", "puis", "dont", "qui", "que", "ou", "apres", "avant", "depuis"}
 
 
@@ -153,7 +178,9 @@ def _address_fields(text: str) -> Iterator[Span]:
             right = part.end() - (len(value) - len(value.rstrip()))
             if right - left < 3 or not re.search(rf"[{_UPPER}\d]", text[left:right]):
                 continue
-            if _PERSON_START.match(text, left) or re.fullmatch(r"(?i:inconnue?|idem|sdf|sans domicile fixe)", text[left:right]):
+            if _PERSON_START.match(text, left) or re.fullmatch(
+                r"(?i:inconnue?|idem|sdf|sans domicile fixe)", text[left:right]
+            ):
                 continue
             yield Span.of(text, left, right, "ADRESSE")
 
@@ -165,11 +192,32 @@ def _address_fields(text: str) -> Iterator[Span]:
 # "Pont-l'Abbé", "Riom-ès-Montagnes", "Faa'a"), after an article ("Le Lamentin", "La Grave") or "Saint"
 # ("Saint Ouen"), possibly followed by a second part ("Saint-Jean de Terre-Neuve") and by CEDEX and its number;
 # in capitals, up to four words ("LA BACONNETTE", "PARIS CEDEX 14").
-_CONNECTOR = r"(?:sur|sous|l[eè]s|lez|en|de|du|des|la|le|aux|au|et|[eè]s|à|dans|SUR|SOUS|LES|EN|DE|DU|DES|LA|LE|AUX)"
+_CONNECTOR = (
+    r"(?:sur|sous|l[eè]s|lez|en|de|du|des|la|le|aux|au|et|[eè]s|à|dans|SUR|SOUS|LES|EN|DE|DU|DES|LA|LE|AUX)"
+)
 _TOWN_WORD = rf"(?:[dDlL]['’])?[{_UPPER}][{_LETTER}'’]*"
 _TOWN_COMPOUND = rf"{_TOWN_WORD}(?:-(?:{_CONNECTOR}-)*{_TOWN_WORD})*"
-_CITY_PREFIX_WORDS = ("Le", "La", "Les", "L'", "Saint", "Sainte", "St", "Ste", "Val", "Mont", "Bourg", "Pont",
-                      "Port", "Fort", "Grand", "Petit", "Villeneuve")
+_CITY_PREFIX_WORDS = tuple(
+    [
+        "Le",
+        "La",
+        "Les",
+        "L'",
+        "Saint",
+        "Sainte",
+        "St",
+        "Ste",
+        "Val",
+        "Mont",
+        "Bourg",
+        "Pont",
+        "Port",
+        "Fort",
+        "Grand",
+        "Petit",
+        "Villeneuve",
+    ]
+)
 _CITY_PREFIXES = "(?:" + "|".join(_CITY_PREFIX_WORDS) + ")"
 # Words that may start a town although they are common words elsewhere.
 _CITY_FIRST_WORDS = {fold(word) for word in _CITY_PREFIX_WORDS} | {"paris"}
@@ -183,9 +231,7 @@ _CITY = (
 _ZIP = _ZIP_PATTERN
 # Postcodes of neighbouring countries, written with their country's letter ("CH-1205 Genève", "B-6830").
 _FOREIGN_ZIP = r"(?:(?<=\bCH-)|(?<=\b[BLDIEF]-))\d{4,5}"
-_ZIP_CITY = re.compile(
-    rf"(?<![\w])(?P<zip>{_ZIP}|{_FOREIGN_ZIP})(?:, ?| - | – | )(?P<city>{_CITY})(?![\w])"
-)
+_ZIP_CITY = re.compile(rf"(?<![\w])(?P<zip>{_ZIP}|{_FOREIGN_ZIP})(?:, ?| - | – | )(?P<city>{_CITY})(?![\w])")
 _CITY_ZIP = re.compile(rf"(?<![\w])(?P<city>{_CITY}),? (?:\(?)(?P<zip>{_ZIP})(?![\w])")
 # A postcode announced as such: "dans le 75012", "code postal : 75012", "CP 75012".
 _ZIP_CONTEXT = re.compile(rf"(?:\bdans le|\b(?i:code postal|cp)\b ?:?) (?P<zip>{_ZIP})(?![\w])")
@@ -223,9 +269,14 @@ _TOWN_CUES: tuple[re.Pattern[str], ...] = (
     # "ville de naissance (Forbach)"
     re.compile(rf"(?i:\b(?:ville|lieu|commune) de naissance)[ \t]*\((?P<town>{_CITY})\)"),
     # letters: "Quimper, le 17 octobre 2023" at the start of a line
-    re.compile(rf"(?m:^)[ \t]*(?P<town>{_CITY}),[ \t]+le[ \t]+(?=\d|1er|(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche))"),
+    re.compile(
+        rf"(?m:^)[ \t]*(?P<town>{_CITY}),[ \t]+le[ \t]+(?=\d|1er|(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche))"
+    ),
     # a department's number after the town: "Doullens (80)", "Bastia (2B)", "Pointe-à-Pitre (971)"
-    re.compile(rf"(?<![\w])(?P<town>{_CITY})[ \t]*\((?:0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6]|98[6-8])\)"),
+    re.compile(
+        rf"(?<![\w'’-])(?P<town>(?:{_CITY_PREFIXES} )?{_TOWN_COMPOUND}{_CEDEX})[ \t]*"
+        r"\((?:0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6]|98[6-8])\)"
+    ),
     # form fields: "Lieu de naissance : Capesterre", "à : Doullens", "Commune : SÈTE"
     re.compile(
         rf"(?i:\b(?:lieu de naissance|lieu de r[ée]sidence|commune|ville|localit[ée]|n[ée]e? à|n[ée]\(e\) à)|"
@@ -241,13 +292,40 @@ _TOWN_SHAPE = re.compile(
 )
 # Words that are no town after "à" or "de" although capitalized ("à Domicile", "à Noël"), and the departments
 # whose names have a town's shape ("Pas-de-Calais"): a department is no identifier in eds-pseudo's labels.
-_NOT_TOWNS = {
-    "domicile", "jeun", "noel", "paques", "toussaint", "pentecote", "dieu", "nouvel", "pas-de-calais",
-    "seine-saint-denis", "val-de-marne", "seine-et-marne", "val-d'oise", "alpes-de-haute-provence", "loir-et-cher",
-    "indre-et-loire", "maine-et-loire", "saone-et-loire", "lot-et-garonne", "tarn-et-garonne", "meurthe-et-moselle",
-    "ille-et-vilaine", "eure-et-loir", "cotes-d'armor", "alpes-maritimes", "bouches-du-rhone", "seine-maritime",
-    "saint-pierre-et-miquelon", "wallis-et-futuna", "provence-alpes-cote d'azur", "ile-de-france",
-}
+_NOT_TOWNS = set(
+    [
+        "domicile",
+        "jeun",
+        "noel",
+        "paques",
+        "toussaint",
+        "pentecote",
+        "dieu",
+        "nouvel",
+        "pas-de-calais",
+        "seine-saint-denis",
+        "val-de-marne",
+        "seine-et-marne",
+        "val-d'oise",
+        "alpes-de-haute-provence",
+        "loir-et-cher",
+        "indre-et-loire",
+        "maine-et-loire",
+        "saone-et-loire",
+        "lot-et-garonne",
+        "tarn-et-garonne",
+        "meurthe-et-moselle",
+        "ille-et-vilaine",
+        "eure-et-loir",
+        "cotes-d'armor",
+        "alpes-maritimes",
+        "bouches-du-rhone",
+        "seine-maritime",
+        "saint-pierre-et-miquelon",
+        "wallis-et-futuna",
+        "ile-de-france",
+    ]
+)
 
 
 def _city_end(text: str, start: int, end: int) -> int | None:
@@ -319,7 +397,7 @@ def find_towns_after_names(text: str, spans: list[Span]) -> Iterator[Span]:
             continue
         group = next(name for name in ("paren", "comma", "of") if m[name] is not None)
         city_end = _city_end(text, *m.span(group))
-        if city_end is not None and not fold(text[m.start(group) : city_end]) in first_names():
+        if city_end is not None and fold(text[m.start(group) : city_end]) not in first_names():
             yield Span.of(text, m.start(group), city_end, "VILLE")
 
 

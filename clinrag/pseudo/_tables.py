@@ -14,12 +14,37 @@ from clinrag.pseudo.vocabulary import fold
 # A header cell, folded and its spaces, "(e)" and "(s)" removed, to what its column holds: "NAME" (a name read
 # with scan_name), "PRENOM" (first names), or the label of the whole cell.
 _HEADERS = {
-    **dict.fromkeys(("nom", "noms", "nomdenaissance", "nomd'usage", "nomusuel", "nomprenom", "nometprenom",
-                     "patient", "identite"), "NAME"),
+    **dict.fromkeys(
+        (
+            "nom",
+            "noms",
+            "nomdenaissance",
+            "nomd'usage",
+            "nomusuel",
+            "nomprenom",
+            "nometprenom",
+            "patient",
+            "identite",
+        ),
+        "NAME",
+    ),
     **dict.fromkeys(("prenom", "prenoms"), "PRENOM"),
     **dict.fromkeys(("ipp", "nip", "n°ipp", "idpatient", "n°patient"), "IPP"),
-    **dict.fromkeys(("nda", "n°nda", "n°passage", "n°sejour", "n°venue", "n°dossier", "n°admission",
-                     "sejour", "venue", "passage"), "NDA"),
+    **dict.fromkeys(
+        (
+            "nda",
+            "n°nda",
+            "n°passage",
+            "n°sejour",
+            "n°venue",
+            "n°dossier",
+            "n°admission",
+            "sejour",
+            "venue",
+            "passage",
+        ),
+        "NDA",
+    ),
     **dict.fromkeys(("nele", "datedenaissance", "ddn", "naissance", "dn"), "DATE_NAISSANCE"),
     **dict.fromkeys(("tel", "tel.", "telephone", "portable"), "TEL"),
     **dict.fromkeys(("ville", "commune", "lieudenaissance"), "VILLE"),
@@ -44,7 +69,11 @@ def find_table_cells(text: str) -> Iterator[Span]:
                 columns = {}
             continue
         cells = list(_CELL.finditer(text, line.start(), line.end()))
-        header = {i: _HEADERS[_header_key(c.group())] for i, c in enumerate(cells) if _header_key(c.group()) in _HEADERS}
+        header = {
+            i: _HEADERS[_header_key(c.group())]
+            for i, c in enumerate(cells)
+            if _header_key(c.group()) in _HEADERS
+        }
         if len(header) >= 2 or (header and len(cells) == 1):
             columns = header  # a header line names two columns or more ("| Nom | Prénom | IPP |")
             continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from clinrag.pseudo._dates import find_dates, relabel_birth_dates
+from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
 from clinrag.pseudo._names import (
     find_first_name_pairs,
     find_kin_names,
@@ -34,7 +35,6 @@ from clinrag.pseudo._numbers import (
     find_phones,
     find_social_security_numbers,
 )
-from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
 from clinrag.pseudo._places import find_addresses, find_postcodes_and_cities, find_towns_after_names
 from clinrag.pseudo._spaced import find_spaced_numbers
 from clinrag.pseudo._tables import find_table_cells

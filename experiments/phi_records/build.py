@@ -68,42 +68,38 @@ def unmark(marked: str, where: str) -> tuple[str, list[dict]]:
     out.append(marked[position:])
     text = "".join(out)
     if "[[" in text or "]]" in text:
-        raise ValueError(f"{where}: a malformed mark is left: {text[text.find('[['):][:60]!r}")
+        raise ValueError(f"{where}: a malformed mark is left: {text[text.find('[[') :][:60]!r}")
     return text, entities
 
 
 def read_records(raw: Path) -> list[dict]:
-    """Every record of the raw files, in file order."""
+    """Every record of the raw files, in file order.
+
+    Raises:
+        ValueError: A malformed header, an id used twice, text before the first header, or a bad mark.
+    """
     records: list[dict] = []
-    seen: set[str] = set()
     for path in sorted(raw.glob("*.txt")):
-        current: dict | None = None
-        lines: list[str] = []
-
-        def close() -> None:
-            if current is None:
-                return
-            where = f"{path.name}:{current['id']}"
-            text, entities = unmark("\n".join(lines).strip("\n"), where)
-            records.append({**current, "text": text, "entities": entities})
-
+        blocks: list[tuple[dict, list[str]]] = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if line.startswith("### "):
-                close()
                 header = _HEADER.match(line)
                 if header is None:
                     raise ValueError(f"{path.name}:{number}: malformed header {line!r}")
-                if header["id"] in seen:
+                if any(r["id"] == header["id"] for r in records) or any(
+                    b[0]["id"] == header["id"] for b in blocks
+                ):
                     raise ValueError(f"{path.name}:{number}: id {header['id']} used twice")
-                seen.add(header["id"])
-                current = {"id": header["id"], "kind": header["kind"], "setting": header["setting"]}
-                lines = []
-            elif current is None:
-                if line.strip():
-                    raise ValueError(f"{path.name}:{number}: text before the first header")
-            else:
-                lines.append(line)
-        close()
+                blocks.append(
+                    ({"id": header["id"], "kind": header["kind"], "setting": header["setting"]}, [])
+                )
+            elif blocks:
+                blocks[-1][1].append(line)
+            elif line.strip():
+                raise ValueError(f"{path.name}:{number}: text before the first header")
+        for meta, lines in blocks:
+            text, entities = unmark("\n".join(lines).strip("\n"), f"{path.name}:{meta['id']}")
+            records.append({**meta, "text": text, "entities": entities})
     return records
 
 
@@ -133,18 +129,20 @@ def counts_table(records: list[dict]) -> str:
     rows = ["| | dev | test | all |", "|---|---:|---:|---:|"]
     rows.append("| documents | " + " | ".join(str(len(rs)) for rs in columns.values()) + " |")
     rows.append(
-        "| characters | " + " | ".join(f"{sum(len(r['text']) for r in rs):,}" for rs in columns.values()) + " |"
+        "| characters | "
+        + " | ".join(f"{sum(len(r['text']) for r in rs):,}" for rs in columns.values())
+        + " |"
     )
     for label in LABELS:
         rows.append(f"| {label} | " + " | ".join(str(counts[name][label]) for name in columns) + " |")
-    rows.append(
-        "| **identifiers** | " + " | ".join(f"**{sum(c.values())}**" for c in counts.values()) + " |"
-    )
+    rows.append("| **identifiers** | " + " | ".join(f"**{sum(c.values())}**" for c in counts.values()) + " |")
     return "\n".join(rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "experiments/data/phi_records")
     parser.add_argument("--check", action="store_true", help="fail when the JSONL files on disk differ")
     args = parser.parse_args()

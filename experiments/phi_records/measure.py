@@ -75,17 +75,23 @@ def over_masking(name: str, config: PseudoConfig) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["dev", "eds-pseudo"])
     parser.add_argument("--detector", default="rules")
     parser.add_argument("--model", default=None)
-    parser.add_argument("--cohorts", nargs="*", default=[], choices=["chu_unv", "ch_rural", "clinique_dictee", "chu_nord"])
+    parser.add_argument(
+        "--cohorts", nargs="*", default=[], choices=["chu_unv", "ch_rural", "clinique_dictee", "chu_nord"]
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     config = PseudoConfig(detector=args.detector, model=args.model)
     rows = [measure(name, SETS[name], config) for name in args.sets]
-    print("| set | documents | identifiers | redact | redact full | redact precision | token F1 | entity F1 | "
-          "protected intact |")
+    print(
+        "| set | documents | identifiers | redact | redact full | redact precision | token F1 | entity F1 | "
+        "protected intact |"
+    )
     print("|---|---:|---:|---|---|---|---|---|---|")
     for r in rows:
         protected = r["protected_intact"]
@@ -102,7 +108,9 @@ def main() -> None:
     cohorts = [over_masking(name, config) for name in args.cohorts]
     if cohorts:
         print()
-        print("| cohort (no identifiers marked) | documents | spans per document | gold evidence intact | protected intact |")
+        print(
+            "| cohort (no identifiers marked) | documents | spans per document | gold evidence intact | protected intact |"
+        )
         print("|---|---:|---:|---|---|")
         for c in cohorts:
             evidence, protected = c["evidence_intact"], c["protected_intact"]
