@@ -259,3 +259,23 @@ def test_barre_s_manoeuvre_stays_while_a_patient_named_barre_is_masked():
     assert not any(s.start < manoeuvre + 17 and manoeuvre < s.end for s in spans)
     assert "Babinski" not in {s.text for s in spans}
     assert sum(s.text.casefold() == "barré" for s in spans) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the hand-written records' development half
+# ---------------------------------------------------------------------------------------------------------
+def test_rules_redact_the_dev_half_of_the_hand_written_records():
+    """experiments/data/phi_records/dev.jsonl (34 documents, 725 identifiers): the rules measured redact 0.997,
+    redact full 0.882, redact precision 0.987 once developed on it (0.864, 0.000, 0.981 before). A development
+    number: the test half is measured once, in docs/pseudonymization.md, and is not read here."""
+    from pathlib import Path
+
+    from clinrag.pseudo.corpora import load_eds_pseudo
+    from clinrag.pseudo.pipeline import evaluate_detection
+
+    notes = load_eds_pseudo(Path(__file__).resolve().parents[1] / "experiments/data/phi_records/dev.jsonl")
+    result = evaluate_detection(notes, [detect(note.text) for note in notes])
+    assert result["redact"] >= 0.99
+    assert result["redact_full"] >= 0.8
+    assert result["redact_precision"] >= 0.97
+    assert result["protected_intact"]["share"] == 1.0

@@ -14,7 +14,10 @@ _HOSPITAL_KIND = (
     r"CHU|CHRU|CHR|CHI|CHIC|CHG|CHS|CHT|CH|GHU|GHT|GH|HIA|H[ôo]p\.|HOP|Clinique|CLINIQUE|clinique|"
     r"(?i:h[ôo]pital|h[ôo]pitaux|hospices?(?: civils)?|polyclinique|"
     r"centre hospitalier(?: universitaire| r[ée]gional(?: universitaire)?| intercommunal| g[ée]n[ée]ral| territorial|"
-    r" sp[ée]cialis[ée]| d[ée]partemental)?|groupe(?:ment)? hospitalier(?: universitaire)?|centre de sant[ée])|"
+    r" sp[ée]cialis[ée]| d[ée]partemental)?|groupe(?:ment)? hospitalier(?: universitaire)?|centre de sant[ée]|"
+    # maternity wards, medical and dialysis centres, homes for the elderly and the disabled
+    r"maternit[ée]|centre m[ée]dical|centre de dialyse|foyer(?:-logement| logement)?|r[ée]sidence autonomie)|"
+    r"MAS|FAM|"
     r"Institut|Fondation|"
     # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit
     r"(?i:(?:centre|clinique) de (?:r[ée][ée]ducation|r[ée]adaptation)(?: fonctionnelle)?)|"

@@ -2,14 +2,23 @@
 
 :func:`detect` runs every rule, drops what touches the protected clinical vocabulary ("signe de Babinski",
 "score de Rankin", "Kardégic") and resolves overlaps; a second pass then labels the long numbers nothing
-explained and finds again, everywhere in the text, the names found and the patient's known names. Last, dates of
-the year of birth that a social security number gives become DATE_NAISSANCE.
+explained, finds again, everywhere in the text, the names found and the patient's known names, and reads what
+the first pass makes readable: towns after a name or a hospital ("Dr Bayle (Arlanc)"), acronyms of the hospitals
+found, names listed after a name. Last, dates of the year of birth that a social security number gives become
+DATE_NAISSANCE.
+
+The rules read context and layout rather than lists of names: towns after "né à", "domicilié à", "pompiers de",
+in a letter's date line, before a department's number, or by their shape ("Labarthe-sur-Lèze"); names after
+titles, roles, kinship, form fields and in table columns; hospitals by their kind. The word lists
+(``lexicon.yaml``) only tell first names from surnames, common words from names, and a few large cities.
 
 The rules favour recall: a missed identifier leaks, an extra mask costs little. Measured on eds-pseudo's public
-dev set (800 notes): 92% of identifier tokens redacted, every identifier in 70% of the notes (see
+dev set (800 notes): 97% of identifier tokens redacted, every identifier in 79% of the notes (see
 tests/test_pseudo.py). The rules were written while looking at that set, so this is a development measurement,
-not a held-out one; the trained model (:mod:`clinrag.pseudo.ner`) is cross-validated on it instead, and the
-hybrid detector (:mod:`clinrag.pseudo.pipeline`) passes its spans to :func:`detect` as ``extra``.
+not a held-out one; the held-out measurement is on the test half of hand-written records
+(experiments/data/phi_records, docs/pseudonymization.md). The trained model (:mod:`clinrag.pseudo.ner`) is
+cross-validated on eds-pseudo instead, and the hybrid detector (:mod:`clinrag.pseudo.pipeline`) passes its spans
+to :func:`detect` as ``extra``.
 """
 
 from __future__ import annotations
