@@ -3,11 +3,12 @@
 The raw files (``raw/*.txt``) hold French clinical documents written by hand, each opened by a header line
 ``### r01 | kind | setting``, with every identifier marked inline as ``[[LABEL:text]]`` (LABEL one of
 ``clinrag.pseudo.labels.LABELS``). This script only removes the marks and records their offsets: it writes
-``dev.jsonl`` and ``test.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with ``start``,
-``end``, ``label``, as eds-pseudo; plus ``kind`` and ``setting``), and prints the counts per label.
+``dev.jsonl``, ``test.jsonl`` and ``test2.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
+``start``, ``end``, ``label``, as eds-pseudo; plus ``kind`` and ``setting``), and prints the counts per label.
 
-The split was fixed before any measurement: the documents are ordered by ``sha256("phi_records:" + id)``
-and the first half (34 of 68) is ``dev``, the rest ``test``.
+The splits were fixed before any measurement. Round 1 (``raw/lot*.txt``, r01-r68): the documents are ordered
+by ``sha256("phi_records:" + id)`` and the first half (34) is ``dev``, the rest ``test``. Round 2
+(``raw/round2_*.txt``, r69-r100, written after the rules of round 1 were measured on ``test``): ``test2``.
 
 Usage: .venv/bin/python experiments/phi_records/build.py [--data experiments/data/phi_records] [--check]
 (``--check``: rebuild in memory and fail when the JSONL files on disk differ.)
@@ -34,12 +35,17 @@ def _rank(doc_id: str) -> str:
     return hashlib.sha256(f"phi_records:{doc_id}".encode()).hexdigest()
 
 
-def splits(ids: list[str]) -> dict[str, str]:
-    """``id -> "dev" | "test"``: the first half of the ids in hash order is dev (decided before any
-    measurement)."""
-    ordered = sorted(ids, key=_rank)
+SPLITS = ("dev", "test", "test2")
+
+
+def splits(records: list[dict]) -> dict[str, str]:
+    """``id -> "dev" | "test" | "test2"``: round 1's documents in hash order, the first half dev and the rest
+    test; round 2's documents test2 (decided before any measurement)."""
+    ordered = sorted((r["id"] for r in records if r["round"] == 1), key=_rank)
     half = len(ordered) // 2
-    return {doc_id: "dev" if index < half else "test" for index, doc_id in enumerate(ordered)}
+    split = {doc_id: "dev" if index < half else "test" for index, doc_id in enumerate(ordered)}
+    split.update({r["id"]: "test2" for r in records if r["round"] == 2})
+    return split
 
 
 def unmark(marked: str, where: str) -> tuple[str, list[dict]]:
@@ -97,9 +103,10 @@ def read_records(raw: Path) -> list[dict]:
                 blocks[-1][1].append(line)
             elif line.strip():
                 raise ValueError(f"{path.name}:{number}: text before the first header")
+        round_ = 2 if path.name.startswith("round2_") else 1
         for meta, lines in blocks:
             text, entities = unmark("\n".join(lines).strip("\n"), f"{path.name}:{meta['id']}")
-            records.append({**meta, "text": text, "entities": entities})
+            records.append({**meta, "round": round_, "text": text, "entities": entities})
     return records
 
 
@@ -122,11 +129,11 @@ def jsonl(records: list[dict]) -> str:
 
 def counts_table(records: list[dict]) -> str:
     """A Markdown table of documents, characters and identifiers per label, for each split and in all."""
-    split = splits([r["id"] for r in records])
-    columns = {name: [r for r in records if split[r["id"]] == name] for name in ("dev", "test")}
+    split = splits(records)
+    columns = {name: [r for r in records if split[r["id"]] == name] for name in SPLITS}
     columns["all"] = records
     counts = {name: Counter(e["label"] for r in rs for e in r["entities"]) for name, rs in columns.items()}
-    rows = ["| | dev | test | all |", "|---|---:|---:|---:|"]
+    rows = ["| | dev | test | test2 | all |", "|---|---:|---:|---:|---:|"]
     rows.append("| documents | " + " | ".join(str(len(rs)) for rs in columns.values()) + " |")
     rows.append(
         "| characters | "
@@ -147,8 +154,8 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="fail when the JSONL files on disk differ")
     args = parser.parse_args()
     records = read_records(args.data / "raw")
-    split = splits([r["id"] for r in records])
-    outputs = {name: jsonl([r for r in records if split[r["id"]] == name]) for name in ("dev", "test")}
+    split = splits(records)
+    outputs = {name: jsonl([r for r in records if split[r["id"]] == name]) for name in SPLITS}
     for name, content in outputs.items():
         path = args.data / f"{name}.jsonl"
         if args.check:
