@@ -262,6 +262,45 @@ def test_barre_s_manoeuvre_stays_while_a_patient_named_barre_is_masked():
 
 
 # ---------------------------------------------------------------------------------------------------------
+# round 2 (rules developed on the test half of round 1 once it had been measured)
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "value", "label"),
+    [
+        ("Cahier des appels\nJeudi 18/01/2024\n- 09:10", "Jeudi 18/01/2024", "DATE"),
+        ("Date : ven. 12/04/2024 07:55", "ven. 12/04/2024", "DATE"),
+        ("Bonsoir Gwenaël,\n\nJe te transmets", "Gwenaël", "PRENOM"),
+        ("Vue par l'AS de nuit (Maïlys) à 3 h.", "Maïlys", "PRENOM"),
+        ("Contact : neveu (Teva), à prévenir.", "Teva", "PRENOM"),
+        ("CH de Quimperlé – Médecine – Moëlan-sur-Mer", "Moëlan-sur-Mer", "VILLE"),
+        ("EHPAD Les Ajoncs – Rosporden – Pavillon B", "Rosporden", "VILLE"),
+        ("née à Arlon (Belgique) en 1950", "Arlon", "VILLE"),
+        ("Elle a téléphoné de Kourou hier soir.", "Kourou", "VILLE"),
+        ("patient ipp 29 340 1187 vu ce jour", "29 340 1187", "IPP"),
+        ("Standard : (+689) 40 48 62 62", "(+689) 40 48 62 62", "TEL"),
+        ("Portable du fils : +44 7911 123456", "+44 7911 123456", "TEL"),
+        ("Adresse : 4 rue du 19 Mars 1962, 29300 Quimperlé", "4 rue du 19 Mars 1962", "ADRESSE"),
+        ("Transfert depuis le CH Toulon La Seyne ce matin.", "CH Toulon La Seyne", "HOPITAL"),
+        ("CHU de Nantes – Hôpital Laënnec 2 – Neurologie", "Hôpital Laënnec 2", "HOPITAL"),
+    ],
+)
+def test_round_two_contexts(text, value, label):
+    assert value in labels_of(text, label)
+
+
+def test_surnames_with_an_apostrophe_or_a_one_letter_part():
+    assert found("Dr Yann Le Guern'h") == [("Yann", "PRENOM"), ("Le Guern'h", "NOM")]
+    assert ("Lo-A-Njoe", "NOM") in found("Dr Lina Lo-A-Njoe")
+
+
+def test_acronyms_of_three_capitals_and_greetings_of_colleagues_are_no_names():
+    assert found("Nombreuses ESV monomorphes.") == []
+    assert found("Chère Consœur,\n\nJ'ai revu") == []
+    assert labels_of("CHU de Lille – Hôpital Salengro – Neurochirurgie", "VILLE") == []
+    assert labels_of("BUREAU DES ADMISSIONS – CH de Dax – TÉLÉRADIOLOGIE", "VILLE") == []
+
+
+# ---------------------------------------------------------------------------------------------------------
 # the hand-written records' development half
 # ---------------------------------------------------------------------------------------------------------
 def test_rules_redact_the_dev_half_of_the_hand_written_records():

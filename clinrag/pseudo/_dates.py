@@ -96,6 +96,11 @@ _MONTH_ALONE = re.compile(
 _YEAR_ALONE = re.compile(
     r"\((?P<paren>(?:19|20)\d{2})\)|(?:(?m:^)|(?<=\s))[-•*][ \t]*(?P<item>(?:19|20)\d{2})(?![\w,.])"
 )
+# A weekday before a numeric date belongs to it: "Lundi 15/01/2024", "mer. 08/05/2024".
+_WEEKDAY_NUMERIC = re.compile(
+    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,? "
+    r"(?=(?P<date>(?P<day>\d{1,2})[/.\-](?P<month>\d{1,2})(?:[/.\-](?:\d{4}|\d{2}))?)(?![\w]|[/.\-]\d))"
+)
 # "12-mars-2024", "3.avr.24" (exports of hospital software)
 _HYPHENATED_DATE = re.compile(
     rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
@@ -117,6 +122,9 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
             yield m.span(group)
     for m in _HYPHENATED_DATE.finditer(text):
         yield m.span()
+    for m in _WEEKDAY_NUMERIC.finditer(text):
+        if valid_date(m["day"], m["month"]) and not _unit_follows(text, m.end("date")):
+            yield m.start(), m.end("date")
     for m in _SPACED_DATE.finditer(text):
         if valid_date(m["day"], m["month"], int(m["year"])):
             yield m.span()

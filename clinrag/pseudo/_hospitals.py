@@ -54,10 +54,6 @@ _HOSPITAL_STOP = {
     "secretariat",
     "tel",
     "fax",
-    "le",
-    "la",
-    "les",
-    "du",
     "au",
     "dr",
     "pr",
@@ -111,6 +107,8 @@ def find_hospitals(text: str) -> Iterator[Span]:
         if end > m.start("name"):
             if m["quote"] and m["close"] and end == m.end("name"):
                 end = m.end("close")
+            elif number := _SITE_NUMBER.match(text, end):
+                end = number.end()  # "Hôpital Pasteur 2"
             yield Span.of(text, m.start(), end, "HOPITAL")
     for m in (*_HOSPITAL_GROUPS.finditer(text), *_ENGLISH_HOSPITAL.finditer(text)):
         yield Span.of(text, m.start(), m.end(), "HOPITAL")
@@ -129,6 +127,8 @@ def find_hospitals(text: str) -> Iterator[Span]:
                 yield Span.of(text, name_start if m["bare"] else m.start(), end, "HOPITAL")
 
 
+# A number that ends a hospital's name, at the end of its line or before a dash: "Hôpital Pasteur 2 – ".
+_SITE_NUMBER = re.compile(r" \d{1,2}(?=[ \t]*(?:[–—)\n]|- |$))", re.MULTILINE)
 _DIRECTIONS = {"nord", "sud", "est", "ouest", "centre", "nord-est", "nord-ouest", "sud-est", "sud-ouest"}
 # Hospitals named in English: "Jefferson University Hospital", "Avicenne AP-HP Hospital".
 _ENGLISH_HOSPITAL = re.compile(

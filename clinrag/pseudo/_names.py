@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import LETTER as _LETTER
 from clinrag.pseudo.vocabulary import UPPER as _UPPER
-from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protected
+from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protected, protected_ranges
 
 # Titles and roles before a name. Short forms are case-sensitive ("M." but not "m.", "AS" but not "as"), long ones
 # are not. Besides civility and medical titles: the caregivers' roles of nursing notes ("IDE", "AS", "ARM",
@@ -61,7 +61,11 @@ _PARTICLE = (
     r"(?:de|du|des|d'|le|la|van|von|der|den|ben|bin|el|al|di|da|dos|das|do|del|della|i|y|"
     r"De|Du|Des|Le|La|Van|Von|Ben|El|Al|Di|Da|Dos|Del|DE|DU|DES|LE|LA|DA|DOS|DEL|VAN|VON|EL|AL|BEN)"
 )
-_WORD = rf"(?:[{_UPPER}][{_LETTER}]*['’]|[{_UPPER}]-)?[{_UPPER}][{_LETTER}]+(?:-[{_UPPER}][{_LETTER}]+)*"
+# ("Le Floc'h", "CREAC'H", "Ho-A-Sim": an apostrophe or a one-letter part inside)
+_WORD = (
+    rf"(?:[{_UPPER}][{_LETTER}]*['’]|[{_UPPER}]-)?[{_UPPER}][{_LETTER}]+(?:['’][{_LETTER}]+)?"
+    rf"(?:-[{_UPPER}][{_LETTER}]*(?:['’][{_LETTER}]+)?)*"
+)
 _TOKEN = re.compile(
     rf"(?P<initial>{_INITIAL})|(?P<particle>{_PARTICLE})(?=[ \t]|['’])['’]?|(?P<word>{_WORD})(?![\w])"
 )
@@ -174,10 +178,11 @@ def _best_split(tokens: list[_Token]) -> list[str]:
     options: list[list[str]] = []
     n = len(tokens)
     for cut in range(1, n):
-        if tokens[cut].kind == "particle" or tokens[cut - 1].kind == "particle":
+        if tokens[cut - 1].kind == "particle":
             continue  # a particle belongs to the surname that follows it
-        options.append(["NOM"] * cut + ["PRENOM"] * (n - cut))
-        options.append(["PRENOM"] * cut + ["NOM"] * (n - cut))
+        if tokens[cut].kind != "particle":
+            options.append(["NOM"] * cut + ["PRENOM"] * (n - cut))
+        options.append(["PRENOM"] * cut + ["NOM"] * (n - cut))  # "Yann | Le Guern'h"
     options.append(["NOM"] * n)
     # max() keeps the first of equal scores: NOM PRENOM splits come first, NOM alone last.
     return max(options, key=lambda labels: sum(fit(t, lab) for t, lab in zip(tokens, labels, strict=True)))
@@ -270,8 +275,24 @@ _ROLE_AFTER = re.compile(
 )
 
 
+# A role, then a first name in parentheses: "l'AS de nuit (Solène)", "l'interne (Hugo)".
+_ROLE_THEN_NAME = re.compile(
+    rf"(?<![\w])(?i:ide|as|ash|aide-soignante?|infirmi[èe]re?|interne|externe|kin[ée]|cadre|secr[ée]taire|"
+    rf"ergoth[ée]rapeute|orthophoniste|psychologue|di[ée]t[ée]ticienne?|ambulancier|brancardier|{_KIN})"
+    rf"(?: (?i:de nuit|de jour|de garde|du matin|du soir))?[ \t]*\([ \t]*(?=[{_UPPER}])"
+)
+
+
 def find_role_names(text: str) -> Iterator[Span]:
-    """Names followed by a role or a kinship in parentheses ("Gaëlle (IDE)", "Ainhoa (épouse)")."""
+    """Names followed by a role or a kinship in parentheses ("Gaëlle (IDE)", "Ainhoa (épouse)"), or given in
+    parentheses after a role ("l'AS de nuit (Solène)")."""
+    for match in _ROLE_THEN_NAME.finditer(text):
+        tokens = scan_name(text, match.end(), max_words=3)
+        if tokens and text[tokens[-1].end : tokens[-1].end + 1] == ")":
+            single = len([t for t in tokens if t.kind != "particle"]) == 1
+            yield from _spans(
+                text, tokens, "PRENOM" if single and tokens[0].kind in ("word", "first") else None
+            )
     for match in _ROLE_AFTER.finditer(text):
         if _TITLE_TRIGGER.match(text, match.start()):
             continue  # a title opens it: find_titled_names reads it
@@ -309,12 +330,27 @@ def find_listed_names(text: str, spans: list[Span]) -> Iterator[Span]:
 _FIRST_NAME_END = re.compile(r"[ \t]*(?:[-–,.;:|)(\d]|$)", re.MULTILINE)
 
 
+# Greetings of letters and e-mails: "Bonsoir Olivier,", "Chère Anne,".
+_GREETING = re.compile(
+    rf"(?<![\w])(?:Bonjour|Bonsoir|Salut|Coucou|Cher|Chère|Chers|Chères)[ \t]+(?=[{_UPPER}])"
+)
+
+
+def find_greeted_names(text: str) -> Iterator[Span]:
+    """The name after a greeting, before a comma ("Bonsoir Olivier,"): a single word is a first name."""
+    for match in _GREETING.finditer(text):
+        tokens = scan_name(text, match.end(), max_words=3)
+        if tokens and re.match(r"[ \t]*,", text[tokens[-1].end :]):
+            yield from _spans(text, tokens, _nurse_first_name(tokens))
+
+
 def find_kin_names(text: str) -> Iterator[Span]:
     """Names given after a word of kinship ("sa fille Letizia", "son mari (Arménio)") — a single capitalized
     word there is a first name — and maiden or married names ("née Sambucco", "épouse Grondin")."""
     for match in _KIN_TRIGGER.finditer(text):
-        if match["det"] is None and not match["kin"][0].isupper():
-            continue  # without "son", "sa"...: only a capitalized word of kinship opens a name ("Épouse (X)")
+        opening = text[max(0, match.start() - 1) : match.start()] == "("
+        if match["det"] is None and not match["kin"][0].isupper() and not opening:
+            continue  # without "son", "sa"... or "(": only a capitalized word of kinship opens a name ("Épouse (X)")
         tokens = scan_name(text, match.end())
         if not tokens:
             continue
@@ -334,12 +370,27 @@ def find_first_name_pairs(text: str) -> Iterator[Span]:
     """Names without a title: a run of two to five name words holding a known first name, an initial with a
     dot or a word in capitals, and at least one other word ("JALONNET Christine", "Rémi Foliet", "J. Delorenzi",
     "Madec P.J.", "MOREIRA Ivone")."""
+    protected = protected_ranges(text)
     for match in _NAME_RUN.finditer(text):
         if _TITLE_TRIGGER.match(text, match.start()):
             continue  # a title starts the run: find_titled_names reads it
-        tokens = scan_name(text, match.start())
+        tokens = _before_title(text, scan_name(text, match.start()))
+        if any(tokens and start < tokens[-1].end and tokens[0].start < end for start, end in protected):
+            continue  # the run reaches into a protected term ("Syndrome de Claude Bernard-Horner")
         if _looks_like_name(text, tokens):
             yield from _spans(text, tokens)
+
+
+def _before_title(text: str, tokens: list[_Token]) -> list[_Token]:
+    """The words before an "M." that opens a name ("Séparée de M. Coulibaly": "M." is a title there, and
+    "Séparée de" no name); particles left at the end are dropped."""
+    for index, token in enumerate(tokens[:-1]):
+        if text[token.start : token.end] in ("M.", "Mr.", "MM."):
+            tokens = tokens[:index]
+            break
+    while tokens and tokens[-1].kind == "particle":
+        tokens.pop()
+    return tokens
 
 
 def _looks_like_name(text: str, tokens: list[_Token]) -> bool:
@@ -357,9 +408,11 @@ def _looks_like_name(text: str, tokens: list[_Token]) -> bool:
 
 
 def _vowelled_caps(text: str, token: _Token) -> bool:
-    """A word in capitals that reads as a surname rather than an acronym: three letters or more, a vowel."""
+    """A word in capitals that reads as a surname rather than an acronym ("ESV", "NRI"): four letters or more
+    with a vowel, or three with two."""
     word = fold(text[token.start : token.end])
-    return token.kind == "caps" and len(word) >= 3 and any(c in "aeiouy" for c in word)
+    vowels = sum(c in "aeiouy" for c in word)
+    return token.kind == "caps" and ((len(word) >= 4 and vowels >= 1) or (len(word) == 3 and vowels >= 2))
 
 
 # A line or a table cell ("| DUPONT Jean |"), or what follows the colon of a "Label :" line.

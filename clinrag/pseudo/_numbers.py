@@ -53,7 +53,9 @@ _PHONE_PATTERNS: tuple[re.Pattern[str], ...] = (
     # +660306165373: an international prefix then 9 to 12 digits in one block
     re.compile(r"(?<![\w+])\+ ?\d{9,13}(?!\w)"),
     # other countries' groupings: "+41 22 372 33 11", "+689 40 48 62 62", "+687 78 41 26", "+44 7700 900461"
-    re.compile(r"(?<![\w+])\+ ?\d{1,3}(?: ?\(0\))?(?:[ .\-]\d{1,4}){2,6}(?![\w]|[/.\-]\d)"),
+    re.compile(
+        r"(?<![\w+(])(?:\+ ?\d{1,3}|\(\+ ?\d{1,3}\))(?: ?\(0\))?(?:[ .\-]\d{1,6}){2,6}(?![\w]|[/.\-]\d)"
+    ),
 )
 # 01 2039 2739, 06.45.0945.87: ten digits from 0, grouped in any way but with one kind of separator.
 _ANY_GROUPING_PHONE = re.compile(r"(?<![\w+])0\d(?:[ .\-]?\d){8}(?!\w)(?![ .\-]\d)")
@@ -204,9 +206,13 @@ def _context_pattern(words: str, value: str) -> re.Pattern[str]:
     return re.compile(rf"(?:{words}){_FILLER}(?P<value>{value})(?![\w])", re.IGNORECASE)
 
 
+# After a strong context, a number may be spaced in groups ("ipp 69 118 2045", dictated).
+_GROUPED_ID = r"\d{2,4}(?: \d{2,4}){1,3}(?!\d| \d)"
 _ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("IPP", _context_pattern(_STRONG["IPP"], _ID_VALUE), 4),
     ("NDA", _context_pattern(_STRONG["NDA"], _ID_VALUE), 4),
+    ("IPP", _context_pattern(_STRONG["IPP"], _GROUPED_ID), 6),
+    ("NDA", _context_pattern(_STRONG["NDA"], _GROUPED_ID), 6),
     ("IPP", _context_pattern(_WEAK["IPP"], r"\d{7,}"), 7),
     ("NDA", _context_pattern(_WEAK["NDA"], r"\d{7,}"), 7),
 )

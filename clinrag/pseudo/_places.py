@@ -11,6 +11,7 @@ from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import LETTER as _LETTER
 from clinrag.pseudo.vocabulary import UPPER as _UPPER
 from clinrag.pseudo.vocabulary import cities, common_words, first_names, fold, is_protected
+from clinrag.text.dates import FULL_MONTH_PATTERN as _FULL_MONTHS
 
 # A word of a proper name: capitalized or in capitals, hyphens and apostrophes inside ("Croix-Rousse",
 # "d'Estienne"); _ANY_WORD also admits lower case, for addresses typed all in lower case.
@@ -59,6 +60,11 @@ _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
         rf"(?<![\w])(?i:rue|avenue|boulevard|impasse|all[ée]e|quai|route|chemin|place|square|sentier|esplanade|"
         rf"parvis|promenade|mont[ée]e|venelle|ruelle|rond-point|faubourg|cours|voie|servitude){_PROPER_NAME}"
         rf"(?: \d{{1,4}}(?=[ \t]*(?:[,–\-\n]|$)))?"
+    ),
+    # ways named after a date: "Avenue du 8 mai 1945", "12 rue du 11 Novembre", "place du 19 Mars 1962"
+    re.compile(
+        rf"(?<![\w])(?:{_STREET_NUMBER},? )?(?i:rue|avenue|boulevard|bd|place|all[ée]e|cours|quai|chemin|square)"
+        rf" (?i:du|des) (?P<name>(?:1er|\d{{1,2}}) (?i:{_FULL_MONTHS})(?: \d{{4}})?)(?![\w])"
     ),
     # "27 Grand'Rue": a way that needs no name
     re.compile(rf"(?<![\w])(?:{_STREET_NUMBER}),? (?i:grand['’ -]rue|grande[ -]rue)(?P<name>)(?![\w])"),
@@ -159,30 +165,46 @@ def find_addresses(text: str) -> Iterator[Span]:
 # address, each part of the field's value before its postcode is an address, unless it is a person ("chez sa
 # fille, Mme X") or a town already told by its postcode.
 _ADDRESS_FIELD = re.compile(
-    r"(?i:\badresse(?: du patient| de l'assur[ée]e?| actuelle| de livraison| personnelle| postale| du domicile)?|"
-    r"\bdomicile|\blieu d'intervention|\badresse d'intervention)[ \t]*:[ \t]*(?P<value>[^\n]+)"
+    r"(?i:\badresse(?: (?!de l'h)[a-zà-ÿ'’]+){0,3}|\bdomicile|\blieu d'intervention)[ \t]*:[ \t]*(?P<value>[^\n]+)"
 )
-_FIELD_PART = re.compile(r"[^,–;]+")
+# The parts of the value, split at ", " (not inside "PK 12,5"), " – " or ";".
+_FIELD_PART = re.compile(r"(?:[^,–;]|,(?=\S))+")
 _FIELD_END = re.compile(rf"(?:,|–|-)? ?(?:{_ZIP_PATTERN})(?![\w])|[ \t]{{2,}}|\|")
 _PERSON_START = re.compile(r"(?i:chez|c/o|aux bons soins)\b|(?:M\.|Mme|Mr|Dr|Madame|Monsieur)(?![\w])")
 
 
 def _address_fields(text: str) -> Iterator[Span]:
+    """The parts of each address field's value; consecutive ones as one span ("Résidence Le Lido, 8 quai de
+    Bosc")."""
     for m in _ADDRESS_FIELD.finditer(text):
-        start, end = m.span("value")
-        if stop := _FIELD_END.search(text, start, end):
-            end = stop.start()
-        for part in _FIELD_PART.finditer(text, start, end):
-            value = part.group()
-            left = part.start() + len(value) - len(value.lstrip())
-            right = part.end() - (len(value) - len(value.rstrip()))
-            if right - left < 3 or not re.search(rf"[{_UPPER}\d]", text[left:right]):
+        run: list[Span] = []
+        for span in _address_parts(text, *m.span("value")):
+            if run and text[run[-1].end : span.start].strip() in (",", ""):
+                run.append(span)
                 continue
-            if _PERSON_START.match(text, left) or re.fullmatch(
-                r"(?i:inconnue?|idem|sdf|sans domicile fixe)", text[left:right]
-            ):
-                continue
-            yield Span.of(text, left, right, "ADRESSE")
+            if run:
+                yield Span.of(text, run[0].start, run[-1].end, "ADRESSE")
+            run = [span]
+        if run:
+            yield Span.of(text, run[0].start, run[-1].end, "ADRESSE")
+
+
+def _address_parts(text: str, start: int, end: int) -> Iterator[Span]:
+    """The parts of a field's value before its postcode that may be an address."""
+    if stop := _FIELD_END.search(text, start, end):
+        end = stop.start()
+    for part in _FIELD_PART.finditer(text, start, end):
+        value = part.group()
+        left = part.start() + len(value) - len(value.lstrip())
+        right = part.end() - (len(value) - len(value.rstrip()))
+        if right - left < 3 or not re.search(rf"[{_UPPER}\d]", text[left:right]):
+            continue
+        if _PERSON_START.match(text, left) or _NO_ADDRESS.fullmatch(text[left:right]):
+            continue
+        yield Span.of(text, left, right, "ADRESSE")
+
+
+_NO_ADDRESS = re.compile(r"(?i:inconnue?|idem|sdf|sans domicile fixe|non renseign[ée]e?)")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,6 +258,13 @@ _CITY_ZIP = re.compile(rf"(?<![\w])(?P<city>{_CITY}),? (?:\(?)(?P<zip>{_ZIP})(?!
 # A postcode announced as such: "dans le 75012", "code postal : 75012", "CP 75012".
 _ZIP_CONTEXT = re.compile(rf"(?:\bdans le|\b(?i:code postal|cp)\b ?:?) (?P<zip>{_ZIP})(?![\w])")
 
+# Countries often named after a patient's town of birth or of residence abroad.
+_COUNTRIES = (
+    r"belgique|suisse|luxembourg|allemagne|italie|espagne|portugal|royaume-uni|angleterre|irlande|pays-bas|"
+    r"pologne|roumanie|arm[ée]nie|turquie|maroc|alg[ée]rie|tunisie|s[ée]n[ée]gal|mali|c[ôo]te d'ivoire|cameroun|"
+    r"congo|madagascar|comores|ha[ïi]ti|br[ée]sil|suriname|canada|[ée]tats-unis|vietnam|viet nam|chine|"
+    r"cambodge|laos|liban|syrie|russie|ukraine|serbie|croatie|bosnie|nigeria|guin[ée]e"
+)
 # Towns told by their context rather than by a list of names (case of the cue words ignored):
 _PLACE_NOUNS = (
     r"pompiers|sapeurs-pompiers|smur|samu|centre de secours|caserne|gendarmerie|mairie|commune|ville|village|"
@@ -243,7 +272,8 @@ _PLACE_NOUNS = (
     r"pharmacie|cabinet(?: infirmier| m[ée]dical| de kin[ée]sith[ée]rapie)?|maison de sant[ée]|"
     r"centre de sant[ée]|[ée]cole|coll[èe]ge|lyc[ée]e|admr|ssiad|cmp|pmi|ccas|tribu|originaire|natif|native|"
     r"venue?|venant|arriv[ée]e?|provenance|transf[ée]r[ée]e?|[ée]vasan[ée]e?|rapatri[ée]e?|habitante?|"
-    r"chiropraticien|kin[ée]sith[ée]rapeute|infirmi[èe]re lib[ée]rale|camp|base|a[ée]roport|gare|port"
+    r"chiropraticien|kin[ée]sith[ée]rapeute|infirmi[èe]re lib[ée]rale|camp|base|a[ée]roport|gare|port|"
+    r"antenne(?: m[ée]dicale| smur)?|appel[ée]e?|t[ée]l[ée]phon[ée]e?|[ée]crit|rentr[ée]e?|revenue?|partie?"
 )
 _TOWN_CUES: tuple[re.Pattern[str], ...] = (
     # "né à Braga", "domiciliée à Cilaos", "Fait à Antony", "agriculteur à Blâmont", "chez lui, à Gauchy"
@@ -254,7 +284,9 @@ _TOWN_CUES: tuple[re.Pattern[str], ...] = (
         rf"(?P<town>{_CITY})(?![\w])"
     ),
     # "pompiers de Loctudy", "SMUR de Moûtiers", "dispensaire de Dzoumogné", "originaire de Lifou"
-    re.compile(rf"(?i:\b(?:{_PLACE_NOUNS})) (?:de |d['’]|du )(?P<town>{_CITY})(?![\w])"),
+    re.compile(rf"(?i:\b(?:{_PLACE_NOUNS})) (?:de |d['’]|du )?(?P<town>{_CITY})(?![\w])"),
+    # "Bouillon (Belgique)": a town, then its country
+    re.compile(rf"(?<![\w'’-])(?P<town>(?:{_CITY_PREFIXES} )?{_TOWN_COMPOUND})[ \t]*\((?i:{_COUNTRIES})\)"),
     # "depuis Montréal", "près de Bordeaux", "domicilié Cilaos", "vit au Lamentin", "venu de Lorient"
     re.compile(
         rf"(?i:\b(?:depuis|vers|pr[èe]s de|pr[èe]s d['’]|proche de|autour de|non loin de|aux environs de|"
@@ -399,6 +431,35 @@ def find_towns_after_names(text: str, spans: list[Span]) -> Iterator[Span]:
         city_end = _city_end(text, *m.span(group))
         if city_end is not None and fold(text[m.start(group) : city_end]) not in first_names():
             yield Span.of(text, m.start(group), city_end, "VILLE")
+
+
+# The parts of a letterhead's line: "USLD de Kerlivio – Hennebont – Pavillon Les Hortensias"; a town there is one
+# word or compound, not a heading in capitals ("BUREAU DES ADMISSIONS", "TÉLÉRADIOLOGIE").
+_LINE_PART = re.compile(r"[^–—|\n]+")
+_LETTERHEAD_TOWN = rf"(?:{_CITY_PREFIXES} )?{_TOWN_COMPOUND}{_CEDEX}"
+
+
+def find_towns_in_letterheads(text: str, spans: list[Span]) -> Iterator[Span]:
+    """On a line that names a hospital (found by the first pass), a part between dashes that is only a town's
+    name ("CH Bretagne Atlantique – site Chubert – Vannes – Neurologie" gives "Vannes"; "Neurologie", a common
+    word, stays)."""
+    lines = {text.rfind("\n", 0, s.start) + 1 for s in spans if s.label == "HOPITAL"}
+    for line_start in lines:
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        for part in _LINE_PART.finditer(text, line_start, line_end):
+            value = part.group()
+            left = part.start() + len(value) - len(value.lstrip(" -"))
+            right = part.end() - (len(value) - len(value.rstrip(" -")))
+            if (
+                re.fullmatch(_LETTERHEAD_TOWN, text[left:right])
+                and not text[
+                    left:right
+                ].isupper()  # a heading ("TÉLÉRADIOLOGIE"); towns in capitals have a postcode
+                and not any(s.start < right and left < s.end for s in spans)
+                and _city_end(text, left, right) == right
+            ):
+                yield Span.of(text, left, right, "VILLE")
 
 
 @cache

@@ -29,6 +29,7 @@ from clinrag.pseudo._dates import find_dates, relabel_birth_dates
 from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
 from clinrag.pseudo._names import (
     find_first_name_pairs,
+    find_greeted_names,
     find_kin_names,
     find_listed_names,
     find_name_lines,
@@ -44,7 +45,12 @@ from clinrag.pseudo._numbers import (
     find_phones,
     find_social_security_numbers,
 )
-from clinrag.pseudo._places import find_addresses, find_postcodes_and_cities, find_towns_after_names
+from clinrag.pseudo._places import (
+    find_addresses,
+    find_postcodes_and_cities,
+    find_towns_after_names,
+    find_towns_in_letterheads,
+)
 from clinrag.pseudo._spaced import find_spaced_numbers
 from clinrag.pseudo._tables import find_table_cells
 from clinrag.pseudo.labels import LABEL_PRIORITY, Span
@@ -65,6 +71,7 @@ RULES: tuple[Rule, ...] = (
     find_hospitals,
     find_titled_names,
     find_kin_names,
+    find_greeted_names,
     find_role_names,
     find_table_cells,
     find_first_name_pairs,
@@ -105,6 +112,7 @@ def detect(
         *find_occurrences(text, names),
         *find_hospital_acronyms(text, first_pass),
         *find_towns_after_names(text, first_pass),
+        *find_towns_in_letterheads(text, first_pass),
         *find_listed_names(text, first_pass),
     ]
     return relabel_birth_dates(resolve_overlaps(unprotected_spans(text, [*first_pass, *second_pass])))
