@@ -10,7 +10,7 @@ precision, token and entity micro F1, protected terms intact, and redact per lab
 their tables are filled from; dates left out, as they are identifiers) that no detected span touches, and the
 identifiers detected per document.
 
-Usage: .venv/bin/python experiments/phi_records/measure.py [--sets dev test eds-pseudo] [--detector rules]
+Usage: .venv/bin/python experiments/phi_records/measure.py [--sets dev test test2 eds-pseudo] [--detector rules]
        [--model NER_DIR] [--cohorts chu_unv ch_rural ...] [--out results.json]
 """
 
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SETS = {
     "dev": ROOT / "experiments/data/phi_records/dev.jsonl",
     "test": ROOT / "experiments/data/phi_records/test.jsonl",
+    "test2": ROOT / "experiments/data/phi_records/test2.jsonl",
     "eds-pseudo": ROOT.parent / "shared/data/eds-pseudo/dev.jsonl",
 }
 
