@@ -204,9 +204,6 @@ def name_spans(text: str, tokens: list[_Token], forced: str | None = None) -> It
         yield Span.of(text, start, end, label)
 
 
-_spans = name_spans
-
-
 def find_titled_names(text: str) -> Iterator[Span]:
     """Names after a title ("Dr", "Mme", "M.", "Professeur", "Interne", "IDE"...) or a field label ("Nom :",
     "Prénom(s) :", "Patient :", "Rédigé par :", "Prescripteur :"...)."""
@@ -216,21 +213,25 @@ def find_titled_names(text: str) -> Iterator[Span]:
         if match["title"] in _ROLES and "." in match.group():
             continue  # a role is written without a dot: "hétérozygote AS. Hospitalisée" is no name
         tokens = scan_name(text, match.end())
-        yield from _spans(text, tokens, _nurse_first_name(tokens) if match["title"] in _ROLES else None)
+        yield from name_spans(
+            text, tokens, _first_name_if_single(tokens) if match["title"] in _ROLES else None
+        )
     for match in _PATIENT_TRIGGER.finditer(text):
-        yield from _spans(text, scan_name(text, match.end()))
+        yield from name_spans(text, scan_name(text, match.end()))
     for match in _FIELD_TRIGGER.finditer(text):
         field = fold(match["field"])
         if field.startswith("prenom"):
             yield from _first_name_list(text, match.end())
         else:
             tokens = scan_name(text, match.end())
-            yield from _spans(text, tokens, _nurse_first_name(tokens) if field.upper() in _ROLES else None)
+            yield from name_spans(
+                text, tokens, _first_name_if_single(tokens) if field.upper() in _ROLES else None
+            )
 
 
-def _nurse_first_name(tokens: list[_Token]) -> str | None:
-    """ "PRENOM" for a single word after a caregiver's role ("IDE : Maëva", "AS Brieuc"): nursing notes name
-    caregivers by their first name."""
+def _first_name_if_single(tokens: list[_Token]) -> str | None:
+    """ "PRENOM" when the name is a single word (not an initial): after a caregiver's role ("IDE : Maëva", "AS
+    Brieuc"), a kinship ("son fils Jimmy") or a greeting, a lone word is a first name."""
     words = [t for t in tokens if t.kind != "particle"]
     return "PRENOM" if len(words) == 1 and words[0].kind in ("word", "first") else None
 
@@ -241,7 +242,7 @@ _LIST_SEPARATOR = re.compile(r"[ \t]*(?:,|et)[ \t]*")
 
 def _first_name_list(text: str, pos: int) -> Iterator[Span]:
     while tokens := scan_name(text, pos):
-        yield from _spans(text, tokens, "PRENOM")
+        yield from name_spans(text, tokens, "PRENOM")
         separator = _LIST_SEPARATOR.match(text, tokens[-1].end)
         if separator is None:
             return
@@ -289,19 +290,13 @@ def find_role_names(text: str) -> Iterator[Span]:
     for match in _ROLE_THEN_NAME.finditer(text):
         tokens = scan_name(text, match.end(), max_words=3)
         if tokens and text[tokens[-1].end : tokens[-1].end + 1] == ")":
-            single = len([t for t in tokens if t.kind != "particle"]) == 1
-            yield from _spans(
-                text, tokens, "PRENOM" if single and tokens[0].kind in ("word", "first") else None
-            )
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
     for match in _ROLE_AFTER.finditer(text):
         if _TITLE_TRIGGER.match(text, match.start()):
             continue  # a title opens it: find_titled_names reads it
         tokens = scan_name(text, match.start())
         if tokens and tokens[-1].end == match.end():
-            single = len([t for t in tokens if t.kind != "particle"]) == 1
-            yield from _spans(
-                text, tokens, "PRENOM" if single and tokens[0].kind in ("word", "first") else None
-            )
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
 
 
 # Names listed after a name: "Moussa Traoré (père, …) et Aminata Keïta (mère, …)".
@@ -321,9 +316,11 @@ def find_listed_names(text: str, spans: list[Span]) -> Iterator[Span]:
         if not tokens or any(other.start < tokens[-1].end and tokens[0].start < other.end for other in spans):
             continue
         if len([t for t in tokens if t.kind != "particle"]) >= 2:
-            yield from _spans(text, tokens)
+            yield from name_spans(text, tokens)
         elif span.label == "NOM" and "," in m.group() and _FIRST_NAME_END.match(text, tokens[-1].end):
-            yield from _spans(text, tokens, "PRENOM")  # "MENARD, Julien -": a surname, then its first name
+            yield from name_spans(
+                text, tokens, "PRENOM"
+            )  # "MENARD, Julien -": a surname, then its first name
 
 
 # What may follow a first name given after its surname and a comma: punctuation, a number, the end of the line.
@@ -341,7 +338,7 @@ def find_greeted_names(text: str) -> Iterator[Span]:
     for match in _GREETING.finditer(text):
         tokens = scan_name(text, match.end(), max_words=3)
         if tokens and re.match(r"[ \t]*,", text[tokens[-1].end :]):
-            yield from _spans(text, tokens, _nurse_first_name(tokens))
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
 
 
 def find_kin_names(text: str) -> Iterator[Span]:
@@ -352,13 +349,9 @@ def find_kin_names(text: str) -> Iterator[Span]:
         if match["det"] is None and not match["kin"][0].isupper() and not opening:
             continue  # without "son", "sa"... or "(": only a capitalized word of kinship opens a name ("Épouse (X)")
         tokens = scan_name(text, match.end())
-        if not tokens:
-            continue
-        single = len([t for t in tokens if t.kind != "particle"]) == 1
-        forced = "PRENOM" if single and tokens[-1].kind in ("word", "first") else None
-        yield from _spans(text, tokens, forced)
+        yield from name_spans(text, tokens, _first_name_if_single(tokens))
     for match in _MARRIED_TRIGGER.finditer(text):
-        yield from _spans(text, scan_name(text, match.end()))
+        yield from name_spans(text, scan_name(text, match.end()))
 
 
 _NAME_RUN = re.compile(
@@ -378,7 +371,7 @@ def find_first_name_pairs(text: str) -> Iterator[Span]:
         if any(tokens and start < tokens[-1].end and tokens[0].start < end for start, end in protected):
             continue  # the run reaches into a protected term ("Syndrome de Claude Bernard-Horner")
         if _looks_like_name(text, tokens):
-            yield from _spans(text, tokens)
+            yield from name_spans(text, tokens)
 
 
 def _before_title(text: str, tokens: list[_Token]) -> list[_Token]:
@@ -433,7 +426,7 @@ def find_name_lines(text: str) -> Iterator[Span]:
         if ("caps" in kinds and kinds & {"word", "first", "initial"}) or _CONTACT_LINE.match(
             text, line.end() + 1
         ):
-            yield from _spans(text, tokens)
+            yield from name_spans(text, tokens)
 
 
 # The line after a name in a signature or a letterhead: its phone, fax or e-mail ("Patrique Pizzila\nTel : …").
