@@ -149,6 +149,19 @@ class _Toy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": "boom ' + SECRET_PROMPT.encode() + b'"}')
             return
+        if self.mode in ("invalid500", "invalid422"):
+            # FastAPI's validation errors: llama-cpp-python's server answers them with HTTP 500 and Python's repr,
+            # a FastAPI server with HTTP 422 and JSON; both may quote the request
+            if self.mode == "invalid500":
+                detail = "1 validation error: {'loc': ('body', 'response_format', 'type'), 'input': '%s'}"
+                status, payload = 500, json.dumps({"error": {"message": detail % SECRET_PROMPT}})
+            else:
+                status = 422
+                payload = json.dumps({"detail": [{"loc": ["body", "logprobs"], "input": SECRET_PROMPT}]})
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(payload.encode())
+            return
         if self.mode == "unauthorized":
             self.send_response(401)
             self.end_headers()
@@ -240,6 +253,12 @@ def test_structured_names_the_form_of_response_format_and_none_sends_none(toy_se
         ("error500", "HTTP 500 Internal Server Error (3 tries", 3),
         ("nonsense", "not an OpenAI chat completion (3 tries", 3),
         ("unauthorized", "HTTP 401 Unauthorized — check the API key", 1),
+        (
+            "invalid500",
+            "HTTP 500 Internal Server Error: the server refused the request's response_format field",
+            1,
+        ),
+        ("invalid422", "refused the request's logprobs field (try reader.logprobs: false)", 1),
     ],
 )
 def test_a_failing_server_is_one_line_naming_the_url_after_the_retries(toy_server, mode, words, hits):
