@@ -202,7 +202,7 @@ def _cell_requests() -> list[CellRequest]:
 def test_llama_cpp_server_answers_are_allowed_answers_parsed_to_the_type(llama_cpp_server):
     """Through llama.cpp's server, which turns the answer's JSON schema into a grammar: with the options listed
     (``enum``, grounded) and with the types' patterns (``pattern``, not grounded), every answer is an allowed one
-    and parses to the variable's type, or is "non documenté"; no failure is recorded; the same cells read twice
+    and parses to the variable's type, or is "non documenté"; no failure is recorded; the same cells read again
     give the same answers (temperature 0, seed 0)."""
     requests = _cell_requests()
     for grounded in (True, False):
@@ -226,8 +226,9 @@ def test_llama_cpp_server_answers_are_allowed_answers_parsed_to_the_type(llama_c
                 assert parse_value(request.variable, result.cell) is not None, result
             else:
                 assert result.raw.strip() == NOT_DOCUMENTED, result
-        again = reader.read(requests)
-        assert [(r.cell, r.raw) for r in again] == [(r.cell, r.raw) for r in first]
+        if not grounded:  # once is enough: the slow test below compares whole runs
+            again = reader.read(requests)
+            assert [(r.cell, r.raw) for r in again] == [(r.cell, r.raw) for r in first]
 
 
 def test_llama_cpp_server_refuses_openais_json_schema_form_in_one_line(llama_cpp_server):
