@@ -201,10 +201,10 @@ def main() -> None:
         setting, decoder = name.split("/")
         ci = row["accuracy_ci"] or [None, None]
         interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""
+        speed = row["decoder_cells_per_second"] if row["decoder_cells"] else "—"
         lines.append(
             f"| {setting} | {decoder} | {row['cells']} ({row['decoder_cells']}) | {row['generations_seconds']:.1f} s"
-            f" | {row['decoder_cells_per_second']} | {row['failed']} | {row['documented']} | "
-            f"{row['accuracy']:.3f}{interval} |"
+            f" | {speed} | {row['failed']} | {row['documented']} | {row['accuracy']:.3f}{interval} |"
         )
     atomic_write_text(out / "bench.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
