@@ -11,8 +11,9 @@ type's pattern>}``, "non documenté" included, in the form the server takes (``s
 ``{"type": "json_schema", "json_schema": {"schema": ...}}`` (vLLM, SGLang, Ollama, llama.cpp's ``llama-server``)
 or ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's ``python -m llama_cpp.server``, which refuses
 the other; ``llama-server`` takes both). A server that honours it can only write an allowed answer; one that
-ignores it (``transformers serve``) writes free text, which is read as the answer itself. Either way the answer goes through the type's parser, and anything else is the cell's
-recorded failure (``CellResult.failed``), never a guess.
+ignores it (``transformers serve``) writes free text, which is read as the answer itself. Either way the answer
+goes through the type's parser, and anything else is the cell's recorded failure (``CellResult.failed``), never a
+guess.
 
 Only the configured host is contacted (no proxy from the environment, no redirect), and a host that is not
 this machine is refused unless ``allow_remote: true``. The API key is read from the environment variable
@@ -112,7 +113,7 @@ class ServerReaderConfig(ReaderConfig):
     """How each request asks for the answer's JSON schema (built from the cell's options or type):
     ``json_schema``: ``response_format: {"type": "json_schema", "json_schema": {"schema": ...}}``, OpenAI's form
     (vLLM, SGLang, Ollama, llama.cpp's llama-server); ``json_object``: ``response_format: {"type": "json_object",
-    "schema": ...}`` (llama-cpp-python's server, which refuses the other with HTTP 422; llama-server takes it too);
+    "schema": ...}`` (llama-cpp-python's server, which refuses the other; llama-server takes it too);
     ``none``: no ``response_format`` (for a server that refuses the field). A server that ignores the field
     answers free text, read as the answer."""
     temperature: float = Field(0.0, ge=0)
@@ -358,9 +359,8 @@ def _hint(status: int) -> str:
         return " — check reader.url (the API base, ending in /v1) and reader.model (the server's model name)"
     if status in (400, 422):
         return (
-            " — the server refused the request (a field it does not support? llama-cpp-python's server takes "
-            "reader.structured: json_object; else try reader.structured: none or reader.logprobs: false; a prompt "
-            "longer than its context?)"
+            " — the server refused the request (a field it does not support? try reader.structured: none or "
+            "reader.logprobs: false; a prompt longer than its context?)"
         )
     return ""
 
