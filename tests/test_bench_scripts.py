@@ -107,11 +107,23 @@ def test_hnsw_build_stops_at_the_budget_and_extrapolates(faiss_work, monkeypatch
     assert search["searches"] == int(np.sum(ends <= 50)) * 3
 
 
+def test_overlap_counts_tied_passages_as_found():
+    exact = (np.array([0.9, 0.8, 0.8, -1.0], np.float32), np.array([4, 7, 9, -1]))
+    # found 4 and 12, a passage as good as 7 and 9 (the same sentence elsewhere), and a worse one
+    approx = (np.array([0.9, 0.8, 0.5, 0.0], np.float32), np.array([4, 12, 3, -1]))
+    assert bench_scale.overlap(exact, approx) == (1, 2, 3)
+    assert bench_scale.overlap(exact, exact) == (3, 3, 3)
+    nothing = (np.array([-1.0], np.float32), np.array([-1]))
+    assert bench_scale.overlap(nothing, approx) == (0, 0, 0)
+    assert bench_scale.overlap(exact, nothing) == (0, 0, 3)
+
+
 def test_recall_of_the_exact_index_against_itself_bounds(faiss_work):
     rows = bench_scale.job_recall({"work": str(faiss_work), "size": 30, "threads": 1})
     assert {(r["index"], r["k"]) for r in rows} == {("ivf", 5), ("ivf", 10), ("hnsw", 5), ("hnsw", 10)}
     for row in rows:
-        assert 0 <= row["within_patient"] <= 1 and 0 <= row["cohort_wide"] <= 1
+        assert 0 <= row["within_patient_same_ids"] <= row["within_patient"] <= 1
+        assert 0 <= row["cohort_wide_same_ids"] <= row["cohort_wide"] <= 1
         assert row["within_searches"] == 30 * 3 and row["cohort_searches"] == 3
     # HNSW over 150 vectors with efSearch 128 is all but exhaustive
     assert min(r["within_patient"] for r in rows if r["index"] == "hnsw") > 0.9
