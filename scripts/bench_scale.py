@@ -527,6 +527,11 @@ def extrapolated(rows: list[dict], sizes: list[int]) -> list[dict]:
     return out
 
 
+def _seconds(value: float) -> str:
+    """Seconds with three significant figures below 100, whole seconds above."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def report(rows: list[dict], sizes: list[int]) -> None:
     order = ["synth", "chunk", "encode", "bm25s index", "bm25s retrieve"]
     order += [f"faiss {k} {s}" for k in FAISS_KINDS for s in ("build", "search")]
@@ -556,7 +561,7 @@ def report(rows: list[dict], sizes: list[int]) -> None:
             load = f"{r['load']:.1f}" if "load" in r else ""
             passages = f"{r['passages']:,}" if r["passages"] else ""
             print(
-                f"| {stage} | {r['patients']:,} | {passages} | {r['seconds']:,.1f} | {ratio} | {peak} | {added} "
+                f"| {stage} | {r['patients']:,} | {passages} | {_seconds(r['seconds'])} | {ratio} | {peak} | {added} "
                 f"| {load} | {how} |"
             )
             previous = r["seconds"]
