@@ -4,6 +4,10 @@ For every document: sentence boundaries (``eds.sentences``), section titles (``e
 its line) and the mentions of every variable's terms (its ``keywords``; for a category, also its values and
 synonyms), each qualified by ``eds.negation``, ``eds.hypothesis`` and ``eds.family``. Retrieval (passages, lexical
 features) and weak supervision (is a boolean's term affirmed, negated, hypothetical, about a relative?) read these.
+
+A person word that names a category value about someone else is no mention ("sa femme", "Madame, Monsieur":
+:func:`clinrag.text.persons.names_someone_else`); a relative who reports a fact ends a negation's scope and makes
+no family history ("non diabétique d'après sa femme tabagisme actif": :mod:`clinrag.text.persons`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from clinrag.data.cohort import Document
 from clinrag.data.variables import Variable
 from clinrag.text.nlp import add_qualifiers, eds_pipeline, silence_edsnlp  # noqa: F401  (re-exported)
+from clinrag.text.persons import REPORTED_SOURCE, names_someone_else, relative_as_source
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,20 @@ NEGATION_PSEUDO = _negation_pseudo()
 """edsnlp's pseudo-negations, and a "non" that qualifies a condition's management ("HTA non traitée")."""
 
 
+def _negation_termination() -> list[str]:
+    from edsnlp.pipes.terminations import termination
+
+    # who reported a statement ends the statement: "non diabétique d'après sa femme tabagisme actif" (a
+    # dictated note without punctuation) negates the diabetes, not the smoking
+    sources = [*REPORTED_SOURCE, *(s.replace("'", "’") for s in REPORTED_SOURCE if "'" in s)]
+    return [*termination, *sources]
+
+
+NEGATION_TERMINATION = _negation_termination()
+"""edsnlp's terminations (where a negation's scope ends), and the phrases that name a statement's source
+(:data:`~clinrag.text.persons.REPORTED_SOURCE`)."""
+
+
 def _glued(text: str, start: int, end: int) -> bool:
     """A term of one or two characters written against a letter or figure: the "F" of a catheter's "8F", the
     "M" of the artery segment "M1" are no sex (the tokenizer splits them off)."""
@@ -148,6 +167,16 @@ def _same_statement(text: str, cue_end: int, start: int) -> bool:
     if "\n" not in between:
         return True
     return between.split("\n", 1)[0].rstrip().endswith(":")
+
+
+def _relatives_as_sources(ent) -> bool:
+    """Whether every relative edsnlp's ``eds.family`` found around ``ent`` is who reported or accompanies, not
+    whom the statement is about ("selon son épouse tabagisme actif", "accompagné de sa fille"); a section of
+    family history is no such relative."""
+    cues = ent._.family_cues
+    return bool(cues) and all(
+        cue.label_ != "FAMILY" and relative_as_source(ent.doc.text, cue.start_char) for cue in cues
+    )
 
 
 def context_terms() -> dict[str, list[str]]:
@@ -260,6 +289,7 @@ class Annotator:
                 "preceding": NEGATION_PRECEDING,
                 "following": NEGATION_FOLLOWING,
                 "pseudo": NEGATION_PSEUDO,
+                "termination": NEGATION_TERMINATION,
                 "span_getter": spans,
                 "explain": True,
             },
@@ -268,7 +298,7 @@ class Annotator:
                 "following": HYPOTHESIS_FOLLOWING,
                 "span_getter": spans,
             },
-            family={"span_getter": spans},
+            family={"span_getter": spans, "explain": True},
         )
 
     def annotate(
@@ -295,7 +325,11 @@ class Annotator:
             found = [
                 e
                 for e in parsed.spans.get("clinrag_mentions", [])
-                if e.label_ in self._keys and not _glued(parsed.text, e.start_char, e.end_char)
+                if e.label_ in self._keys
+                and not _glued(parsed.text, e.start_char, e.end_char)
+                and not (
+                    self._keys[e.label_][1] and names_someone_else(parsed.text, e.start_char, e.end_char)
+                )
             ]
             spans = [(e.start_char, e.end_char, self._keys[e.label_][0]) for e in found]
             spans += [(e.start_char, e.end_char, e.label_) for e in parsed.spans.get("clinrag_context", [])]
@@ -309,7 +343,7 @@ class Annotator:
                         end=ent.end_char,
                         negated=bool(ent._.negation) and negation_reaches(ent, variable, spans),
                         hypothetical=bool(ent._.hypothesis),
-                        family=bool(ent._.family),
+                        family=bool(ent._.family) and not _relatives_as_sources(ent),
                     )
                 )
             result.append(ann)
