@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from clinrag.data.cohort import Document
 from clinrag.data.variables import Variable
 from clinrag.text.nlp import add_qualifiers, eds_pipeline, silence_edsnlp  # noqa: F401  (re-exported)
-from clinrag.text.persons import REPORTED_SOURCE, names_someone_else, relative_as_source
+from clinrag.text.persons import (
+    REPORTED_SOURCE,
+    in_relatives_clause,
+    names_someone_else,
+    relative_as_source,
+)
 
 
 @dataclass(frozen=True)
@@ -169,14 +174,29 @@ def _same_statement(text: str, cue_end: int, start: int) -> bool:
     return between.split("\n", 1)[0].rstrip().endswith(":")
 
 
-def _relatives_as_sources(ent) -> bool:
-    """Whether every relative edsnlp's ``eds.family`` found around ``ent`` is who reported or accompanies, not
-    whom the statement is about ("selon son épouse tabagisme actif", "accompagné de sa fille"); a section of
-    family history is no such relative."""
-    cues = ent._.family_cues
-    return bool(cues) and all(
-        cue.label_ != "FAMILY" and relative_as_source(ent.doc.text, cue.start_char) for cue in cues
-    )
+def family_reaches(ent) -> bool:
+    """Whether a relative edsnlp's ``eds.family`` found around mention ``ent`` makes it about that relative
+    (``ent._.family_cues``; a section of family history always does). edsnlp's scope, the sentence, is too wide
+    in two ways:
+
+    * a relative who reports a fact or comes with the patient is the source, not the subject ("selon son épouse
+      tabagisme actif", "accompagné de sa fille, HTA traitée": :func:`~clinrag.text.persons.relative_as_source`);
+    * a relative on another line is another statement's, as for a negation (:func:`negation_reaches`): edsnlp's
+      sentences run over the line breaks of unpunctuated notes ("son épouse ne peut plus l'assumer\nsortie en
+      EHPAD"), except from a line that ends with a colon ("Antécédents familiaux :\n- diabète").
+    """
+    text = ent.doc.text
+    for cue in ent._.family_cues:
+        if cue.label_ == "FAMILY":  # eds.family's section of family history
+            return True
+        if relative_as_source(text, cue.start_char):
+            continue
+        if cue.end_char <= ent.start_char and not _same_statement(text, cue.end_char, ent.start_char):
+            continue
+        if cue.start_char >= ent.end_char and "\n" in text[ent.end_char : cue.start_char]:
+            continue
+        return True
+    return False
 
 
 def context_terms() -> dict[str, list[str]]:
@@ -343,7 +363,8 @@ class Annotator:
                         end=ent.end_char,
                         negated=bool(ent._.negation) and negation_reaches(ent, variable, spans),
                         hypothetical=bool(ent._.hypothesis),
-                        family=bool(ent._.family) and not _relatives_as_sources(ent),
+                        family=(bool(ent._.family) and family_reaches(ent))
+                        or in_relatives_clause(parsed.text, ent.start_char),
                     )
                 )
             result.append(ann)

@@ -5,7 +5,8 @@ often names someone else: the patient's wife ("il reconnaît sa femme", "la femm
 letter is written to ("Madame, Monsieur", "Chère Madame", "Madame le Docteur X", "Monsieur et cher confrère").
 And a relative named as the source of a statement ("d'après sa femme", "selon son épouse", "rapporté par la
 famille") neither makes the statement a family history nor belongs to a negation before it ("non diabétique
-d'après sa femme, tabagisme actif").
+d'après sa femme, tabagisme actif"), while a relative clause whose subject is a relative is about that relative
+("c'est son épouse qui fume").
 
 The word lists are French usage: kinship terms (as edsnlp's ``eds.family`` cues list them, with the in-laws and
 partners' words of everyday French), the civilities and the salutation formulas of French medical letters ("Cher
@@ -190,3 +191,18 @@ def relative_as_source(text: str, start: int) -> bool:
     not the one it is about ("non diabétique d'après sa femme", "selon son épouse, tabagisme actif"): edsnlp's
     ``eds.family`` marks every mention of the sentence about a relative."""
     return bool(_SOURCE_BEFORE.search(text[max(0, start - _CONTEXT) : start]))
+
+
+_RELATIVE_CLAUSE_BEFORE = re.compile(
+    r"(?<!\w)(?:son|sa|ses|mon|ma|mes|leur|leurs|le|la|les|un|une|l['’])\s*"
+    + RELATIVE
+    + r"\s+qui\s+(?:[\w'’-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
+
+
+def in_relatives_clause(text: str, start: int) -> bool:
+    """Whether ``text[start:]`` stands in a relative clause whose subject is a relative: "c'est son épouse qui
+    fume", "un frère qui a fait un AVC" (edsnlp's ``eds.family`` ends its scope at "qui")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return bool(_RELATIVE_CLAUSE_BEFORE.search(text[max(line_start, start - 60) : start]))
