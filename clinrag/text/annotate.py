@@ -174,6 +174,23 @@ def _same_statement(text: str, cue_end: int, start: int) -> bool:
     return between.split("\n", 1)[0].rstrip().endswith(":")
 
 
+def _in_statement(text: str, cue, ent) -> bool:
+    """Whether qualifier ``cue`` and mention ``ent`` (spans of ``text``) are one statement for the qualifier: a cue
+    before the mention from its line or a list's header (:func:`_same_statement`), a cue after it on its line.
+    edsnlp's scope, the sentence, runs over the line breaks of lists and unpunctuated notes."""
+    if cue.start_char < ent.start_char:
+        return _same_statement(text, cue.end_char, ent.start_char)
+    return "\n" not in text[ent.end_char : cue.start_char]
+
+
+def hypothesis_reaches(ent) -> bool:
+    """Whether a hypothesis edsnlp found for mention ``ent`` reaches it: its cue stands in the mention's
+    statement (:func:`_in_statement`). A dictated report without punctuation is one edsnlp sentence, and the
+    "à discuter" of its last line ("anticoagulation à discuter") would make every line before it hypothetical
+    ("plusieurs accès de fibrillation auriculaire\n...\nanticoagulation à discuter")."""
+    return any(_in_statement(ent.doc.text, cue, ent) for cue in ent._.hypothesis_cues)
+
+
 def family_reaches(ent) -> bool:
     """Whether a relative edsnlp's ``eds.family`` found around mention ``ent`` makes it about that relative
     (``ent._.family_cues``; a section of family history always does). edsnlp's scope, the sentence, is too wide
@@ -191,11 +208,8 @@ def family_reaches(ent) -> bool:
             return True
         if relative_as_source(text, cue.start_char):
             continue
-        if cue.end_char <= ent.start_char and not _same_statement(text, cue.end_char, ent.start_char):
-            continue
-        if cue.start_char >= ent.end_char and "\n" in text[ent.end_char : cue.start_char]:
-            continue
-        return True
+        if _in_statement(text, cue, ent):
+            return True
     return False
 
 
@@ -232,12 +246,7 @@ def negation_reaches(ent, variable: str, spans: list[tuple[int, int, str]]) -> b
         return True
     # a cue after the mention on a later line is another statement's ("... HTA\n... non opérable"): edsnlp's
     # sentences run over the line breaks of unpunctuated notes
-    cues = [
-        c
-        for c in ent._.negation_cues
-        if (c.start_char < ent.start_char and _same_statement(text, c.end_char, ent.start_char))
-        or (c.start_char >= ent.start_char and "\n" not in text[ent.end_char : c.start_char])
-    ]
+    cues = [c for c in ent._.negation_cues if _in_statement(text, c, ent)]
     if not cues:
         return False
     own = [(s, e) for s, e, v in spans if v == variable]
@@ -317,6 +326,7 @@ class Annotator:
                 "preceding": HYPOTHESIS_PRECEDING,
                 "following": HYPOTHESIS_FOLLOWING,
                 "span_getter": spans,
+                "explain": True,
             },
             family={"span_getter": spans, "explain": True},
         )
@@ -362,7 +372,7 @@ class Annotator:
                         start=ent.start_char,
                         end=ent.end_char,
                         negated=bool(ent._.negation) and negation_reaches(ent, variable, spans),
-                        hypothetical=bool(ent._.hypothesis),
+                        hypothetical=bool(ent._.hypothesis) and hypothesis_reaches(ent),
                         family=(bool(ent._.family) and family_reaches(ent))
                         or in_relatives_clause(parsed.text, ent.start_char),
                     )
