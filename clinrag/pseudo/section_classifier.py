@@ -186,6 +186,7 @@ class SectionClassifier:
 
         with atomic_folder(folder, replace=overwrite) as staging:
             save_file({"coef": self.coef, "intercept": self.intercept}, str(staging / WEIGHTS_NAME))
+            (staging / WEIGHTS_NAME).chmod(0o644)  # safetensors writes it private
             atomic_write_json(
                 staging / SECTIONS_CONFIG_NAME,
                 {
