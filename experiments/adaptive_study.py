@@ -50,6 +50,10 @@ DATA = ROOT.parent / "shared" / "data"
 COHORTS = ROOT / "experiments" / "data" / "cohorts"
 HAND_LABELS = ROOT / "experiments" / "data" / "section_labels.jsonl"
 MODES = ("mask", "surrogate", "adaptive")
+ABLATIONS = {
+    "identity lines": AdaptiveConfig(clinical_words=False),
+    "clinical words": AdaptiveConfig(identity_lines=False),
+}
 
 
 def _clinrag(*args: str) -> None:
@@ -167,6 +171,12 @@ def prepare(args: argparse.Namespace) -> None:
             "adaptive, classifier (cross-fitted)": _row(
                 evaluate_detection(eds, _coverage(eds, eds_spans, crossfit, config))
             ),
+            **{
+                f"adaptive, section rules, {part} only": _row(
+                    evaluate_detection(eds, _coverage(eds, eds_spans, eds_rules, ablation))
+                )
+                for part, ablation in ABLATIONS.items()
+            },
         },
     }
     synth = load_cohort(_synth(out, args.synth_seed, 100))
@@ -189,6 +199,12 @@ def prepare(args: argparse.Namespace) -> None:
             "adaptive, classifier": _row(
                 evaluate_detection(notes, _coverage(notes, spans, by_model, config), kept)
             ),
+            **{
+                f"adaptive, section rules, {part} only": _row(
+                    evaluate_detection(notes, _coverage(notes, spans, by_rules, ablation), kept)
+                )
+                for part, ablation in ABLATIONS.items()
+            },
         },
     }
     results["coverage"] = coverage
