@@ -297,7 +297,7 @@ def hand_agreement(out: Path, args: argparse.Namespace) -> dict:
         for item in r_doc:
             predicted["rules"][(*key, item.segment.start, item.segment.end)] = item.label
         if key[0] == "eds-pseudo":
-            for start, end, label in crossfit[key[1]]:
+            for start, end, label in crossfit.get(key[1], []):
                 predicted["classifier"][(*key, start, end)] = label
         else:
             for item in m_doc:
