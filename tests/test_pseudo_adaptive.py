@@ -351,3 +351,22 @@ def test_train_sections_command(run_cli, tmp_path):
         bad = run_cli("train-sections", *args)
         assert bad.code == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
         assert not (tmp_path / "new").exists()
+
+
+def test_evaluate_pseudo_scores_what_adaptive_masking_covers(run_cli, synth_cohort_dir, tmp_path):
+    plain = run_cli("evaluate-pseudo", "--cohort", synth_cohort_dir, "--out", tmp_path / "rules.json", "-q")
+    assert plain.code == 0, plain.stderr
+    adaptive = run_cli(
+        "evaluate-pseudo", "--cohort", synth_cohort_dir, "--out", tmp_path / "adaptive.json", "--set",
+        "mode=adaptive", "-q",
+    )  # fmt: skip
+    assert adaptive.code == 0, adaptive.stderr
+    rules, covered = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("rules", "adaptive"))
+    assert "mode" not in rules and covered["mode"] == "adaptive"
+    assert covered["redact"] >= rules["redact"] and covered["redact_precision"] <= rules["redact_precision"]
+    assert covered["protected_intact"]["share"] > 0.9
+    bad = run_cli(
+        "evaluate-pseudo", "--cohort", synth_cohort_dir, "--set", "mode=adaptive", "--set",
+        f"adaptive.classifier={tmp_path}",
+    )  # fmt: skip
+    assert bad.code == 2 and "not a section classifier folder" in bad.stderr
