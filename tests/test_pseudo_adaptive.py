@@ -33,7 +33,7 @@ from clinrag.pseudo.section_classifier import (
 from clinrag.pseudo.sections import RuleLabeller, heading_kind, segment, segment_texts
 
 LETTER = """Centre hospitalier de Valmont - Service de neurologie
-Unité neurovasculaire
+Pôle B, bâtiment 4
 Docteur Hélène Garnier
 
 Patient : BERTRAND Lucien, né le 04/05/1951
@@ -73,7 +73,7 @@ def test_blocks_follow_headings_blank_lines_and_layout_lines():
     blocks = [LETTER[s.start : s.end] for s in segment_texts([LETTER])[0]]
     assert blocks[:3] == [
         "Centre hospitalier de Valmont - Service de neurologie",
-        "Unité neurovasculaire",
+        "Pôle B, bâtiment 4",
         "Docteur Hélène Garnier",
     ]
     assert "IPP : 40021187" in blocks and "NDA : 7712093" in blocks  # two fields of one line: two blocks
@@ -168,7 +168,7 @@ def test_each_part_of_adaptive_masking_can_be_turned_off():
     plain = _rewrite(LETTER, AdaptiveConfig(identity_lines=False, clinical_words=False, dates="mask"))
     assert IDENTITY_MASK not in plain.replaced.text and EXTRA_MASK not in plain.replaced.text
     assert "Ferrandou" in plain.replaced.text  # no detector finds it: only the clinical words pass did
-    assert "[DATE]" in plain.replaced.text and "Unité neurovasculaire" in plain.replaced.text
+    assert "[DATE]" in plain.replaced.text and "Pôle B, bâtiment 4" in plain.replaced.text
     assert {r.kind for r in plain.regions} == {"identifier"}
 
 
@@ -179,7 +179,7 @@ def test_offsets_of_clinical_text_are_carried_to_the_new_text():
     assert rewritten.replaced.text[new_start:new_end] == "signe de Babinski"
     records = rewritten.records(LETTER)
     assert len(records) == len(rewritten.regions)
-    assert ("LINE", "Unité neurovasculaire", IDENTITY_MASK) in records
+    assert ("LINE", "Pôle B, bâtiment 4", IDENTITY_MASK) in records
 
 
 def test_plan_has_no_overlaps_and_covers_every_identifier():
