@@ -28,7 +28,7 @@ CHOICES = [
         ["unlabeled", "train", "dev", "test", "all"],
     ),
     (["train-retriever", "--cohort", "c", "--out", "o"], "--type", ["temporal", "dense"]),
-    (["pseudonymize", "--cohort", "c", "--out", "o"], "--mode", ["surrogate", "mask"]),
+    (["pseudonymize", "--cohort", "c", "--out", "o"], "--mode", ["surrogate", "mask", "adaptive"]),
 ]
 
 

@@ -186,6 +186,7 @@ class PseudoMode(StrEnum):
 
     SURROGATE = "surrogate"
     MASK = "mask"
+    ADAPTIVE = "adaptive"
 
 
 # ---------------------------------------------------------------------------------------------------------

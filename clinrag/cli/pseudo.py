@@ -66,6 +66,50 @@ def train_pseudo_command(
     )
 
 
+@app.command("train-sections")
+def train_sections_command(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the section classifier to."),
+    cohort_dirs: list[Path] | None = typer.Option(
+        None, "--cohort", help="A cohort whose documents are read (repeatable; no label needed)."
+    ),
+    eds_pseudo: list[Path] | None = typer.Option(
+        None, "--eds-pseudo", help="An eds-pseudo JSONL file whose notes are read (repeatable)."
+    ),
+    texts: list[Path] | None = typer.Option(
+        None, "--texts", help="A UTF-8 .txt file, or a folder of them, one document a file (repeatable)."
+    ),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Override, repeatable: --set inverse_regularization=0.5 --set n_features=65536."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a section classifier folder."),
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Train the section sensitivity classifier (identity / clinical / general blocks) on the weak labels that
+    the section rules give unlabelled documents; used by `pseudonymize --mode adaptive --set
+    adaptive.classifier=DIR`."""
+    from clinrag.io import check_output_folder
+    from clinrag.pseudo.section_classifier import (
+        SECTIONS_CONFIG_NAME,
+        SectionClassifierConfig,
+        read_training_texts,
+        train_from_texts,
+    )
+
+    inputs = {f"the cohort {c}": c for c in cohort_dirs or []} | {f"the texts {t}": t for t in texts or []}
+    check_output_folder(out_dir, "--out", overwrite, inputs=inputs, marks=(SECTIONS_CONFIG_NAME,))
+    config = typed_settings(SectionClassifierConfig, None, overrides)
+    documents, sources = read_training_texts(cohort_dirs or [], eds_pseudo or [], texts or [])
+    classifier = train_from_texts(documents, config, sources, progress=not quiet)
+    classifier.save_pretrained(out_dir, overwrite=overwrite)
+    counts = classifier.summary["weak_labels"]
+    out.print(
+        f"section classifier trained on {len(documents)} texts ({classifier.summary['blocks']} blocks; weak labels "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + f"): {out_dir}",
+        markup=False,
+    )
+
+
 @app.command("pseudonymize")
 def pseudonymize_command(
     cohort_dir: Path = typer.Option(..., "--cohort", help="The cohort directory to pseudonymize."),
@@ -73,7 +117,11 @@ def pseudonymize_command(
     detector: str | None = PSEUDO_DETECTOR,
     model: Path | None = PSEUDO_MODEL,
     mode: PseudoMode | None = typer.Option(
-        None, "--mode", help="surrogate (fake values, dates shifted; default) or mask ([NOM])."
+        None,
+        "--mode",
+        help="surrogate (fake values, dates shifted; default), mask ([NOM]) or adaptive (by section sensitivity: "
+        "identity lines masked whole, identifiers and unknown names in clinical text, identifiers in general text; "
+        "--set adaptive.classifier=DIR for a trained section classifier).",
     ),
     seed: int | None = typer.Option(
         None,

@@ -125,6 +125,9 @@ def evaluate_detector(
 
     Returns:
         ``{"detector", "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
+        With ``mode: adaptive`` (then also ``"mode"``), what adaptive masking covers is scored (the identifiers plus the lines and
+        words it masks): only the label-free metrics (redact, redact full, redact precision, intact shares)
+        then mean anything.
 
     Raises:
         ClinragError: A cohort without ``phi.jsonl``, no text to score, an unreadable file, or a detector that
@@ -144,8 +147,33 @@ def evaluate_detector(
         kept = evidence_ranges(source, notes) if source.evidence else []
     else:
         notes = load_eds_pseudo(source)
+    labeller = None
+    if config.mode == "adaptive":  # a classifier folder that is not one is refused before any work
+        from clinrag.pseudo.section_classifier import build_labeller
+
+        labeller = build_labeller(config.adaptive.classifier)
     predicted = detect_notes(build_detector(config), notes, config.propagate_names, progress)
-    return {"detector": config.detector, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
+    if labeller is None:
+        return {
+            "detector": config.detector,
+            "texts": len(notes),
+            **evaluate_detection(notes, predicted, kept),
+        }
+    # what adaptive masking covers: the identifiers, and the lines and words it masks beyond them
+    from clinrag.pseudo.adaptive import coverage_spans, plan
+
+    texts = [note.text for note in notes]
+    labelled = labeller.label(texts, predicted)
+    covered = [
+        coverage_spans(text, plan(text, spans, blocks, config.adaptive))
+        for text, spans, blocks in zip(texts, predicted, labelled, strict=True)
+    ]
+    return {
+        "detector": config.detector,
+        "mode": "adaptive",
+        "texts": len(notes),
+        **evaluate_detection(notes, covered, kept),
+    }
 
 
 def _check_fit(spans: Sequence[Span], text: str) -> None:

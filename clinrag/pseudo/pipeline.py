@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clinrag.data.cohort import Cohort, Document, EvidenceSpan, PhiSpan, save_cohort
 from clinrag.errors import ClinragError
+from clinrag.pseudo.adaptive import AdaptiveConfig, whole_text
+from clinrag.pseudo.adaptive import rewrite as adaptive_rewrite
 from clinrag.pseudo.base import DETECTORS, Detector, register_detector
 from clinrag.pseudo.corpora import Note
 from clinrag.pseudo.evaluate import score
@@ -51,8 +53,12 @@ class PseudoConfig(BaseModel):
     """Which registered detector: ``rules``, ``model`` (the trained NER model alone) or ``hybrid`` (both)."""
     model: str | None = None
     """Folder of a NER model trained by ``clinrag train-pseudo`` (needed by ``model`` and ``hybrid``)."""
-    mode: Literal["mask", "surrogate"] = "surrogate"
-    """``mask`` writes ``[NOM]``; ``surrogate`` writes consistent fake values and shifts dates."""
+    mode: Literal["mask", "surrogate", "adaptive"] = "surrogate"
+    """``mask`` writes ``[NOM]``; ``surrogate`` writes consistent fake values and shifts dates; ``adaptive`` masks
+    by section sensitivity (identity lines whole, identifiers and unknown names in clinical text, identifiers
+    alone in general text; :mod:`clinrag.pseudo.adaptive`)."""
+    adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)
+    """Settings of ``mode: adaptive`` (the section labeller, dates, what is masked)."""
     propagate_names: bool = True
     """Look for the names found in one of a patient's documents in all the others."""
     max_shift_days: int = Field(365, ge=1)
@@ -189,15 +195,23 @@ class PseudoResult:
     documents: int = 0
     dropped_metadata: set[str] = field(default_factory=set)
     mapping: dict[str, Any] = field(default_factory=dict)
+    masks: Counter[str] = field(default_factory=Counter)
+    sensitivities: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
-        """Counts per label, documents, dropped metadata keys: safe to print and to write beside the cohort."""
-        return {
+        """Counts per label, documents, dropped metadata keys (and, in adaptive mode, the blocks per sensitivity
+        and the lines, words and numbers masked beyond the identifiers): safe to print and to write beside the
+        cohort."""
+        out = {
             "documents": self.documents,
             "identifiers_replaced": sum(self.counts.values()),
             "per_label": dict(sorted(self.counts.items())),
             "dropped_metadata_keys": sorted(self.dropped_metadata),
         }
+        if self.sensitivities:
+            out["blocks_per_sensitivity"] = dict(sorted(self.sensitivities.items()))
+            out["masked_beyond_identifiers"] = {k: self.masks.get(k, 0) for k in ("line", "word", "number")}
+        return out
 
 
 def pseudonymize_cohort(
@@ -206,6 +220,7 @@ def pseudonymize_cohort(
     seed: int | None = None,
     detector: Detector | None = None,
     progress: bool = False,
+    labeller: Any = None,
 ) -> PseudoResult:
     """A new cohort with every document pseudonymized and every other file kept consistent with it.
 
@@ -216,6 +231,7 @@ def pseudonymize_cohort(
             reproducible only from the mapping file).
         detector: The detector (built from ``config`` when None).
         progress: A progress bar over the patients while detecting identifiers.
+        labeller: In adaptive mode, the section labeller (built from ``config.adaptive`` when None).
 
     Returns:
         The new cohort, counts, and the mapping (seed, offsets, surrogates, ids) for the caller to keep or drop.
@@ -234,6 +250,10 @@ def pseudonymize_cohort(
             keys.setdefault(pid, PatientKey(pid, secret, config.max_shift_days, config.min_shift_days))
     spans = detect_cohort(detector, cohort.documents, config.propagate_names, progress)
     result = PseudoResult(cohort=cohort)
+    sections = {}
+    if config.mode == "adaptive":
+        sections = _label_sections(cohort.documents, spans, config, labeller)
+        result.sensitivities.update(s.label for doc in sections.values() for s in doc)
     patient_ids = {pid: _hashed_id("pat", secret, pid) if config.rename_ids else pid for pid in keys}
     doc_ids = {
         doc.doc_id: _hashed_id("doc", secret, doc.doc_id) if config.rename_ids else doc.doc_id
@@ -244,13 +264,26 @@ def pseudonymize_cohort(
     new_documents = []
     for doc in cohort.documents:
         key = keys[doc.patient_id]
-        rewritten = replace(doc.text, spans[doc.doc_id], key, config.mode)
+        if config.mode == "adaptive":
+            adaptive = adaptive_rewrite(
+                doc.text, spans[doc.doc_id], sections[doc.doc_id], key, config.adaptive
+            )
+            rewritten = adaptive.replaced
+            result.counts.update(s.label for s in spans[doc.doc_id])
+            result.masks.update(r.kind for r in adaptive.regions)
+            records = adaptive.records(doc.text)
+        else:
+            rewritten = replace(doc.text, spans[doc.doc_id], key, config.mode)  # type: ignore[arg-type]
+            result.counts.update(s.label for s in rewritten.spans)
+            records = [
+                (old.label, old.text, new.text)
+                for old, new in zip(spans[doc.doc_id], rewritten.spans, strict=True)
+            ]
         replaced[doc.doc_id] = rewritten
-        result.counts.update(s.label for s in rewritten.spans)
         result.documents += 1
-        for old, new in zip(spans[doc.doc_id], rewritten.spans, strict=True):
+        for label, original, replacement in records:
             surrogates.setdefault(doc.patient_id, []).append(
-                {"doc_id": doc.doc_id, "label": old.label, "original": old.text, "replacement": new.text}
+                {"doc_id": doc.doc_id, "label": label, "original": original, "replacement": replacement}
             )
         kept = {k: v for k, v in doc.metadata.items() if k in config.keep_metadata}
         result.dropped_metadata.update(k for k in doc.metadata if k not in config.keep_metadata)
@@ -268,7 +301,7 @@ def pseudonymize_cohort(
     table = None
     if cohort.table is not None:
         table = {
-            patient_ids[pid]: _pseudonymize_row(cohort, row, keys[pid], detector, config.mode)
+            patient_ids[pid]: _pseudonymize_row(cohort, row, keys[pid], detector, config)
             for pid, row in cohort.table.items()
         }
     evidence = [
@@ -371,7 +404,14 @@ def pseudonymize_to(
             )
         if not mapping.parent.is_dir():
             raise ClinragError(f"{mapping}: its folder does not exist (create {mapping.parent} first)")
-    result = pseudonymize_cohort(load_cohort(cohort_dir), config, seed=seed, progress=progress)
+    labeller = None
+    if config.mode == "adaptive":  # a classifier folder that is not one is refused before any work
+        from clinrag.pseudo.section_classifier import build_labeller
+
+        labeller = build_labeller(config.adaptive.classifier)
+    result = pseudonymize_cohort(
+        load_cohort(cohort_dir), config, seed=seed, progress=progress, labeller=labeller
+    )
     write_cohort(result, out, overwrite=overwrite)
     if mapping is not None:
         atomic_write_json(mapping, result.mapping)
@@ -380,9 +420,10 @@ def pseudonymize_to(
 
 
 def _pseudonymize_row(
-    cohort: Cohort, row: dict[str, str], key: PatientKey, detector: Detector, mode: str
+    cohort: Cohort, row: dict[str, str], key: PatientKey, detector: Detector, config: PseudoConfig
 ) -> dict[str, str]:
-    """A table row: dates shifted by the patient's offset, free-text cells pseudonymized like documents."""
+    """A table row: dates shifted by the patient's offset, free-text cells pseudonymized like documents (in
+    adaptive mode, as one clinical block)."""
     kinds = {v.name: v.type for v in cohort.variables}
     out = {}
     for name, cell in row.items():
@@ -391,10 +432,27 @@ def _pseudonymize_row(
             out[name] = shift_iso_date(cell, key)
         elif cell and kind == "text":
             spans = detector.detect([cell], [()])[0]
-            out[name] = replace(cell, spans, key, mode).text  # type: ignore[arg-type]
+            if config.mode == "adaptive":
+                out[name] = adaptive_rewrite(
+                    cell, spans, whole_text(cell), key, config.adaptive
+                ).replaced.text
+            else:
+                out[name] = replace(cell, spans, key, config.mode).text  # type: ignore[arg-type]
         else:
             out[name] = cell
     return out
+
+
+def _label_sections(
+    documents: Sequence[Document], spans: dict[str, list[Span]], config: PseudoConfig, labeller: Any
+) -> dict[str, list[Any]]:
+    """Each document's blocks with their sensitivity (``doc_id -> labelled blocks``)."""
+    from clinrag.pseudo.section_classifier import build_labeller
+
+    labeller = labeller or build_labeller(config.adaptive.classifier)
+    texts = [doc.text for doc in documents]
+    labelled = labeller.label(texts, [spans[doc.doc_id] for doc in documents])
+    return {doc.doc_id: blocks for doc, blocks in zip(documents, labelled, strict=True)}
 
 
 def _shift_datetime(doc: Document, key: PatientKey) -> Any:
