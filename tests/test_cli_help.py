@@ -27,6 +27,7 @@ LONG_COMMANDS = [
     "pseudonymize",
     "evaluate-pseudo",
     "annotate",
+    "train-entities",
 ]
 
 

@@ -188,6 +188,14 @@ class PseudoMode(StrEnum):
     MASK = "mask"
 
 
+class EntitySource(StrEnum):
+    """``AnnotationConfig.entities``."""
+
+    DICTIONARY = "dictionary"
+    TAGGER = "tagger"
+    BOTH = "both"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Retrieval
 # ---------------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ time). Seeded and deterministic on a CPU. Heads are declared by name; an example
 trains the others only, so one model can learn from corpora annotated differently (a head per corpus).
 
 **The folder** (:meth:`SegmentModel.save`): ``clinrag_segment.json`` (``clinrag_component: segment_model``, the
-settings, each head's kind and labels, the training summary, the versions), ``encoder/`` (the Hugging Face
+settings, each head's kind and labels, the training summary, the use's metadata, the versions), ``encoder/`` (the Hugging Face
 encoder and tokenizer as trained) and ``heads.safetensors`` (the BiLSTM's and heads' weights).
 """
 
@@ -178,6 +178,8 @@ class SegmentModel:
         self.labels: dict[str, list[str]] = {}
         self.network: Any = None
         self.summary: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
+        """What a use of the model records about itself in the folder (JSON; e.g. the corpora it learnt from)."""
 
     # ---- training ---------------------------------------------------------------------------------------------
     def fit(
@@ -297,6 +299,7 @@ class SegmentModel:
                         for name, head in self.config.heads.items()
                     },
                     "training": self.summary,
+                    "metadata": self.metadata,
                     "versions": {
                         "clinrag": clinrag.__version__,
                         **package_versions("torch", "transformers", "safetensors"),
@@ -330,6 +333,7 @@ class SegmentModel:
         model = cls(config, _encoder_folder=folder / ENCODER_FOLDER)
         model.labels = labels
         model.summary = record.get("training") or {}
+        model.metadata = record.get("metadata") or {}
         model.network = model._build_network()
         try:
             model.network.top.load_state_dict(load_file(folder / HEADS_FILE))
