@@ -188,8 +188,10 @@ def test_long_texts_span_several_segments_and_keep_offsets(trained):
     text = " ".join(e.text for e in long)
     assert len(trained.segmenter(text).segments) > 5
     found = trained.predict([text])[0]["findings"]
-    words = {text[s.start : s.end] for s in found}
-    assert words <= set(FINDINGS) and len(words) >= 3
+    right = [text[s.start : s.end] for s in found if text[s.start : s.end] in FINDINGS]
+    assert len(right) >= 0.8 * len(found) and len(set(right)) >= 3
+    # spans found in the last segments too: the offsets map back through every segment
+    assert max(s.end for s in found) > 0.8 * len(text)
 
 
 def test_same_seed_same_model(encoder_dir):
@@ -402,3 +404,27 @@ def test_a_sentencepiece_tokenizer_cuts_at_spaces_and_keeps_offsets(tmp_path):
     model.fit(toy_texts(60, seed=2))
     held_out = toy_texts(20, seed=3)
     assert span_f1(held_out, model.predict([e.text for e in held_out])) > 0.8
+
+
+def test_bilstm_matches_torch_bidirectional_lstm_and_ignores_padding():
+    """The unpacked BiLSTM is torch's bidirectional LSTM on each sequence alone, whatever it is batched with."""
+    from clinrag.encoders.model import BiLSTM
+
+    torch.manual_seed(0)
+    ours = BiLSTM(6, 5, layers=2, dropout=0.0)
+    reference = torch.nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=True)
+    with torch.no_grad():
+        for layer in range(2):
+            for direction, suffix in ((ours.forward_layers, ""), (ours.backward_layers, "_reverse")):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(reference, f"{name}_l{layer}{suffix}").copy_(
+                        getattr(direction[layer], f"{name}_l0")
+                    )
+    short, long = torch.randn(1, 4, 6), torch.randn(1, 9, 6)
+    batch = torch.zeros(2, 9, 6)
+    batch[0, :4], batch[1] = short[0], long[0]
+    with torch.no_grad():
+        together = ours(batch, [4, 9])
+        assert torch.allclose(together[0, :4], reference(short)[0][0], atol=1e-6)
+        assert torch.allclose(together[1], reference(long)[0][0], atol=1e-6)
+        assert torch.allclose(ours(short, [4])[0], together[0, :4], atol=1e-6)

@@ -57,14 +57,7 @@ class SegmentNetwork(nn.Module):
         width = encoder.config.hidden_size + (1 if level == "sequence" else 0)
         self.top = nn.ModuleDict(
             {
-                "lstm": nn.LSTM(
-                    width,
-                    lstm_hidden,
-                    num_layers=lstm_layers,
-                    bidirectional=True,
-                    batch_first=True,
-                    dropout=dropout if lstm_layers > 1 else 0.0,
-                ),
+                "lstm": BiLSTM(width, lstm_hidden, lstm_layers, dropout),
                 "heads": nn.ModuleDict(
                     {
                         name: nn.Linear(2 * lstm_hidden * (1 if kind == "tagging" else 2), size)
@@ -135,11 +128,7 @@ class SegmentNetwork(nn.Module):
         for row, feature in enumerate(features):
             padded[row, : feature.shape[0]] = feature
             mask[row, : feature.shape[0]] = True
-        packed = nn.utils.rnn.pack_padded_sequence(
-            self.dropout(padded), [max(1, n) for n in lengths], batch_first=True, enforce_sorted=False
-        )
-        output, _ = self.top["lstm"](packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=longest)
+        states = self.top["lstm"](self.dropout(padded), lengths)
         return self.dropout(states), mask
 
     def tag_logits(self, name: str, states: torch.Tensor) -> torch.Tensor:
@@ -159,6 +148,51 @@ class SegmentNetwork(nn.Module):
             part = states[item, first:last]
             vectors.append(torch.cat([part.mean(dim=0), part.max(dim=0).values]))
         return self.top["heads"][name](torch.stack(vectors))
+
+
+class BiLSTM(nn.Module):
+    """A bidirectional LSTM over zero-padded sequences of different lengths, without packing them.
+
+    torch's CPU LSTM runs a ``PackedSequence`` step by step with a shrinking batch, and its backward pass took ten
+    times as long as on the padded tensor (1.9 s against 0.2 s for 4 sequences of 300 to 600 steps). Here each
+    direction is a one-way ``nn.LSTM`` over the padded tensor: the forward one reads each sequence from its
+    start, the backward one reads each sequence reversed within its own length (its padding stays at the end), so
+    neither ever reads padding before a real position, and a position's state does not depend on the other
+    sequences of the batch.
+
+    Args:
+        width: Input size.
+        hidden: Hidden size of each direction.
+        layers: Stacked layers (each reads both directions of the one below).
+        dropout: Dropout between layers.
+    """
+
+    def __init__(self, width: int, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        sizes = [width] + [2 * hidden] * (layers - 1)
+        self.forward_layers = nn.ModuleList(nn.LSTM(size, hidden, batch_first=True) for size in sizes)
+        self.backward_layers = nn.ModuleList(nn.LSTM(size, hidden, batch_first=True) for size in sizes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, inputs: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+        """The states (batch, longest, 2 * hidden) of zero-padded inputs (batch, longest, width); positions past
+        a sequence's length hold values nothing should read."""
+        longest = inputs.shape[1]
+        positions = torch.arange(longest, device=inputs.device)
+        reverse = torch.stack(
+            [torch.where(positions < n, n - 1 - positions, positions) for n in lengths]
+        )  # each sequence reversed within its length: its own inverse
+        index = reverse.unsqueeze(-1)
+        output = inputs
+        for depth, (ahead, back) in enumerate(zip(self.forward_layers, self.backward_layers, strict=True)):
+            if depth:
+                output = self.dropout(output)
+            forward, _ = ahead(output)
+            flipped = output.gather(1, index.expand(-1, -1, output.shape[-1]))
+            backward, _ = back(flipped)
+            backward = backward.gather(1, index.expand(-1, -1, backward.shape[-1]))
+            output = torch.cat([forward, backward], dim=-1)
+        return output
 
 
 def pooled(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
