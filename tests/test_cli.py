@@ -29,6 +29,7 @@ CHOICES = [
     ),
     (["train-retriever", "--cohort", "c", "--out", "o"], "--type", ["temporal", "dense"]),
     (["pseudonymize", "--cohort", "c", "--out", "o"], "--mode", ["surrogate", "mask", "adaptive"]),
+    (["annotate", "--cohort", "c", "--out", "o"], "--entities", ["dictionary", "tagger", "both"]),
 ]
 
 
@@ -108,11 +109,15 @@ def test_choices_agree_with_the_library():
     from clinrag.data.cohort import SPLITS
     from clinrag.pseudo.pipeline import PseudoConfig
     from clinrag.retrieval.base import retriever_class
+    from clinrag.text.entities import AnnotationConfig
 
     assert [s.value for s in cli.Split] == [*SPLITS, "all"]
     assert [p.value for p in cli.Patients] == ["unlabeled", *SPLITS, "all"]
     assert {m.value for m in cli.BaselineMethod} == set(BASELINES.names())
     assert {m.value for m in cli.PseudoMode} == set(get_args(PseudoConfig.model_fields["mode"].annotation))
+    assert [m.value for m in cli.EntitySource] == list(
+        get_args(AnnotationConfig.model_fields["entities"].annotation)
+    )
     for kind in cli.TrainableRetriever:
         retriever_class(kind.value)  # a registered retriever
 

@@ -28,6 +28,7 @@ LONG_COMMANDS = [
     "pseudonymize",
     "evaluate-pseudo",
     "annotate",
+    "train-entities",
 ]
 
 

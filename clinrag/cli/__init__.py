@@ -20,6 +20,7 @@ import typer
 
 from clinrag.cli._app import (
     BaselineMethod,
+    EntitySource,
     Patients,
     PseudoMode,
     Split,
@@ -45,7 +46,16 @@ COMMAND_MODULES = (
 for _module in COMMAND_MODULES:
     importlib.import_module(f"clinrag.cli.{_module}")
 
-__all__ = ["BaselineMethod", "Patients", "PseudoMode", "Split", "TrainableRetriever", "app", "main"]
+__all__ = [
+    "BaselineMethod",
+    "EntitySource",
+    "Patients",
+    "PseudoMode",
+    "Split",
+    "TrainableRetriever",
+    "app",
+    "main",
+]
 
 
 # click's UsageError, the base of every mistake in the command line itself (a missing or unknown option, a bad

@@ -189,6 +189,14 @@ class PseudoMode(StrEnum):
     ADAPTIVE = "adaptive"
 
 
+class EntitySource(StrEnum):
+    """``AnnotationConfig.entities``."""
+
+    DICTIONARY = "dictionary"
+    TAGGER = "tagger"
+    BOTH = "both"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Retrieval
 # ---------------------------------------------------------------------------------------------------------

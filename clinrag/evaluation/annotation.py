@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from clinrag.errors import ClinragError
 
 XMI_NS = "http://www.omg.org/XMI"
@@ -121,4 +123,83 @@ def binary_scores(pairs: list[tuple[bool, bool]]) -> dict[str, Any]:
         tn=tn,
         n=len(pairs),
     )
+    return result
+
+
+def _document_counts(gold: list[tuple[int, int]], predicted: list[tuple[int, int]]) -> list[int]:
+    """gold, predicted, exact, overlap_predicted, overlap_gold of one document (as :func:`span_scores`)."""
+    result = span_scores({"d": gold}, {"d": predicted})["counts"]
+    return [result[k] for k in ("gold", "predicted", "exact", "overlap_predicted", "overlap_gold")]
+
+
+def span_scores_with_intervals(
+    gold: dict[str, list[tuple[int, int]]],
+    systems: dict[str, dict[str, list[tuple[int, int]]]],
+    spec: Any = None,
+    reference: str | None = None,
+) -> dict[str, Any]:
+    """:func:`span_scores` of several systems on the same documents, with percentile intervals from a bootstrap
+    over documents (the resampling unit: a document's spans are correlated), the same resamples for every system,
+    and each system's F1 difference from ``reference`` with its paired interval and p-value.
+
+    Args:
+        gold: ``doc -> [(start, end)]``; the documents scored.
+        systems: ``name -> (doc -> [(start, end)])``.
+        spec: A :class:`~clinrag.evaluation.bootstrap.BootstrapSpec` (default: 1000 resamples, seed 0).
+        reference: The system the others are compared with (None: no comparison).
+
+    Returns:
+        ``name -> {"exact"|"overlap": {precision, recall, f1, *_ci}, "counts", "vs_reference"}`` and
+        ``"bootstrap"`` (the settings; unit: document).
+    """
+    from clinrag.evaluation.bootstrap import (
+        BootstrapSpec,
+        bootstrap_p_value,
+        draw_resamples,
+        percentile_interval,
+        ratio_replicates,
+    )
+
+    spec = spec or BootstrapSpec()
+    docs = sorted(gold)
+    resamples = draw_resamples(len(docs), spec)
+    result: dict[str, Any] = {"bootstrap": {**spec.to_json(), "unit": "document"}, "documents": len(docs)}
+    replicates: dict[str, dict[str, np.ndarray]] = {}
+    for name, predicted in systems.items():
+        counts = np.array([_document_counts(gold[d], predicted.get(d, [])) for d in docs], dtype=float)
+        n_gold, n_pred, exact, over_pred, over_gold = counts.T
+        scores: dict[str, Any] = {}
+        replicates[name] = {}
+        for kind, (tp_pred, tp_gold) in {"exact": (exact, exact), "overlap": (over_pred, over_gold)}.items():
+            precision, p_reps = ratio_replicates(tp_pred, n_pred, resamples)
+            recall, r_reps = ratio_replicates(tp_gold, n_gold, resamples)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f_reps = np.where(p_reps + r_reps > 0, 2 * p_reps * r_reps / (p_reps + r_reps), 0.0)
+            f_reps = np.where(np.isnan(p_reps) | np.isnan(r_reps), np.nan, f_reps)
+            precision, recall = precision or 0.0, recall or 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            scores[kind] = {
+                "precision": round(precision, 4),
+                "recall": round(recall, 4),
+                "f1": round(f1, 4),
+                "precision_ci": percentile_interval(p_reps, spec),
+                "recall_ci": percentile_interval(r_reps, spec),
+                "f1_ci": percentile_interval(f_reps, spec),
+            }
+            replicates[name][kind] = f_reps
+        scores["counts"] = {"gold": int(n_gold.sum()), "predicted": int(n_pred.sum())}
+        result[name] = scores
+    if reference is not None:
+        for name in systems:
+            if name == reference:
+                continue
+            result[name]["vs_reference"] = {"reference": reference}
+            for kind in ("exact", "overlap"):
+                diff = replicates[name][kind] - replicates[reference][kind]
+                point = result[name][kind]["f1"] - result[reference][kind]["f1"]
+                result[name]["vs_reference"][kind] = {
+                    "f1_difference": round(point, 4),
+                    "ci": percentile_interval(diff, spec),
+                    "p_value": bootstrap_p_value(diff),
+                }
     return result

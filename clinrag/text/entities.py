@@ -16,15 +16,16 @@ import contextlib
 import datetime as dt
 import io
 import logging
-import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clinrag.data.cohort import Cohort, Document
+from clinrag.encoders.entities import TAGGER_KEY
+from clinrag.text.cim10 import CIM10_KEY, cim10_terms
 from clinrag.text.dates import find_dates, find_event_offsets
 from clinrag.text.nlp import add_qualifiers, eds_pipeline
 from clinrag.text.terminology import (
@@ -71,6 +72,20 @@ class AnnotationConfig(BaseModel):
     from that document's date; without one, from each document's own date)."""
     snomed: SnomedConfig = Field(default_factory=SnomedConfig)
     """Normalization to a user-provided SNOMED CT edition (``snomed.path``; ``clinrag annotate --snomed``)."""
+    entities: Literal["dictionary", "tagger", "both"] = "dictionary"
+    """Who finds disorders and findings: ``dictionary`` (the CIM-10 labels and lexicons above), ``tagger`` (a trained
+    entity tagger, ``tagger_model``; each of its spans takes the code of the dictionary entry that overlaps it, else
+    none) or ``both`` (the dictionary's, plus the tagger's where the dictionary found nothing)."""
+    tagger_model: str | None = None
+    """The entity tagger's folder (``clinrag train-entities``), for ``entities: tagger`` or ``both``."""
+    device: str = "cpu"
+    """torch device of the entity tagger."""
+
+    @model_validator(mode="after")
+    def _tagger_named(self) -> AnnotationConfig:
+        if self.entities != "dictionary" and not self.tagger_model:
+            raise ValueError(f"entities '{self.entities}' needs tagger_model (--tagger-model FOLDER)")
+        return self
 
 
 @dataclass
@@ -85,7 +100,8 @@ class Entity:
         label: DISORDER, DRUG, SCORE, ETIOLOGY, OCCLUSION, PROCEDURE (lexicons may add others), or DATE.
         code: The code in ``system`` (None for a date).
         system: CIM-10, ATC, a lexicon's system, or None.
-        source: What found it: ``lexicon``, ``cim10``, ``drugs`` or ``dates``.
+        source: What found it: ``lexicon``, ``cim10``, ``drugs``, ``dates`` or ``tagger`` (the entity tagger; its
+            code, when it has one, is the dictionary entry's that overlaps it).
         negated: Under a negation ("pas de FA").
         hypothetical: Under a hypothesis ("FA ?", "à éliminer").
         family: About a relative ("père diabétique").
@@ -214,7 +230,17 @@ class EntityAnnotator:
             nlp.add_pipe(eds.matcher(terms=as_written, attr="TEXT", span_setter=["ents"]), name="acronyms")
         # edsnlp's history sections include "histoire de la maladie" (the present illness): its cues are used, and
         # the "antécédents" sections are added in finish().
-        return add_qualifiers(nlp, family={}, history=self.config.history)
+        matchers = len(nlp.pipe_names)
+        nlp = add_qualifiers(nlp, family={}, history=self.config.history)
+        if self.config.entities != "dictionary":
+            # the tagger's disorders, before the qualifiers (so qualified like the dictionary's); added once they
+            # are built, as edsnlp's qualifiers read the metadata of the pipes before them, which it has not
+            from clinrag.encoders.entities import TaggerPipe, load_tagger
+
+            tagger = load_tagger(self.config.tagger_model, device=self.config.device)
+            pipe = TaggerPipe(tagger, self.config.entities, self._is_disorder)
+            nlp.add_pipe(pipe, name="tagger", before=nlp.pipe_names[matchers])
+        return nlp
 
     @cached_property
     def _qualifier_nlp(self):
@@ -279,17 +305,35 @@ class EntityAnnotator:
             )
         return result
 
-    def _entity(self, ent) -> Entity | None:
-        label = ent.label_
+    def _found(self, label: str, kb_id: str) -> tuple[str, str | None, str | None, str, str] | None:
+        """What a matcher's entity label (and knowledge-base id) stands for: kind, code, system, source, name."""
         if label.startswith("c") and label[1:].isdigit():
             concept = self.concepts[int(label[1:])]
-            found = (concept.label, concept.code, concept.system, "lexicon", concept.name)
-        elif label == "cim10" or label.startswith(CIM10_KEY):
-            code = ent.kb_id_ if label == "cim10" else label[len(CIM10_KEY) :]
-            found = ("DISORDER", code, "CIM-10", "cim10", self._cim10_labels.get(code, ""))
-        elif label == "drug":
-            found = ("DRUG", ent.kb_id_, "ATC", "drugs", "")
-        else:  # pragma: no cover - every pipe that writes ents is listed above
+            return (concept.label, concept.code, concept.system, "lexicon", concept.name)
+        if label == "cim10" or label.startswith(CIM10_KEY):
+            code = kb_id if label == "cim10" else label[len(CIM10_KEY) :]
+            return ("DISORDER", code, "CIM-10", "cim10", self._cim10_labels.get(code, ""))
+        if label == "drug":
+            return ("DRUG", kb_id, "ATC", "drugs", "")
+        return None
+
+    def _is_disorder(self, label: str) -> bool:
+        found = self._found(label, "")
+        return found is not None and found[0] == "DISORDER"
+
+    def _entity(self, ent) -> Entity | None:
+        label = ent.label_
+        if label.startswith(f"{TAGGER_KEY}|"):  # the tagger's, coded by the dictionary entry that overlaps it
+            coded = self._found(label[len(TAGGER_KEY) + 1 :], ent.kb_id_)
+            found = (
+                "DISORDER",
+                *(coded[1:3] if coded else (None, None)),
+                "tagger",
+                coded[4] if coded else "",
+            )
+        else:
+            found = self._found(label, ent.kb_id_)
+        if found is None:  # pragma: no cover - every pipe that writes ents is listed above
             return None
         kind, code, system, source, name = found
         return Entity(
@@ -387,78 +431,6 @@ class EntityAnnotator:
             if any(e.code in codes and e.affirmed and not e.history for e in by_doc[doc.doc_id].entities):
                 found[doc.patient_id] = doc.date.date()
         return found
-
-
-CIM10_KEY = "cim10:"
-_GENERIC_HEADS = frozenset(
-    [
-        "autre",
-        "autres",
-        "maladie",
-        "maladies",
-        "syndrome",
-        "syndromes",
-        "trouble",
-        "troubles",
-        "anomalie",
-        "anomalies",
-        "lesion",
-        "lesions",
-        "examen",
-        "surveillance",
-        "presence",
-        "absence",
-        "difficultes",
-        "contact",
-        "exposition",
-        "personne",
-        "sujet",
-        "antecedents",
-        "complication",
-        "complications",
-        "sequelles",
-        "etat",
-    ]
-)
-_QUALIFIER_TAIL = re.compile(
-    r"\s+(?:sans précision|SAI|sans complication|non classée?s? ailleurs|non précisée?s?)$", re.IGNORECASE
-)
-
-
-def cim10_terms(heads: bool = True) -> dict[str, list[str]]:
-    """The French CIM-10 labels that edsnlp ships, as matcher terms keyed ``cim10:CODE``.
-
-    With ``heads``, each label of the disease chapters (codes A to T; external causes and health-status factors
-    are no findings) also gives its head: the text before the first comma, parentheses dropped, a qualifying tail
-    ("sans précision", "SAI", "non classé ailleurs") cut, kept when longer than 3 characters and not a generic
-    word ("Autres", "Syndrome"). A head shared by several codes goes to the most general one (shortest code).
-    """
-    import pandas as pd
-    from edsnlp import BASE_DIR
-
-    from clinrag.data.values import strip_accents
-
-    table = pd.read_csv(BASE_DIR / "resources" / "cim10.csv.gz", usecols=["code", "short", "long"])
-    terms: dict[str, list[str]] = {}
-    head_codes: dict[str, str] = {}
-    for code, short, long in zip(table["code"], table["short"], table["long"], strict=True):
-        terms[f"{CIM10_KEY}{code}"] = [long, short]
-        if not heads or code[0] > "T":
-            continue
-        head = re.sub(r"\s*\([^()]*\)", "", long.split(",")[0]).strip()
-        head = _QUALIFIER_TAIL.sub("", head).strip()
-        key = strip_accents(head).lower()
-        if len(head) <= 3 or key in _GENERIC_HEADS or head == long:
-            continue
-        if key not in head_codes or (len(code), code) < (len(head_codes[key]), head_codes[key]):
-            head_codes[key] = code
-            terms.setdefault(f"{CIM10_KEY}{code}", [long, short])
-    by_code: dict[str, list[str]] = {}
-    for key, code in head_codes.items():
-        by_code.setdefault(code, []).append(key)
-    for code, extra in by_code.items():
-        terms[f"{CIM10_KEY}{code}"] = [*terms[f"{CIM10_KEY}{code}"], *extra]
-    return terms
 
 
 def _section_at(sections: list[tuple[int, int, str]], offset: int) -> str:
@@ -563,6 +535,10 @@ def annotate_to(
 
     out = Path(out)
     check_output_folder(out, "--out")
+    if config.entities != "dictionary":
+        from clinrag.encoders.entities import check_tagger
+
+        check_tagger(config.tagger_model)  # before the cohort is read and the pipeline built
     cohort = load_cohort(cohort_dir)
     records = annotate_cohort(cohort, config, progress=progress)
     atomic_write_jsonl(out / "entities.jsonl", records)
