@@ -15,7 +15,7 @@ import yaml
 from clinrag.data.validate import load_cohort
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
-from clinrag.generation.base import CellRequest, build_reader
+from clinrag.generation.base import build_reader
 from clinrag.generation.segment import (
     MODEL_FOLDER,
     RECORD_NAME,
@@ -61,7 +61,10 @@ def test_a_cell_is_its_variable_then_the_passages_that_mention_it_in_date_order_
     # date order, each line with its retrieval rank and day; the passage that mentions nothing is left out
     assert lines[1].startswith("[3] J0 CR : ") and lines[2].startswith("[1] J2 CR : ") and len(lines) == 3
     assert "Arrivée" not in lines[1] and "NIHSS 12" in lines[1]  # cut a little before the first mention
-    assert sorted(v.cell for v in view.values) == ["12", "4"]  # "14 h" is a duration, outside the window anyway
+    assert sorted(v.cell for v in view.values) == [
+        "12",
+        "4",
+    ]  # "14 h" is a duration, outside the window anyway
     for v in view.values:
         passage = passages[v.passage]
         assert view.text[v.start : v.end] == passage.text[v.offset : v.offset + v.end - v.start] == v.cell
@@ -128,6 +131,26 @@ def test_training_from_the_table_writes_a_self_describing_folder(trained):
     segment = json.loads((folder / MODEL_FOLDER / "clinrag_segment.json").read_text(encoding="utf-8"))
     assert segment["heads"]["category:sexe"]["labels"][-1] == "non documenté"
     assert segment["heads"]["value"] == {"kind": "span", "labels": ["answer", "other"]}
+
+
+def test_training_reads_the_table_never_the_gold_evidence(trained, tiny_cohort, tiny_encoder_dir, tmp_path):
+    """The same cells without evidence.jsonl train the same weights; another table trains others."""
+    cohort, folder, _ = trained
+    bare = shutil.copytree(tiny_cohort, tmp_path / "bare")
+    (bare / "evidence.jsonl").unlink()
+    without = load_cohort(bare)
+    assert not without.evidence and cohort.evidence
+    requests = _requests(without, without.split_patients("train"), VARIABLES)
+    SegmentReader.train_model(_settings(tiny_encoder_dir), without, requests, tmp_path / "no-evidence")
+    heads = (folder / MODEL_FOLDER / "heads.safetensors").read_bytes()
+    assert (tmp_path / "no-evidence" / MODEL_FOLDER / "heads.safetensors").read_bytes() == heads
+    # flip every train patient's atrial fibrillation: the weights change (they come from the table)
+    table = without.table
+    for pid in without.split_patients("train"):
+        cell = table[pid].get("fibrillation_atriale", "")
+        table[pid]["fibrillation_atriale"] = {"true": "false", "false": "true"}.get(cell, "true")
+    SegmentReader.train_model(_settings(tiny_encoder_dir), without, requests, tmp_path / "flipped")
+    assert (tmp_path / "flipped" / MODEL_FOLDER / "heads.safetensors").read_bytes() != heads
 
 
 def test_the_folder_loads_back_and_reads_with_provenance_or_an_explicit_abstention(trained, tmp_path):
@@ -215,6 +238,10 @@ def test_clinrag_run_trains_the_reader_and_fill_reuses_its_folder(
             assert r["quote"] == cohort.document(r["doc_id"]).text[r["start"] : r["end"]] and r["date"]
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["overall"]["n"] == len(records) and metrics["reader"]["failed"] == 0
+    shown = run_cli(
+        "explain", "--run", out, "--patient", records[0]["patient_id"], "--variable", "nihss_admission"
+    )
+    assert shown.code == 0 and "segment-BiLSTM reader" in shown.stdout, shown.stderr
 
     filled = tmp_path / "filled"
     result = run_cli(
