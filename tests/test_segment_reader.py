@@ -277,3 +277,11 @@ def test_bad_segment_reader_settings_are_one_line_before_any_stage(
         assert result.code == 2 and words in result.stderr, (overrides, result.stderr)
         assert "Traceback" not in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_config_is_the_segment_reader_with_its_defaults():
+    from clinrag.experiment.config import load_experiment
+
+    config = load_experiment(Path(__file__).resolve().parents[1] / "configs" / "segment_reader.yaml")
+    assert config.reader == SegmentReaderConfig() and config.training.reader == "lora"
+    assert load_experiment(None, ["reader.type=segment_bilstm"]).reader.passages == 5

@@ -1,8 +1,9 @@
 """The segment-BiLSTM reader (``reader.type: segment_bilstm``): the fast, encoder-only reader.
 
-Each cell (patient, variable) is one text: a line naming the variable (name, description, timepoint), then its
-top ``passages`` retrieved passages in date order, one a line, each with its retrieval rank, date and document
-type. The segment encoder (:mod:`clinrag.encoders.segment`: a BERT-class encoder reads each segment, a BiLSTM
+Each cell (patient, variable) is one text (:func:`cell_view`): a line naming the variable (name, description,
+timepoint), then, in date order, each of its top ``passages`` retrieved passages that mentions the variable, one a
+line with its retrieval rank, day and document type, cut to ``max_passage_chars`` from a little before its first
+mention (what the ``llm`` reader's prompt shows). The segment encoder (:mod:`clinrag.encoders.segment`: a BERT-class encoder reads each segment, a BiLSTM
 reads the whole text, linear heads read the BiLSTM's states) reads it, and a head answers by the variable's type:
 
 * **boolean**: a class head shared by every boolean (``false``, ``true``, ``non documenté``): the header tells
