@@ -26,6 +26,7 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
         ClinragError: Not a run folder, a trained component it needs is missing, or a model folder it reads
             cannot be loaded.
     """
+    from clinrag.generation.base import reader_class
     from clinrag.retrieval.base import retriever_from_run
 
     config_file = run_dir / "config.yaml"
@@ -48,6 +49,9 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
                 f"{run_dir}: models/merged is missing (the model the run's merge recipe built)"
             )
         reader = reader.model_copy(update={"model": str(models / "merged")})
+    own = getattr(reader_class(config.reader.type), "from_run", None)
+    if own is not None:  # a reader with a trained folder of its own in the run's models/ (segment_bilstm)
+        reader = own(reader, models, config.training.reader == "lora")
     if config.reader.type == "llm" and config.training.reader == "lora":
         if (models / "adapter").is_dir():
             reader = reader.model_copy(update={"adapter": str(models / "adapter")})

@@ -113,6 +113,13 @@ class Run:
         ):  # a model behind an inference server (reader.type server): its name, not a hash
             self.model_hashes["decoder"] = {"spec": f"server:{reader.model}", "revision": reader.revision}
             return served()
+        from clinrag.generation.base import reader_class
+
+        if hasattr(reader_class(reader.type), "trained_name"):  # a trained folder of its own (segment_bilstm)
+            return {
+                "model": self._model_hash("reader", reader.path, Path(reader.path)),
+                "settings": reader.model_dump(exclude={"path", "device", "threads", "train"}),
+            }
         decoder = resolve_decoder_path(reader.model)
         identity = {
             "model": self._model_hash("decoder", reader.model, decoder),

@@ -33,6 +33,7 @@ from clinrag.generation.decoder import Decoder
 from clinrag.generation.priors import (
     PRIOR_TYPES,
     BooleanModel,
+    MentionCache,
     Prior,
     boolean_features,
     mentions_variable,
@@ -118,10 +119,12 @@ def candidate_types(config: ReaderConfig) -> tuple[str, ...]:
 
 
 def retrieval_depth(config: ReaderConfig, k: int) -> int:
-    """Passages to retrieve per cell: the decoder's ``k``, or more for the candidate model."""
+    """Passages to retrieve per cell: the decoder's ``k``, or more for the candidate model (or as many as a reader
+    that says how many it reads: ``config.retrieval_depth``, the segment reader's ``passages``)."""
     if reads_retrieved(config) and config.values == "candidates":
         return max(k, config.candidate_passages)
-    return k
+    own = getattr(config, "retrieval_depth", None)
+    return own(k) if own is not None else k
 
 
 ADAPTER_VIEW_SETTINGS = ("max_passages", "max_passage_chars", "mark_mentions", "mark_timepoints", "prompt")
@@ -164,8 +167,7 @@ class LLMReader:
     def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
         self.config = config or ReaderConfig()
         self.decoder = decoder or self._make_decoder()
-        self._annotators: dict[str, Annotator] = {}
-        self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
+        self._mentions = MentionCache()
         self.priors: dict[str, Prior] = {}
         """Per variable, the cell its unmentioned train cells have (:mod:`clinrag.generation.priors`), used with
         ``reader.unmentioned: prior``; set by whoever learned them (the run, ``clinrag fill``)."""
@@ -329,20 +331,6 @@ class LLMReader:
         if not stated or every is None:
             return every
         return {answer: cell for answer, cell in every.items() if cell in stated or cell == ""}
-
-    def _mentions(self, var: Variable, passages: list[Passage], kind: str = "") -> list[list[Mention]]:
-        """The variable's qualified mentions in each passage (edsnlp; remembered per passage); ``kind`` tells
-        apart another set of terms under the variable's name (``"requires"``: what it requires)."""
-        name = f"{var.name}\x00{kind}" if kind else var.name
-        if name not in self._annotators:
-            self._annotators[name] = Annotator([var])
-        keys = [(name, p.doc_id, p.start, p.end) for p in passages]
-        missing = [(key, p) for key, p in zip(keys, passages, strict=True) if key not in self._seen]
-        if missing:
-            annotated = self._annotators[name].annotate_texts([p.text for _, p in missing])
-            for (key, _), annotation in zip(missing, annotated, strict=True):
-                self._seen[key] = annotation.mentions
-        return [self._seen[key] for key in keys]
 
     def read(self, requests: list[CellRequest], progress: bool = False) -> list[CellResult]:
         """Fill the requested cells (option scoring one cell at a time; generation in batches)."""

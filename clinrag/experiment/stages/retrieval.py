@@ -112,7 +112,7 @@ class RetrievalStage(Stage):
         self.tuned = decoder_variables(config.reader, run.variables)
         self.supervised = (
             sorted(set(self.patients) & set(cohort.split_patients("train")))
-            if config.training.reader == "lora" and config.reader.lora.weak_evidence and self.tuned
+            if config.training.reader == "lora" and config.reader.training_evidence() and self.tuned
             else []
         )
         super().execute(run)
@@ -222,8 +222,13 @@ class RetrieverContext:
 
 
 def learns_from_table(reader) -> bool:
-    """Whether the reader's settings use what the priors stage learns."""
-    return reader.unmentioned == "prior" or reader.booleans == "qualifiers" or reader.values == "candidates"
+    """Whether the reader's settings use what the priors stage learns (those of the ``llm`` reader and the readers
+    built on it: :func:`~clinrag.generation.reader.reads_retrieved`)."""
+    from clinrag.generation.reader import reads_retrieved
+
+    return reads_retrieved(reader) and (
+        reader.unmentioned == "prior" or reader.booleans == "qualifiers" or reader.values == "candidates"
+    )
 
 
 def depth(config) -> int:
