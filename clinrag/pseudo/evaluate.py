@@ -124,14 +124,22 @@ def evaluate_detector(
         progress: A progress bar while detecting.
 
     Returns:
-        ``{"detector", "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
+        ``{"detector", "note" (when the detector had no model), "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
 
     Raises:
         ClinragError: A cohort without ``phi.jsonl``, no text to score, an unreadable file, or a detector that
             cannot be built.
     """
     # imported here: the pipeline imports score() from this module
-    from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
+    from clinrag.pseudo.pipeline import (
+        build_detector,
+        check_detector,
+        describe_detector,
+        detect_notes,
+        evaluate_detection,
+    )
+
+    check_detector(config)
 
     kept: list[list[tuple[int, int]]] = []
     if isinstance(source, Cohort):
@@ -144,8 +152,15 @@ def evaluate_detector(
         kept = evidence_ranges(source, notes) if source.evidence else []
     else:
         notes = load_eds_pseudo(source)
-    predicted = detect_notes(build_detector(config), notes, config.propagate_names, progress)
-    return {"detector": config.detector, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
+    detector = build_detector(config)
+    predicted = detect_notes(detector, notes, config.propagate_names, progress)
+    note = getattr(detector, "note", None)
+    return {
+        "detector": describe_detector(detector),
+        **({"note": note} if note else {}),
+        "texts": len(notes),
+        **evaluate_detection(notes, predicted, kept),
+    }
 
 
 def _check_fit(spans: Sequence[Span], text: str) -> None:
