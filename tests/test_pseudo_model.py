@@ -125,7 +125,7 @@ def test_training_is_seeded(tiny_encoder_dir, trained):
     assert first.predict(texts) == second.predict(texts)
 
 
-def test_folders_that_are_not_identifier_models_are_refused(tmp_path, tiny_encoder_dir, trained):
+def test_folders_that_are_not_identifier_models_are_refused(tmp_path, tiny_encoder_dir):
     with pytest.raises(ClinragError, match="identifier model folder not found"):
         load_detector_model(tmp_path / "absent")
     with pytest.raises(ClinragError, match="not a clinrag identifier model folder"):
@@ -146,7 +146,7 @@ def test_folders_that_are_not_identifier_models_are_refused(tmp_path, tiny_encod
         load_detector_model(tmp_path / "other")
 
 
-def test_a_token_classification_model_of_an_earlier_clinrag_still_loads(tmp_path, tiny_encoder_dir, trained):
+def test_a_token_classification_model_of_an_earlier_clinrag_still_loads(tmp_path, tiny_encoder_dir):
     """Folders written by the earlier `train-pseudo` (clinrag_ner.json + a *ForTokenClassification model)."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
