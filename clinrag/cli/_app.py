@@ -263,10 +263,14 @@ def pseudo_settings(config_file: Path | None, overrides: list[str] | None, **opt
 PSEUDO_DETECTOR = typer.Option(
     None,
     "--detector",
-    help="A registered detector: rules, model (the trained NER model) or hybrid (both); default rules "
-    "(hybrid with --model).",
+    help="A registered detector: rules, model (the trained identifier model) or hybrid (both; the default, with "
+    "the rules alone and a note when no model is prepared).",
 )
-PSEUDO_MODEL = typer.Option(None, "--model", help="NER model folder from `clinrag train-pseudo`.")
+PSEUDO_MODEL = typer.Option(
+    None,
+    "--model",
+    help="Identifier model folder from `clinrag train-pseudo`; default: the one `clinrag models prepare` trained.",
+)
 PSEUDO_CONFIG = typer.Option(None, "--config", help="YAML of pseudonymization settings (README).")
 PSEUDO_SET = typer.Option(
     None, "--set", help="Override, repeatable: --set max_shift_days=180 --set propagate_names=false."

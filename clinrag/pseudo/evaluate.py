@@ -124,7 +124,7 @@ def evaluate_detector(
         progress: A progress bar while detecting.
 
     Returns:
-        ``{"detector", "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
+        ``{"detector", "note" (when the detector had no model), "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
         With ``mode: adaptive`` (then also ``"mode"``), what adaptive masking covers is scored (the identifiers plus the lines and
         words it masks): only the label-free metrics (redact, redact full, redact precision, intact shares)
         then mean anything.
@@ -134,7 +134,15 @@ def evaluate_detector(
             cannot be built.
     """
     # imported here: the pipeline imports score() from this module
-    from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
+    from clinrag.pseudo.pipeline import (
+        build_detector,
+        check_detector,
+        describe_detector,
+        detect_notes,
+        evaluate_detection,
+    )
+
+    check_detector(config)
 
     kept: list[list[tuple[int, int]]] = []
     if isinstance(source, Cohort):
@@ -152,13 +160,12 @@ def evaluate_detector(
         from clinrag.pseudo.section_classifier import build_labeller
 
         labeller = build_labeller(config.adaptive.classifier)
-    predicted = detect_notes(build_detector(config), notes, config.propagate_names, progress)
+    detector = build_detector(config)
+    predicted = detect_notes(detector, notes, config.propagate_names, progress)
+    note = getattr(detector, "note", None)
+    head = {"detector": describe_detector(detector), **({"note": note} if note else {})}
     if labeller is None:
-        return {
-            "detector": config.detector,
-            "texts": len(notes),
-            **evaluate_detection(notes, predicted, kept),
-        }
+        return {**head, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
     # what adaptive masking covers: the identifiers, and the lines and words it masks beyond them
     from clinrag.pseudo.adaptive import coverage_spans, plan
 
@@ -169,7 +176,7 @@ def evaluate_detector(
         for text, spans, blocks in zip(texts, predicted, labelled, strict=True)
     ]
     return {
-        "detector": config.detector,
+        **head,
         "mode": "adaptive",
         "texts": len(notes),
         **evaluate_detection(notes, covered, kept),

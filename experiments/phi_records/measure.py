@@ -31,6 +31,7 @@ SETS = {
     "dev": ROOT / "experiments/data/phi_records/dev.jsonl",
     "test": ROOT / "experiments/data/phi_records/test.jsonl",
     "test2": ROOT / "experiments/data/phi_records/test2.jsonl",
+    "test3": ROOT / "experiments/data/phi_records/test3.jsonl",
     "eds-pseudo": ROOT.parent / "shared/data/eds-pseudo/dev.jsonl",
 }
 
