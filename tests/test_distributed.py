@@ -138,6 +138,15 @@ def test_a_worker_needs_the_gpus_it_is_given(cohort, trained, ray_instance, run_
     )  # fmt: skip
     assert result.code == 2 and "--gpus-per-worker 1: the Ray cluster has 0 GPU" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "f").exists()
+    # a run that reads on cuda, with workers that hold no GPU (Ray would let them share whatever GPU is there)
+    run = tmp_path / "run-cuda"
+    shutil.copytree(trained["run"], run)
+    config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    config["reader"]["device"] = "cuda"
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    result = _fill(run_cli, cohort, run, tmp_path / "f", tmp_path / "c", "--engine", "ray")
+    assert result.code == 2 and "reader.device is cuda: the Ray workers hold no GPU" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "f").exists()
 
 
 def _fill_process(cohort: Path, run: Path, out: Path, cache: Path, *extra: str, fault: str = ""):

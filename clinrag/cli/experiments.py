@@ -68,6 +68,7 @@ def run_command(
     )
     check_cache_folder(cache_dir)
     with open_engine(spec, _log) as reading:
+        reading.check_devices(config.reader)  # retrieval runs here: only the reader on the workers
         result = run_experiment(config, out_dir, cohort_dir, cache_dir, progress=not quiet, engine=reading)
     overall = result.metrics["overall"]
     low, high = overall["accuracy_ci"]

@@ -187,6 +187,9 @@ class LocalEngine:
     def describe(self) -> str:
         return "this process"
 
+    def check_devices(self, reader: Any, retriever: Any = None) -> None:
+        """Nothing to check: this process reads on the devices the config names."""
+
     def map(self, job: ReadingJob, tasks: Iterable[Task]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         worker = None
         for number, kind, unit in tasks:
@@ -206,6 +209,29 @@ class RayEngine:
     def describe(self) -> str:
         gpus = f", {self.gpus_per_worker:g} GPU each" if self.gpus_per_worker else ""
         return f"{self.workers} Ray worker(s){gpus} on {self.where}"
+
+    def check_devices(self, reader: Any, retriever: Any = None) -> None:
+        """Refuse, before any work, a config that reads on a GPU when the workers hold none (Ray would let
+        every worker use whichever GPU its machine has).
+
+        Raises:
+            ClinragError: One line naming the field.
+        """
+        from clinrag.retrieval.base import walk_retrievers
+
+        if self.gpus_per_worker:
+            return
+        fields = [("reader.device", getattr(reader, "device", "cpu"))]
+        if retriever is not None:
+            fields += [
+                (f"{path}.device", getattr(s, "device", "cpu")) for path, s in walk_retrievers(retriever)
+            ]
+        for name, device in fields:
+            if str(device).startswith("cuda"):
+                raise ClinragError(
+                    f"{name} is {device}: the Ray workers hold no GPU; give --gpus-per-worker (1, or 0.5 to put "
+                    "two workers on one GPU)"
+                )
 
     def map(self, job: ReadingJob, tasks: Iterable[Task]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         import ray

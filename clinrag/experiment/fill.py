@@ -141,6 +141,8 @@ def fill_table(
     cohort_dir, run_dir, out = Path(cohort_dir), Path(run_dir), Path(out)
     # model folders by absolute paths: the Ray workers do not share this process's working directory
     config, columns = trained_config(run_dir.resolve())
+    if engine is not None:
+        engine.check_devices(config.reader, config.retriever)
     cohort = load_cohort(cohort_dir)
     transfers, missing = cohort_transfers(cohort, columns, run_dir, cohort_dir)
     if not transfers:
