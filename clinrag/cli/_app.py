@@ -168,6 +168,13 @@ class Patients(StrEnum):
     ALL = "all"
 
 
+class EngineName(StrEnum):
+    """``clinrag.experiment.engine.ENGINES``: where the cells are read."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
 class BaselineMethod(StrEnum):
     """``clinrag.baselines.registry.BASELINES``."""
 
@@ -195,6 +202,44 @@ class EntitySource(StrEnum):
     DICTIONARY = "dictionary"
     TAGGER = "tagger"
     BOTH = "both"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Engines (run's reading stage, fill): docs/distributed.md
+# ---------------------------------------------------------------------------------------------------------
+ENGINE_OPTION = typer.Option(
+    EngineName.LOCAL,
+    "--engine",
+    help="Where the cells are read: local (this process) or ray (Ray workers, the 'ray' extra); the same files.",
+)
+ADDRESS_OPTION = typer.Option(
+    None,
+    "--address",
+    help="With --engine ray: the Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT); "
+    "default: start Ray on this machine.",
+)
+WORKERS_OPTION = typer.Option(
+    None,
+    "--workers",
+    min=1,
+    help="With --engine ray: Ray workers, each holding one reader (and retriever); on this machine also the CPUs "
+    "Ray may use (default: all CPUs, or all the cluster holds).",
+)
+GPUS_OPTION = typer.Option(
+    0.0,
+    "--gpus-per-worker",
+    min=0.0,
+    help="With --engine ray: GPUs each worker holds (0.5 shares one between two); 0 on CPUs.",
+)
+
+
+def engine_spec(engine: EngineName, address: str | None, workers: int | None, gpus: float) -> Any:
+    """The :class:`~clinrag.experiment.engine.EngineSpec` of the engine options, checked."""
+    from clinrag.experiment.engine import EngineSpec
+
+    spec = EngineSpec(engine.value, address, workers, gpus)
+    spec.check()
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------------------

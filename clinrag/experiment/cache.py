@@ -71,8 +71,22 @@ STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "reader_priors": (("clinrag.generation", "clinrag.experiment.stages.reader"), ("retrieval",)),
     "generations": (
-        ("clinrag.generation", "clinrag.experiment.stages.generations"),
+        ("clinrag.generation", "clinrag.experiment.engine", "clinrag.experiment.stages.generations"),
         ("reader_adapter", "reader_priors"),
+    ),
+    # clinrag fill's chunks: retrieval and reading with the run's trained folders
+    "fill": (
+        (
+            "clinrag.data",
+            "clinrag.generation",
+            "clinrag.retrieval",
+            "clinrag.text",
+            "clinrag.models",
+            "clinrag.experiment.engine",
+            "clinrag.experiment.fill",
+            "clinrag.experiment.transfer",
+        ),
+        (),
     ),
 }
 """What each cached stage's :func:`code_version` covers. A stage missing here is keyed on every clinrag source."""

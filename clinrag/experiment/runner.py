@@ -56,6 +56,7 @@ class Run:
         cache_dir: str | Path | None = None,
         progress: bool = True,
         log: Callable[[str], None] = _log_stderr,
+        engine: Any = None,
     ):
         self.config = config
         self.original_config = config  # as given: `config` gets the trained folders filled in
@@ -66,6 +67,7 @@ class Run:
         self.cache = Cache(cache_dir or default_cache_dir())
         self.progress = progress
         self.log = log
+        self.engine = engine  # where the generations are read (clinrag.experiment.engine; None: this process)
         self.stages: list[dict[str, Any]] = []
         self.keys: dict[str, str] = {}
         self.model_hashes: dict[str, dict[str, str]] = {}
@@ -290,15 +292,17 @@ def run_experiment(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] = _log_stderr,
+    engine: Any = None,
 ) -> RunResult:
-    """Run one experiment into ``out`` (see the module docstring).
+    """Run one experiment into ``out`` (see the module docstring); ``engine`` reads the generations
+    (:func:`clinrag.experiment.engine.open_engine`; None: this process), with the same results.
 
     Raises:
         ClinragError: An invalid cohort, a variable not in its table, an untrained temporal retriever without
             training, or ``out`` holding a run of another config; before any stage runs, a missing input or a
             model folder that cannot be loaded (:meth:`~clinrag.experiment.config.ExperimentConfig.check_inputs`).
     """
-    return Run(config, out, cohort_dir, cache_dir, progress, log).execute()
+    return Run(config, out, cohort_dir, cache_dir, progress, log, engine).execute()
 
 
 def _link_or_copy(source: str, target: str) -> str:
