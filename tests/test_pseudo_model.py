@@ -65,7 +65,7 @@ def test_training_learns_the_identifiers(trained, synth_cohort_dir):
     detector, _ = trained
     losses = detector.summary["epoch_losses"]
     assert losses[-1] < 0.5 * losses[0]
-    assert detector.summary["data"] == {"what": "test"} and detector.summary["settings"]["epochs"] == 6
+    assert detector.summary["data"] == {"what": "test"} and detector.summary["settings"]["epochs"] == TINY["epochs"]
     cohort = load_cohort(synth_cohort_dir)
     held_out = _beginnings(cohort_notes(cohort, cohort.split_patients("test"))[:30])
     predicted = detector.predict([n.text for n in held_out])

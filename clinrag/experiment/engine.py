@@ -138,13 +138,18 @@ class ChunkWorker:
     def read(self, number: int, kind: str, unit: list) -> tuple[int, list[dict[str, Any]]]:
         """Chunk ``number``'s result records: ``unit`` is a list of cell requests (``kind`` "requests"), or of
         patients whose cells are retrieved and read here (``kind`` "patients")."""
-        from clinrag.generation.pipeline import cell_requests
+        from clinrag.generation.pipeline import cell_requests, retrieving
 
         self.ready()
         job = self.job
         if kind == "patients":
-            needs = self.reader.needs_retrieval
-            unit = cell_requests(unit, job.variables, job.store, self.retriever, job.k, job.depth, needs)
+            found = None
+            if self.reader.needs_retrieval:
+                if job.store is None or self.retriever is None:
+                    raise ValueError("a reader that reads retrieved passages needs passages and a retriever")
+                found = retrieving(self.retriever, job.store, max(job.k, job.depth or job.k))
+            cells = [(pid, var) for pid in unit for var in job.variables]
+            unit = cell_requests(cells, job.store, found, job.k)
         return number, [result_record(r) for r in self.reader.read(unit)]
 
 
