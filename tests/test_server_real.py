@@ -202,8 +202,8 @@ def _cell_requests() -> list[CellRequest]:
 def test_llama_cpp_server_answers_are_allowed_answers_parsed_to_the_type(llama_cpp_server):
     """Through llama.cpp's server, which turns the answer's JSON schema into a grammar: with the options listed
     (``enum``, grounded) and with the types' patterns (``pattern``, not grounded), every answer is an allowed one
-    and parses to the variable's type, or is "non documenté"; no failure is recorded; the same cells read again
-    give the same answers (temperature 0, seed 0)."""
+    and parses to the variable's type, or is "non documenté"; no failure is recorded. (That the same cells give
+    the same answers is the slow test's: a resumed run writes what an uninterrupted one does.)"""
     requests = _cell_requests()
     for grounded in (True, False):
         config = ServerReaderConfig(
@@ -218,17 +218,14 @@ def test_llama_cpp_server_answers_are_allowed_answers_parsed_to_the_type(llama_c
             max_concurrency=2,
         )
         reader = build_reader(config)
-        first = reader.read(requests)
-        for result, request in zip(first, requests, strict=True):
+        results = reader.read(requests)
+        for result, request in zip(results, requests, strict=True):
             assert not result.failed, (grounded, request.variable.name, result.raw, result.failed)
             assert result.tokens > 0  # the server's prompt token count
             if result.cell:
                 assert parse_value(request.variable, result.cell) is not None, result
             else:
                 assert result.raw.strip() == NOT_DOCUMENTED, result
-        if not grounded:  # once is enough: the slow test below compares whole runs
-            again = reader.read(requests)
-            assert [(r.cell, r.raw) for r in again] == [(r.cell, r.raw) for r in first]
 
 
 def test_llama_cpp_server_refuses_openais_json_schema_form_in_one_line(llama_cpp_server):
