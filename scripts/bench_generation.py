@@ -15,8 +15,16 @@ torch's peak allocation during the row; on the CPU, the process's resident high-
 ``--devices cpu,cuda`` (the default) runs the CPU rows (float32) and, when torch sees a CUDA device, the GPU rows
 (``--cuda-dtype``, bfloat16 by default); without one, it says so in a line under the table and prints no GPU row.
 
+``--model`` chooses the decoder: ``embedded`` (SmolLM2-135M-Instruct, the default) or a Llama of 1B, 3B or 8B
+parameters built in code with random weights (``llama-1b``, ``llama-3b``, ``llama-8b``: the layer shapes of
+Llama-3.2-1B, Llama-3.2-3B and Llama-3.1-8B; the embedded decoder's tokenizer and its 49,152-token vocabulary
+instead of Llama 3's 128,256, so the embedding matrices are smaller than the real models'). Random weights
+answer nonsense: what is measured is throughput (the same prompts, the same number of answer tokens scored; a
+generated answer runs to its grammar's end or ``max_new_tokens``). The model is built directly in the row's
+dtype on the row's device.
+
 Usage: .venv/bin/python scripts/bench_generation.py [--cells 42] [--batch-sizes 1,8] [--devices cpu,cuda]
-       [--cuda-dtype bfloat16]
+       [--cuda-dtype bfloat16] [--model embedded|llama-1b|llama-3b|llama-8b]
 """
 
 from __future__ import annotations
@@ -30,6 +38,14 @@ from pathlib import Path
 import torch
 
 DEVICES = ("cpu", "cuda")
+EMBEDDED = "embedded:smollm2-135m-instruct"
+# Layer shapes of the public Llama checkpoints (their config.json): hidden size, layers, attention heads, key/value
+# heads, MLP size, tied input/output embeddings.
+LLAMA_SHAPES = {
+    "llama-1b": (2048, 16, 32, 8, 8192, True),  # Llama-3.2-1B
+    "llama-3b": (3072, 28, 24, 8, 8192, True),  # Llama-3.2-3B
+    "llama-8b": (4096, 32, 32, 8, 14336, False),  # Llama-3.1-8B
+}
 
 
 def plan_devices(
@@ -50,6 +66,37 @@ def plan_devices(
     return runs, notes
 
 
+def build_decoder(name: str, device: str, dtype: str, tokenizer_folder: Path):
+    """The benchmark's decoder: the embedded one loaded from its folder, or a random-weight Llama of ``name``'s
+    shape with the embedded tokenizer, built in ``dtype`` on ``device``."""
+    from clinrag.generation.config import ReaderConfig
+    from clinrag.generation.decoder import Decoder
+
+    config = ReaderConfig(device=device, dtype=dtype)
+    if name == "embedded":
+        return Decoder(config)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder), local_files_only=True)
+    hidden, layers, heads, kv_heads, mlp, tied = LLAMA_SHAPES[name]
+    shape = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        intermediate_size=mlp,
+        tie_word_embeddings=tied,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(shape, dtype=getattr(torch, dtype))
+    return Decoder(config, model=model, tokenizer=tokenizer)
+
+
 def _peak_mb(device: str) -> float:
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
@@ -62,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-sizes", default="1,8")
     parser.add_argument("--devices", default="cpu,cuda", help="cpu and/or cuda, comma-separated")
     parser.add_argument("--cuda-dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    parser.add_argument("--model", default="embedded", choices=["embedded", *LLAMA_SHAPES])
     args = parser.parse_args(argv)
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     unknown = sorted(set(devices) - set(DEVICES))
@@ -78,9 +126,8 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(notes))
         return
     from clinrag.data.validate import load_cohort
-    from clinrag.generation.config import ReaderConfig
     from clinrag.generation.constraints import options
-    from clinrag.generation.decoder import Decoder
+    from clinrag.generation.decoder import resolve_decoder_path
     from clinrag.generation.reader import CellRequest, LLMReader
     from clinrag.retrieval.base import retrieve
     from clinrag.retrieval.bm25 import BM25Retriever
@@ -102,15 +149,21 @@ def main(argv: list[str] | None = None) -> None:
             if len(requests[path]) < args.cells:
                 hits = retrieve(bm25, store, pid, var, 3)
                 requests[path].append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
-    print(
-        f"embedded decoder SmolLM2-135M-Instruct, {torch.get_num_threads()} CPU threads, {args.cells} cells per path\n"
+    tokenizer_folder = resolve_decoder_path(EMBEDDED)
+    described = (
+        "embedded decoder SmolLM2-135M-Instruct"
+        if args.model == "embedded"
+        else f"{args.model} ({LLAMA_SHAPES[args.model]}: hidden, layers, heads, kv heads, MLP, tied), random weights"
     )
+    print(f"{described}, {torch.get_num_threads()} CPU threads, {args.cells} cells per path\n")
     print(
         "| device | dtype | path | batch size | cells/s | tokens/s | prompt tokens per cell | peak memory (MB) |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for device, dtype in runs:
-        decoder = Decoder(ReaderConfig(device=device, dtype=dtype))
+        decoder = build_decoder(args.model, device, dtype, tokenizer_folder)
+        parameters = sum(p.numel() for p in decoder.model.parameters())
+        print(f"<!-- {device} {dtype}: {parameters / 1e9:.2f} B parameters -->", flush=True)
         for path in ("options", "grammar"):
             for batch_size in batch_sizes:
                 decoder.config = decoder.config.model_copy(

@@ -210,9 +210,29 @@ def test_generation_bench_cuda_without_a_gpu_says_so_and_measures_nothing(monkey
         ["--cuda-dtype", "int8"],
         ["--batch-sizes", "1,x"],
         ["--cells", "0"],
+        ["--model", "llama-70b"],
     ],
 )
 def test_generation_bench_refuses_bad_arguments(args):
     with pytest.raises(SystemExit) as exit_:
         bench_generation.main(args)
     assert exit_.value.code == 2
+
+
+def test_generation_bench_builds_a_random_llama_of_the_asked_shape_on_the_given_tokenizer(
+    monkeypatch, tiny_llama_dir
+):
+    """``--model llama-*`` builds the shape's random Llama in the row's dtype with the given tokenizer, and it
+    scores an answer like any decoder (a tiny shape stands in for the 1B-8B ones)."""
+    import torch
+
+    monkeypatch.setitem(bench_generation.LLAMA_SHAPES, "llama-tiny", (64, 3, 4, 2, 96, False))
+    decoder = bench_generation.build_decoder("llama-tiny", "cpu", "bfloat16", tiny_llama_dir)
+    config = decoder.model.config
+    assert (config.hidden_size, config.num_hidden_layers, config.num_key_value_heads) == (64, 3, 2)
+    assert config.vocab_size == len(decoder.tokenizer) and not config.tie_word_embeddings
+    assert next(decoder.model.parameters()).dtype == torch.bfloat16
+    ids = torch.tensor([decoder.tokenizer("patient admis", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        logits = decoder.model(ids).logits
+    assert logits.shape == (1, ids.shape[1], len(decoder.tokenizer)) and torch.isfinite(logits).all()
