@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from clinrag.encoders.data import Segmented
+from clinrag.encoders.segment import torch_threads
 
 HEAD_KINDS = ("tagging", "class", "span")
 
@@ -154,7 +155,11 @@ class BiLSTM(nn.Module):
     """A bidirectional LSTM over zero-padded sequences of different lengths, without packing them.
 
     torch's CPU LSTM runs a ``PackedSequence`` step by step with a shrinking batch, and its backward pass took ten
-    times as long as on the padded tensor (1.9 s against 0.2 s for 4 sequences of 300 to 600 steps). Here each
+    times as long as on the padded tensor (1.9 s against 0.2 s for 4 sequences of 300 to 600 steps). The
+    recurrence runs on one CPU thread: each step's products are too small to share, and with two threads on a
+    loaded machine OpenMP's waiting threads made one 5,000-step pass (input 384, hidden 256) take 9.3 s against
+    0.08 s on one thread, which is also what two idle threads take (0.10 s); hidden 32: 2.0 s against 0.003 s
+    (an ``nn.LSTM`` timed alone under a load of 3.6 on 2 cores). Here each
     direction is a one-way ``nn.LSTM`` over the padded tensor: the forward one reads each sequence from its
     start, the backward one reads each sequence reversed within its own length (its padding stays at the end), so
     neither ever reads padding before a real position, and a position's state does not depend on the other
@@ -187,9 +192,10 @@ class BiLSTM(nn.Module):
         for depth, (ahead, back) in enumerate(zip(self.forward_layers, self.backward_layers, strict=True)):
             if depth:
                 output = self.dropout(output)
-            forward, _ = ahead(output)
             flipped = output.gather(1, index.expand(-1, -1, output.shape[-1]))
-            backward, _ = back(flipped)
+            with torch_threads(1):
+                forward, _ = ahead(output)
+                backward, _ = back(flipped)
             backward = backward.gather(1, index.expand(-1, -1, backward.shape[-1]))
             output = torch.cat([forward, backward], dim=-1)
         return output

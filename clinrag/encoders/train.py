@@ -32,6 +32,7 @@ from clinrag.encoders.data import (
     decode_tags,
     token_range,
 )
+from clinrag.encoders.segment import torch_threads
 from clinrag.errors import ClinragError
 from clinrag.training import EarlyStopping, linear_warmup_decay
 
@@ -151,13 +152,15 @@ def train_network(
         total, weight = 0.0, 0
         for begin in range(0, len(order), config.batch_size):
             batch = order[begin : begin + config.batch_size]
-            loss = _batch_loss(model, [items[i] for i in batch], cache and [cache[i] for i in batch])
-            if loss is not None:
-                loss.backward()
-                nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
-                optimizer.step()
-                total += loss.item() * len(batch)
-                weight += len(batch)
+            # a frozen encoder's step is the BiLSTM's and the heads': one thread (see model.BiLSTM)
+            with torch_threads(1 if frozen else None):
+                loss = _batch_loss(model, [items[i] for i in batch], cache and [cache[i] for i in batch])
+                if loss is not None:
+                    loss.backward()
+                    nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+                    optimizer.step()
+                    total += loss.item() * len(batch)
+                    weight += len(batch)
             optimizer.zero_grad()
             scheduler.step()
             bar.update(1)
