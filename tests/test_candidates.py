@@ -5,12 +5,15 @@ The passages are French clinical phrasing written for these tests (emergency not
 sentences of the synthetic generator nor of the hand-written cohorts.
 """
 
+from dataclasses import asdict
+
 import pytest
 
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.generation.candidates import (
     Candidate,
+    ValueModel,
     candidates,
     learn_value_model,
     load_value_model,
@@ -201,6 +204,29 @@ def test_the_deceased_get_the_fallback_their_train_cells_teach():
     assert model.choose("mrs_m3", [], deceased=False)[0] == ""
     # without deaths in the record, the lost to follow-up outnumber nothing: the usual fallback
     assert learn_value_model(table, cells).choose("mrs_m3", [])[0] in ("", "6")
+
+
+def test_a_value_only_weak_candidates_held_is_not_answered_where_nothing_is_written():
+    """A cohort whose every admission NIHSS is written: where the best candidate is weak the table often holds
+    the same score (here 6), which may be the fallback of such cells; a record that offers no candidate at all
+    (a case report that never gives a NIHSS) gets the fallback of the train cells without one: none here, so
+    not documented."""
+    table, cells = {}, []
+    for i in range(24):
+        pid = f"P{i:02d}"
+        if i % 3 == 0:  # a weak, unannounced number at another timepoint; the table holds 6
+            table[pid] = {"nihss_arrivee": "6"}
+            cells.append((pid, NIHSS, [Candidate("11", 0, 0, 1, {"timepoint_other": 1.0})]))
+        else:
+            table[pid] = {"nihss_arrivee": str(i)}
+            cells.append((pid, NIHSS, _cell(str(i), str(i + 10), right_first=True)))
+    model = learn_value_model(table, cells)
+    weak = [Candidate("11", 0, 0, 1, {"timepoint_other": 1.0})]
+    assert model.choose("nihss_arrivee", weak)[0] == "6"  # what the table teaches for such cells
+    assert model.choose("nihss_arrivee", [])[0] == ""  # nothing written: not documented
+    assert model.fallbacks_bare == {"nihss_arrivee": ""}
+    old = ValueModel(**{**asdict(model), "fallbacks_bare": {}, "fallbacks_bare_deceased": {}})
+    assert old.choose("nihss_arrivee", [])[0] == "6"  # a model saved before VERSION 7 answers as it did
 
 
 def test_a_request_knows_whether_the_patients_record_reports_a_death():
