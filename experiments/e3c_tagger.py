@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from clinrag.encoders.entities import (
+    ENTITY_HEAD,
     EntityTaggerConfig,
     combine,
     read_brat,
@@ -51,12 +52,14 @@ VARIANTS: dict[str, dict] = {
     "MiniLM frozen, E3C": {"encoder": MINILM, **E3C_ONLY},
     "MiniLM frozen, E3C + QUAERO DISO": {"encoder": MINILM, **WITH_QUAERO},
     "e5 frozen, E3C": {"encoder": E5, **E3C_ONLY},
+    "e5 frozen, E3C, 60 epochs": {"encoder": E5, **E3C_ONLY, "epochs": 60, "learning_rate": 3e-3},
     "e5 frozen, E3C + QUAERO DISO": {"encoder": E5, **WITH_QUAERO},
     "e5 frozen, E3C + QUAERO DISO + QUAERO head": {"encoder": E5, **WITH_QUAERO, "quaero_head": True},
     "e5 fine-tuned, E3C": {"encoder": E5, **E3C_ONLY, **FINE_TUNE, "epochs": 8},
     "e5 fine-tuned, E3C + QUAERO DISO": {"encoder": E5, **WITH_QUAERO, **FINE_TUNE, "epochs": 3},
 }
 BASE = {"threads": 2, "seed": 0}
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def folds_of(doc_ids: list[str]) -> dict[str, int]:
@@ -116,6 +119,16 @@ def run_folds(variant: str, folds: list[int], out: Path) -> None:
         model = train_entity_tagger(train, quaero, config)
         trained = time.perf_counter() - start
         found = tag_entities(model, [d.text for d in held])
+        by_threshold = {}  # the same model decoded at other thresholds (chosen on the tune half only)
+        for threshold in THRESHOLDS:
+            head = model.config.heads[ENTITY_HEAD].model_copy(update={"threshold": threshold})
+            model.config = model.config.model_copy(
+                update={"heads": {**model.config.heads, ENTITY_HEAD: head}}
+            )
+            spans = tag_entities(model, [d.text for d in held])
+            by_threshold[str(threshold)] = {
+                d.doc_id: [[s.start, s.end, s.score] for s in v] for d, v in zip(held, spans, strict=True)
+            }
         record = {
             "variant": variant,
             "fold": fold,
@@ -127,6 +140,7 @@ def run_folds(variant: str, folds: list[int], out: Path) -> None:
                 d.doc_id: [[s.start, s.end, s.score] for s in spans]
                 for d, spans in zip(held, found, strict=True)
             },
+            "by_threshold": by_threshold,
         }
         atomic_write_json(target, record)
         print(
@@ -136,21 +150,63 @@ def run_folds(variant: str, folds: list[int], out: Path) -> None:
 
 
 def load_variant(out: Path, variant: str, threshold: float | None = None) -> dict[str, list] | None:
-    """The cross-validated predictions of a variant (None unless every fold is there); with ``threshold``,
-    spans whose score is below it are dropped (a stricter decision than the one trained with)."""
+    """The cross-validated predictions of a variant (None unless every fold is there), decoded at the trained
+    threshold or at ``threshold`` (one of ``THRESHOLDS``)."""
     folder = out / slug(variant)
     records = [folder / f"fold{f}.json" for f in range(FOLDS)]
     if not all(r.exists() for r in records):
         return None
     docs: dict[str, list] = {}
     for path in records:
-        docs.update(json.loads(path.read_text(encoding="utf-8"))["docs"])
-    if threshold is not None:
-        docs = {d: [s for s in spans if s[2] >= threshold] for d, spans in docs.items()}
+        record = json.loads(path.read_text(encoding="utf-8"))
+        docs.update(record["docs"] if threshold is None else record["by_threshold"][str(threshold)])
     return docs
 
 
-def table(out: Path, variants: list[str]) -> None:
+def development(out: Path, variants: list[str]) -> None:
+    """The tune half's scores of every variant at every threshold, alone and merged: what choices are made on
+    (the report half is not printed)."""
+    from clinrag.encoders.entities import CodedSpan
+    from clinrag.evaluation.annotation import span_scores
+
+    docs = read_e3c(E3C)
+    halves = halves_of([d.doc_id for d in docs])
+    gold = {d.doc_id: [(s.start, s.end) for s in d.spans] for d in docs if halves[d.doc_id] == "tune"}
+    raw = json.loads((out / "dictionary.json").read_text(encoding="utf-8"))["docs"]
+    dictionary = {d: [CodedSpan(s, e, "dictionary", k) for s, e, k in raw[d]] for d in gold}
+    print("| variant | threshold | system | exact F1 | overlap P | overlap R | overlap F1 |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    base = span_scores(gold, {d: [(c.start, c.end) for c in v] for d, v in dictionary.items()})
+    print(
+        f"| dictionary | | | {base['exact']['f1']:.3f} | {base['overlap']['precision']:.3f} | "
+        f"{base['overlap']['recall']:.3f} | {base['overlap']['f1']:.3f} |"
+    )
+    for variant in variants:
+        for threshold in THRESHOLDS:
+            tagged = load_variant(out, variant, threshold)
+            if tagged is None:
+                break
+            spans = {d: [(s, e) for s, e, _ in tagged[d]] for d in gold}
+            systems = {
+                "tagger": spans,
+                "both (dictionary first)": {d: combine(dictionary[d], spans[d], "both") for d in gold},
+                "both (tagger first)": {
+                    d: combine(dictionary[d], spans[d], "both", prefer="tagger") for d in gold
+                },
+            }
+            for name, predicted in systems.items():
+                predicted = {
+                    d: [(c[0], c[1]) if isinstance(c, tuple) else (c.start, c.end) for c in v]
+                    for d, v in predicted.items()
+                }
+                r = span_scores(gold, predicted)
+                print(
+                    f"| {variant} | {threshold} | {name} | {r['exact']['f1']:.3f} | "
+                    f"{r['overlap']['precision']:.3f} | {r['overlap']['recall']:.3f} | {r['overlap']['f1']:.3f} |"
+                )
+
+
+def table(out: Path, variants: list[str], threshold: float | None = None) -> None:
     from clinrag.text.entities import AnnotationConfig  # noqa: F401  (the dictionary's settings are its defaults)
 
     docs = read_e3c(E3C)
@@ -165,7 +221,7 @@ def table(out: Path, variants: list[str]) -> None:
     systems = {"dictionary": {d: [(s.start, s.end) for s in v] for d, v in dictionary.items()}}
     timings = {}
     for variant in variants:
-        tagged = load_variant(out, variant)
+        tagged = load_variant(out, variant, threshold)
         if tagged is None:
             print(f"(skipped: {variant}: folds missing)")
             continue
@@ -229,7 +285,8 @@ def table(out: Path, variants: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["dictionary", "fold", "table"])
+    parser.add_argument("command", choices=["dictionary", "fold", "development", "table"])
+    parser.add_argument("--threshold", type=float, default=None, help="table: decode at this threshold")
     parser.add_argument("--variant", choices=list(VARIANTS))
     parser.add_argument("--folds", default=",".join(str(f) for f in range(FOLDS)))
     parser.add_argument("--variants", default=";".join(VARIANTS))
@@ -241,8 +298,10 @@ def main() -> None:
         if not args.variant:
             parser.error("fold needs --variant")
         run_folds(args.variant, [int(f) for f in args.folds.split(",")], args.out)
+    elif args.command == "development":
+        development(args.out, [v.strip() for v in args.variants.split(";") if v.strip()])
     else:
-        table(args.out, [v.strip() for v in args.variants.split(";") if v.strip()])
+        table(args.out, [v.strip() for v in args.variants.split(";") if v.strip()], args.threshold)
 
 
 if __name__ == "__main__":
