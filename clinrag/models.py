@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.errors import ClinragError
-from clinrag.io import atomic_folder, cache_home
+from clinrag.io import atomic_folder, atomic_write_json, cache_home
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,15 @@ def list_models() -> list[dict[str, str]]:
             "path": str(prepared) if ready else "",
         }
     )
+    identifiers = default_identifier_model()
+    rows.append(
+        {
+            "name": IDENTIFIER_MODEL,
+            "role": "identifier detector (segment encoder + BiLSTM), trained at setup on eds-pseudo and synthetic PHI",
+            "status": "prepared" if identifiers else "not prepared (clinrag models prepare)",
+            "path": str(identifiers) if identifiers else "",
+        }
+    )
     for model in PREPARED_MODELS.values():
         ready = model.is_prepared()
         if ready:
@@ -244,6 +253,24 @@ def check_model_reference(
         embedded_model_path(name)  # the package's file (the decoder, once converted, needs it no more)
 
 
+IDENTIFIER_MODEL = "pseudo-identifiers"
+"""The folder name, under :func:`prepared_models_dir`, of the default identifier model that ``clinrag models
+prepare`` trains once (:mod:`clinrag.pseudo.default_model`) and ``clinrag pseudonymize`` uses by default."""
+
+
+def identifier_model_folder() -> Path:
+    """Where the default identifier model lives (it may not be prepared yet)."""
+    return prepared_models_dir() / IDENTIFIER_MODEL
+
+
+def default_identifier_model() -> Path | None:
+    """The default identifier model's folder when it is prepared (its record is written last), else None."""
+    from clinrag.encoders.segment import RECORD_NAME
+
+    folder = identifier_model_folder()
+    return folder if (folder / RECORD_NAME).is_file() else None
+
+
 def prepared_models_dir() -> Path:
     """Where converted embedded models live (``$CLINRAG_CACHE_DIR/models``, default ``~/.cache/clinrag/models``)."""
 
@@ -296,7 +323,7 @@ def prepare_embedded_decoder(force: bool = False) -> Path:
             "source_size": gguf_path.stat().st_size,
             "transformers": transformers.__version__,
         }
-        (staging / "clinrag_prepared.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        atomic_write_json(staging / "clinrag_prepared.json", record)
     return target
 
 

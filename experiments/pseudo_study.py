@@ -1,33 +1,32 @@
-"""Identifier detection, held out: rules, the trained NER model and both, on eds-pseudo and on a synthetic cohort.
+"""Identifier detection, held out: rules, the segment-encoder identifier model and both (the default of
+``clinrag pseudonymize``), on eds-pseudo by k-fold cross-validation, and on a synthetic cohort's test split.
 
 * **eds-pseudo** (``../shared/data/eds-pseudo/dev.jsonl``, 800 notes): k-fold cross-validation by note. For each
-  fold, a model is trained on the other folds plus the synthetic cohort's train split, and scores the fold's
-  notes; the table pools the k folds, so every note is scored by a model that never saw it. The rules were
-  written while looking at these 800 notes: their numbers, and so the hybrid's, are development numbers.
-* **synthetic test split**: a synthetic cohort (its own generator seed), scored on its test patients, whose
-  documents no model and no rule saw. Each patient's documents are read together (names found in one are looked
-  for in the others), as ``clinrag pseudonymize`` does. ``evidence_intact`` is the share of gold evidence spans
-  (the clinical facts the table is filled from; dates excluded, as they are identifiers shifted with the
-  table) that no identifier span touches.
+  fold, a model is trained as the default one is (:mod:`clinrag.pseudo.default_model`: the settings of
+  :class:`~clinrag.pseudo.ner.NerConfig`, the synthetic identifiers of its 30-patient cohort) on the other folds,
+  and scores the fold's notes; the tables pool the k folds, so every note is scored by a model that never saw it.
+  The rules were written while looking at these 800 notes: their numbers, and so the hybrid's, are development
+  numbers for the rules (held out for the model).
+* **synthetic test split** (``--synth-seed``, 0 to skip): a synthetic cohort of another seed, scored on its test
+  patients by the first fold's model, each patient's documents read together as ``clinrag pseudonymize`` does;
+  ``evidence_intact`` is the share of its gold evidence spans (dates excluded: they are identifiers) left intact.
 
-Prints a table and writes ``results.json`` and ``table.md`` to ``--out``.
+Prints the tables and writes ``results.json`` and ``table.md`` to ``--out``.
 
-Usage: .venv/bin/python experiments/pseudo_study.py [--eds-pseudo FILE] [--synth-seed 515] [--folds 4]
-       [--epochs 3] [--out runs/pseudo_study]
+Usage: .venv/bin/python experiments/pseudo_study.py [--eds-pseudo FILE] [--folds 4] [--encoder NAME]
+       [--synth-seed 919] [--out runs/pseudo_study]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from clinrag.data.validate import load_cohort
 from clinrag.io import atomic_write_json, atomic_write_text
 from clinrag.pseudo.corpora import Note, cohort_notes, evidence_ranges, folds, load_eds_pseudo
+from clinrag.pseudo.default_model import training_data
+from clinrag.pseudo.labels import LABELS
 from clinrag.pseudo.ner import Example, NerConfig, NerDetector
 from clinrag.pseudo.pipeline import (
     HybridDetector,
@@ -45,21 +44,16 @@ def _examples(notes: list[Note]) -> list[Example]:
     return [Example(n.text, n.spans) for n in notes]
 
 
-def _row(name: str, result: dict) -> dict:
-    token = result["token"]["micro"]
-    entity = result["entity"]["micro"]
+def _row(result: dict) -> dict:
     return {
-        "detector": name,
         "redact": result["redact"],
         "redact_full": result["redact_full"],
         "redact_precision": result["redact_precision"],
-        "token_f1": token["f1"],
-        "entity_p": entity["precision"],
-        "entity_r": entity["recall"],
-        "entity_f1": entity["f1"],
+        "token_f1": result["token"]["micro"]["f1"],
+        "entity_f1": result["entity"]["micro"]["f1"],
         "protected_intact": result["protected_intact"]["share"],
         "evidence_intact": (result.get("evidence_intact") or {}).get("share"),
-        "per_label_redact": result["redact_per_label"],
+        "redact_per_label": result["redact_per_label"],
     }
 
 
@@ -72,92 +66,91 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--eds-pseudo", type=Path, default=ROOT.parent / "shared/data/eds-pseudo/dev.jsonl")
-    parser.add_argument("--synth-seed", type=int, default=515)
-    parser.add_argument("--patients", type=int, default=100)
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--synthetic-train-docs", type=int, default=200, help="synthetic documents per fold")
-    parser.add_argument("--limit", type=int, default=None, help="eds-pseudo notes read (all by default)")
+    parser.add_argument("--only-folds", type=int, nargs="*", default=None, help="run these folds only")
+    parser.add_argument("--encoder", default=None, help="the encoder (default: NerConfig's)")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="the tagging threshold (default: NerConfig's)"
+    )
+    parser.add_argument("--synth-seed", type=int, default=919, help="synthetic test cohort's seed (0: none)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs/pseudo_study")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    cohort_dir = args.out / f"cohort-{args.synth_seed}"
-    if not (cohort_dir / "documents.jsonl").exists():
-        subprocess.run(
-            [sys.executable, "-m", "clinrag", "synth", "--out", str(cohort_dir), "--patients",
-             str(args.patients), "--seed", str(args.synth_seed), "--overwrite"],
-            check=True,
-        )  # fmt: skip
-    cohort = load_cohort(cohort_dir)
-    synth_train = cohort_notes(cohort, cohort.split_patients("train"))
-    synth_test = cohort_notes(cohort, cohort.split_patients("test"))
-    eds = load_eds_pseudo(args.eds_pseudo)[: args.limit]
+    settings = {k: v for k, v in (("encoder", args.encoder), ("threshold", args.threshold)) if v is not None}
+    config = NerConfig(**settings)
+    eds = load_eds_pseudo(args.eds_pseudo)
     fold_of = folds(eds, args.folds, seed=0)
-    config = NerConfig(epochs=args.epochs)
-    rng = random.Random(0)
+    synthetic, synthetic_data = training_data([])
+    run = args.only_folds if args.only_folds is not None else list(range(args.folds))
 
     pooled: dict[str, list] = {"model": [None] * len(eds), "hybrid": [None] * len(eds)}
-    synthetic: dict[str, dict] = {}
+    synth_rows: dict[str, dict] = {}
     timings = []
-    for fold in range(args.folds):
+    for fold in run:
         train = [n for n, f in zip(eds, fold_of, strict=True) if f != fold]
-        synth = rng.sample(synth_train, min(args.synthetic_train_docs, len(synth_train)))
         started = time.perf_counter()
-        ner = NerDetector.train(_examples(train + synth), config)
-        timings.append(time.perf_counter() - started)
+        ner = NerDetector.train(_examples(train + synthetic), config)
+        timings.append(round(time.perf_counter() - started, 1))
         held = [i for i, f in enumerate(fold_of) if f == fold]
         notes = [eds[i] for i in held]
-        for name, detector in (
-            ("model", ModelDetector(PseudoConfig(), ner)),
-            ("hybrid", HybridDetector(PseudoConfig(), ner)),
-        ):
-            for i, spans in zip(held, detect_notes(detector, notes), strict=True):
+        for name, kind in (("model", ModelDetector), ("hybrid", HybridDetector)):
+            for i, spans in zip(held, detect_notes(kind(PseudoConfig(), ner), notes), strict=True):
                 pooled[name][i] = spans
-        print(f"fold {fold}: {len(train)} + {len(synth)} training texts, {timings[-1]:.0f} s", flush=True)
-        if fold == 0:  # the synthetic test split, read by the first fold's model (it saw no test patient)
-            kept = evidence_ranges(cohort, synth_test)
+        print(f"fold {fold}: {len(train)} + {len(synthetic)} training texts, {timings[-1]:.0f} s", flush=True)
+        if fold == run[0] and args.synth_seed:  # a synthetic test split, read by the first model
+            from clinrag.synth import synthesize_cohort
+
+            cohort = synthesize_cohort(100, seed=args.synth_seed)
+            test = cohort_notes(cohort, cohort.split_patients("test"))
+            kept = evidence_ranges(cohort, test)
             for name, detector in (
-                ("rules", RuleDetector(PseudoConfig())),
+                ("rules", RuleDetector(PseudoConfig(detector="rules"))),
                 ("model", ModelDetector(PseudoConfig(), ner)),
                 ("hybrid", HybridDetector(PseudoConfig(), ner)),
             ):
-                synthetic[name] = _row(
-                    name, evaluate_detection(synth_test, detect_notes(detector, synth_test), kept)
-                )
-            ner.save_pretrained(args.out / "model-fold0")
-
-    rules_eds = detect_notes(RuleDetector(PseudoConfig()), eds)
-    held_out = {
-        "rules (development)": _row("rules", evaluate_detection(eds, rules_eds)),
-        "model (cross-validated)": _row("model", evaluate_detection(eds, pooled["model"])),
-        "hybrid (rules: development)": _row("hybrid", evaluate_detection(eds, pooled["hybrid"])),
+                synth_rows[name] = _row(evaluate_detection(test, detect_notes(detector, test), kept))
+    scored = [i for i, f in enumerate(fold_of) if f in run]
+    notes = [eds[i] for i in scored]
+    rows = {
+        "rules (development)": _row(
+            evaluate_detection(notes, detect_notes(RuleDetector(PseudoConfig(detector="rules")), notes))
+        ),
+        "model (cross-validated)": _row(evaluate_detection(notes, [pooled["model"][i] for i in scored])),
+        "hybrid (rules: development)": _row(evaluate_detection(notes, [pooled["hybrid"][i] for i in scored])),
     }
     results = {
-        "eds_pseudo": {"notes": len(eds), "folds": args.folds, "rows": held_out},
-        "synthetic_test": {
-            "seed": args.synth_seed,
-            "documents": len(synth_test),
-            "identifiers": sum(len(n.spans) for n in synth_test),
-            "rows": synthetic,
+        "eds_pseudo": {"notes": len(notes), "folds": args.folds, "run": run, "rows": rows},
+        "synthetic_test": {"seed": args.synth_seed, "rows": synth_rows},
+        "training": {
+            "settings": config.model_dump(),
+            "synthetic": synthetic_data["synthetic"],
+            "seconds_per_fold": timings,
         },
-        "ner": {**config.model_dump(), "train_seconds_per_fold": [round(t) for t in timings]},
     }
     lines = [
         "| data | detector | redact | redact full | redact precision | token F1 | entity F1 | protected intact | evidence intact |",
         "|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
-    for data, rows in (
-        ("eds-pseudo dev, 800 notes", held_out),
-        (f"synthetic test (seed {args.synth_seed})", synthetic),
+    for data, table in (
+        (f"eds-pseudo, {len(notes)} notes", rows),
+        (f"synthetic test (seed {args.synth_seed})", synth_rows),
     ):
-        for name, row in rows.items():
+        for name, row in table.items():
             lines.append(
                 f"| {data} | {name} | {_fmt(row['redact'])} | {_fmt(row['redact_full'])} | "
                 f"{_fmt(row['redact_precision'])} | {_fmt(row['token_f1'])} | {_fmt(row['entity_f1'])} | "
                 f"{_fmt(row['protected_intact'])} | {_fmt(row['evidence_intact'])} |"
             )
+    lines += ["", "| data | detector | " + " | ".join(LABELS) + " |", "|---|---|" + "---|" * len(LABELS)]
+    for data, table in (("eds-pseudo", rows), ("synthetic test", synth_rows)):
+        for name, row in table.items():
+            per_label = row["redact_per_label"]
+            lines.append(
+                f"| {data} | {name} | " + " | ".join(_fmt(per_label[label]) for label in LABELS) + " |"
+            )
     table = "\n".join(lines)
     print(table)
+    print(f"training seconds per fold: {timings}")
     atomic_write_json(args.out / "results.json", results)
     atomic_write_text(args.out / "table.md", table + "\n")
 

@@ -5,10 +5,10 @@ the shared data is there, eds-pseudo's 800 notes (short snippets). For each dete
 the table gives documents and characters per second of detection alone, then of detection plus surrogate
 replacement (``clinrag pseudonymize``'s work, names of a patient's record looked for in all its documents).
 
-The model's speed does not depend on what it learned: without ``--model``, the embedded encoder with a fresh
-classification head is timed (same architecture and sizes as a trained one).
+The model is ``--model`` (an identifier model folder of ``clinrag train-pseudo``), else the default one that
+``clinrag models prepare`` trained (what ``clinrag pseudonymize`` uses out of the box).
 
-Usage: .venv/bin/python scripts/bench_pseudo.py [--model NER_DIR] [--patients 40] [--threads 2] [--batch-size 16]
+Usage: .venv/bin/python scripts/bench_pseudo.py [--model NER_DIR] [--patients 40] [--threads 2]
 """
 
 from __future__ import annotations
@@ -34,20 +34,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--model", type=Path, default=None, help="a trained NER folder (default: untrained head)"
+        "--model", type=Path, default=None, help="an identifier model folder (default: the prepared one)"
     )
     parser.add_argument(
         "--patients", type=int, default=40, help="synthetic patients (about 9.5 documents each)"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--batch-size", type=int, default=16, help="NER windows per batch")
     parser.add_argument("--eds-pseudo", type=Path, default=ROOT.parent / "shared/data/eds-pseudo/dev.jsonl")
     args = parser.parse_args()
 
     import torch
 
+    from clinrag.models import default_identifier_model
     from clinrag.pseudo.corpora import Note, cohort_notes, load_eds_pseudo
-    from clinrag.pseudo.ner import NerConfig, NerDetector, _load_encoder
+    from clinrag.pseudo.ner import load_detector_model
     from clinrag.pseudo.pipeline import (
         HybridDetector,
         ModelDetector,
@@ -59,13 +59,10 @@ def main() -> None:
     from clinrag.synth import synthesize_cohort
 
     torch.set_num_threads(args.threads)
-    if args.model is not None:
-        ner = NerDetector.from_pretrained(args.model)
-        ner.config = ner.config.model_copy(update={"batch_size": args.batch_size})
-    else:
-        config = NerConfig(batch_size=args.batch_size)
-        model, tokenizer = _load_encoder(config)
-        ner = NerDetector(model.eval(), tokenizer, config)
+    folder = args.model or default_identifier_model()
+    if folder is None:
+        raise SystemExit("no identifier model: give --model FOLDER or run `clinrag models prepare`")
+    ner = load_detector_model(folder)
     cohort = synthesize_cohort(args.patients, seed=3)
     corpora: dict[str, list[Note]] = {"synthetic documents": cohort_notes(cohort)}
     if args.eds_pseudo.is_file():
@@ -89,9 +86,7 @@ def main() -> None:
         seconds = _time(lambda c=config, d=detector: pseudonymize_cohort(cohort, c, seed=1, detector=d))
         rows.append(("synthetic cohort", f"pseudonymize: {name}", len(notes), chars, seconds))
 
-    print(
-        f"CPU threads: {torch.get_num_threads()}; NER batch size {args.batch_size}; model: {args.model or 'untrained head'}"
-    )
+    print(f"CPU threads: {args.threads}; model: {folder} ({ner.kind})")
     print("| texts | work | documents | characters | seconds | documents/s | characters/s |")
     print("|---|---|---|---|---|---|---|")
     for corpus, work, n, chars, seconds in rows:

@@ -269,3 +269,31 @@ def test_a_score_is_offered_only_where_its_scale_is_named_in_the_clause(text, of
 def test_values_with_a_unit_keep_their_candidates_without_a_term():
     """Ages and measures are not scales: "Mme B., 84 ans" needs no term of the age in its clause."""
     assert [c.cell for c in _found(AGE, [_passage("Mme B., 84 ans, vit seule.")])] == ["84"]
+
+
+@pytest.mark.parametrize(
+    ("text", "cells"),
+    [
+        # one dictated line: the count of seizures is no Rankin, the value the scale's name announces is
+        ("revue à trois mois trois épisodes de vertiges brefs sans déficit elle conduit Rankin un", {"1"}),
+        ("vue à trois mois deux chutes à domicile marche avec un déambulateur mRS quatre", {"4"}),
+        # the name announces it: a dictated note runs on after the value
+        ("consultation à trois mois Rankin deux troubles mnésiques modérés", {"2"}),
+        ("à trois mois mRS 3 sans aide pour la toilette", {"3"}),
+    ],
+)
+def test_a_number_that_counts_things_is_no_score(text, cells):
+    found = _found(RANKIN, [_passage(text, days=92.0)])
+    assert {c.cell for c in found} == cells
+
+
+def test_counts_things_reads_the_plural_after_a_cardinal():
+    from clinrag.text.numbers import counts_things
+
+    text = "deux nouvelles crises, 3 passages, 2 points, un appel, 4 bras, 5\npatients"
+    assert counts_things(text, text.index(" nouvelles"), "2")
+    assert counts_things(text, text.index(" passages"), "3")
+    assert not counts_things(text, text.index(" points"), "2")  # a score's unit
+    assert not counts_things(text, text.index(" appel"), "1")  # one: singular
+    assert not counts_things(text, text.index(" bras"), "4")  # invariable
+    assert not counts_things(text, text.index("\npatients"), "5")  # another line

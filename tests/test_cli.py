@@ -28,7 +28,7 @@ CHOICES = [
         ["unlabeled", "train", "dev", "test", "all"],
     ),
     (["train-retriever", "--cohort", "c", "--out", "o"], "--type", ["temporal", "dense"]),
-    (["pseudonymize", "--cohort", "c", "--out", "o"], "--mode", ["surrogate", "mask"]),
+    (["pseudonymize", "--cohort", "c", "--out", "o"], "--mode", ["surrogate", "mask", "adaptive"]),
     (["annotate", "--cohort", "c", "--out", "o"], "--entities", ["dictionary", "tagger", "both"]),
 ]
 
@@ -184,4 +184,4 @@ def test_evaluate_pseudo_writes_what_evaluate_detector_returns(synth_cohort_dir,
     assert result.code == 0, result.stderr
     metrics = evaluate_detector(PseudoConfig(), load_cohort(synth_cohort_dir), "dev")
     assert json.loads((tmp_path / "m.json").read_text()) == json.loads(json.dumps(metrics))
-    assert f"rules detector on {metrics['texts']} texts" in result.stdout
+    assert f"detector {metrics['detector']}, on {metrics['texts']} texts" in result.stdout

@@ -24,6 +24,7 @@ LONG_COMMANDS = [
     "merge",
     "fill",
     "train-pseudo",
+    "train-sections",
     "pseudonymize",
     "evaluate-pseudo",
     "annotate",

@@ -204,6 +204,73 @@ def test_a_stage_whose_code_changed_is_recomputed_with_the_stages_after_it(
         assert (again.run_dir / name).read_bytes() == (result.run_dir / name).read_bytes(), name
 
 
+def _edited_stages(monkeypatch, module: str) -> set[str]:
+    """The cache stages whose code version changes when ``module``'s source is edited (faked)."""
+    from clinrag.experiment import cache
+
+    versions = {stage: cache.code_version(stage) for stage in cache.STAGE_CODE}
+    real = cache.source_hash
+    # a package named in STAGE_CODE is hashed whole: editing one of its modules edits it too
+    monkeypatch.setattr(
+        cache,
+        "source_hash",
+        lambda m: "edited" if module == m or module.startswith(m + ".") else real(m),
+    )
+    changed = {stage for stage in cache.STAGE_CODE if cache.code_version(stage) != versions[stage]}
+    monkeypatch.setattr(cache, "source_hash", real)
+    return changed
+
+
+def test_a_stage_is_keyed_on_every_module_its_code_imports(monkeypatch):
+    """A stage's code version covers the clinrag modules its code imports, directly or not: the synthetic cohort
+    is read through clinrag.data.values, which reads dates with clinrag.text.dates, so an edit of the date
+    grammar recomputes the cohort and every stage after it. An edit of one stage's own module recomputes that
+    stage alone, and the report, which the run writes after the stages, is in no key."""
+    from clinrag.experiment import cache
+
+    assert "clinrag.text.dates" in cache.code_modules("cohort")
+    assert "clinrag.generation.lora" in cache.code_modules("retrieval")  # the retrieval stage's weak evidence
+    assert _edited_stages(monkeypatch, "clinrag.text.dates") == set(cache.STAGE_CODE)
+    assert _edited_stages(monkeypatch, "clinrag.experiment.stages.generations") == {"generations"}
+    assert _edited_stages(monkeypatch, "clinrag.generation.priors") == {
+        "temporal_retriever",  # stages/retrieval.py, which prepares the retrievers, imports clinrag.generation
+        "dense_encoder",
+        "retrieval",
+        "merge",
+        "reader_adapter",
+        "reader_priors",
+        "generations",
+        "fill",  # clinrag fill's chunk cache: its reading imports the same generation code
+    }
+    # no stage of a run is keyed on the report; fill's chunk key covers clinrag.experiment.fill, which writes one
+    assert _edited_stages(monkeypatch, "clinrag.evaluation.report") <= {"fill"}
+
+
+def test_an_edit_of_the_last_stage_recomputes_it_alone(first_run, small_cohort, monkeypatch):
+    """The other end of the cache test above: an edit of the generations stage's code serves every stage before
+    it from the cache and reads the cells again, to the same outputs."""
+    from clinrag.experiment import cache
+
+    real = cache.source_hash
+    edited = "clinrag.experiment.stages.generations"
+    monkeypatch.setattr(cache, "source_hash", lambda m: "edited" if m == edited else real(m))
+    config, result, root = first_run
+    again = run_experiment(
+        config, root / "edited-generations", small_cohort, root / "cache", progress=False, log=lambda m: None
+    )
+    cached = {stage["stage"]: stage["cached"] for stage in again.stages}
+    assert cached == {
+        "cohort": False,  # a cohort folder is validated at every run, never cached
+        "vocabulary": True,
+        "retrieval": True,
+        "reader": True,
+        "priors": True,
+        "generations": False,
+    }
+    for name in ("predictions.csv", "provenance.jsonl"):
+        assert (again.run_dir / name).read_bytes() == (result.run_dir / name).read_bytes(), name
+
+
 def test_each_stage_reads_what_the_run_or_an_earlier_stage_gives_and_is_keyed_on_its_code():
     from clinrag.experiment.cache import STAGE_CODE
     from clinrag.experiment.stages import STAGES

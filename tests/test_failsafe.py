@@ -146,6 +146,7 @@ FOLDER_OUTPUTS = {
     "train-reader": ["train-reader", "--cohort", "{cohort}"],
     "train-retriever": ["train-retriever", "--cohort", "{cohort}"],
     "train-pseudo": ["train-pseudo", "--cohort", "{cohort}"],
+    "train-sections": ["train-sections", "--cohort", "{cohort}"],
     "pseudonymize": ["pseudonymize", "--cohort", "{cohort}"],
 }
 FILE_OUTPUTS = {

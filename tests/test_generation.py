@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from clinrag.generation.lora import train_lora, training_pairs, training_target
 from clinrag.generation.pipeline import fill_cells, provenance_records, write_predictions
 from clinrag.generation.reader import CellRequest, FullRecordReader, LLMReader
 from clinrag.retrieval.bm25 import BM25Retriever
+from clinrag.text.annotate import Mention
 from clinrag.text.passages import Passage, build_passages
 
 
@@ -564,6 +566,44 @@ def test_a_value_counts_when_the_variables_term_announces_it(text, expected):
 
     values = [(m.start(), m.end()) for m in re.finditer(r"(?<![\w,])\d+(?:,\d+)?", text)]
     assert attached(text, [(text.index("NIHSS"), text.index("NIHSS") + 5)], values) == expected
+
+
+def test_weak_labels_read_a_term_in_the_window_the_reader_in_the_same_clause_too():
+    """One rule of "a value next to its term" (clinrag.text.evidence.attached): weak labels and the retrievers'
+    feature take the window alone, the reader's candidates the window within the value's clause."""
+    from clinrag.text.evidence import attached, states_value, value_near_term
+
+    text = "NIHSS non réalisé. 12 mmHg au bras droit ; score NIHSS 8 à H24."
+    terms = [(m.start(), m.end()) for m in re.finditer("NIHSS", text)]
+    twelve, eight = (text.index("12"), text.index("12") + 2), (text.index(" 8 ") + 1, text.index(" 8 ") + 2)
+    assert attached(text, terms, [twelve, eight], clause=False) == [True, True]  # 14 characters on
+    assert attached(text, terms, [twelve, eight]) == [False, True]  # a sentence apart
+    nihss = Variable(name="nihss", type="integer", description="Score NIHSS", keywords=["NIHSS"])
+    passage = Passage("P1", "D1", 0, len(text), text, "2024-04-10", "cr", "", 0, 0.0)
+    mentions = [Mention("nihss", "", start, end, False, False, False) for start, end in terms]
+    assert states_value(nihss, "12", passage, mentions) and states_value(nihss, "8", passage, mentions)
+    assert not states_value(nihss, "7", passage, mentions)
+    assert value_near_term(nihss, passage, mentions)
+    assert not value_near_term(nihss, passage, [])
+
+
+def test_every_path_builds_cell_requests_the_same_way(cohort, store, bm25):
+    """generation.pipeline.cell_requests is the one builder: the run (from the retrieval stage's hits), fill and
+    extract (retrieving now) give the decoder the top k passages and the candidate model all that were found."""
+    from clinrag.generation.pipeline import cell_requests, retrieving
+    from clinrag.retrieval import retrieve
+
+    pid, var = cohort.split_patients("train")[0], cohort.variable(cohort.table_columns[0])
+    [request] = cell_requests([(pid, var)], store, retrieving(bm25, store, 4), 2)
+    hits = [store.passages[h.index] for h in retrieve(bm25, store, pid, var, 4)]
+    assert request.passages == hits[:2] and request.candidates == hits
+    assert request.deceased == (pid in store.deceased())
+    # the run's hits as the retrieval stage keeps them: (index, score) pairs
+    kept = {pid: {var.name: [(h.index, h.score) for h in retrieve(bm25, store, pid, var, 4)]}}
+    [again] = cell_requests([(pid, var)], store, lambda p, v: [i for i, _ in kept[p][v.name]], 2)
+    assert again == request
+    # a reader of whole records gets no passages
+    assert cell_requests([(pid, var)], None, None, 2) == [CellRequest(pid, var, [])]
 
 
 def test_categories_offered_are_those_the_evidence_names():

@@ -94,3 +94,45 @@ def test_a_replacing_folder_replaces(tmp_path):
     with atomic_folder(target, replace=True) as staging:
         (staging / "new.txt").write_text("new", encoding="utf-8")
     assert [p.name for p in target.iterdir()] == ["new.txt"]
+
+
+def test_a_model_folder_is_identified_by_its_content_wherever_it_lies(tmp_path):
+    """One identity for a model folder (clinrag.io.folder_sha256): the stage cache's and the embedding cache's,
+    the same for a copy elsewhere, another when a file changes."""
+    import shutil
+
+    from clinrag.experiment.cache import Cache
+    from clinrag.io import folder_sha256, model_folder_sha256
+
+    folder = tmp_path / "encoder"
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "config.json").write_text('{"hidden_size": 8}\n', encoding="utf-8")
+    (folder / "1_Pooling" / "config.json").write_text(
+        '{"pooling_mode_mean_tokens": true}\n', encoding="utf-8"
+    )
+    copy = Path(shutil.copytree(folder, tmp_path / "elsewhere" / "encoder"))
+    identity = folder_sha256(folder)
+    assert model_folder_sha256(folder) == model_folder_sha256(copy) == identity
+    assert Cache(tmp_path / "runs").folder_hash(copy) == identity
+    (copy / "config.json").write_text('{"hidden_size": 16}\n', encoding="utf-8")
+    assert model_folder_sha256(copy) != identity and Cache(tmp_path / "runs").folder_hash(copy) != identity
+
+
+def test_embeddings_are_cached_by_the_encoders_content(tiny_encoder_dir, tmp_path):
+    """A copy of an encoder folder reuses the embeddings the original computed."""
+    import shutil
+
+    import numpy as np
+
+    from clinrag.io import cache_home
+    from clinrag.retrieval.encoders import encode_texts, load_sentence_encoder
+
+    texts = ["NIHSS à l'arrivée : 12.", "Pas de fibrillation atriale."]
+    embeddings = cache_home() / "embeddings"
+    before = set(embeddings.glob("*.npy")) if embeddings.is_dir() else set()
+    first = encode_texts(load_sentence_encoder(tiny_encoder_dir), texts)
+    made = set(embeddings.glob("*.npy")) - before
+    assert len(made) == 1
+    copy = shutil.copytree(tiny_encoder_dir, tmp_path / "copy")
+    again = encode_texts(load_sentence_encoder(copy), texts)
+    assert set(embeddings.glob("*.npy")) - before == made and np.array_equal(first, again)

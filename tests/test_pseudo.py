@@ -487,8 +487,9 @@ def test_score_rejects_inconsistent_inputs():
 # eds-pseudo's public dev set
 # ---------------------------------------------------------------------------------------------------------
 def test_rules_redact_eds_pseudo_dev_set(shared_data):
-    """On eds-pseudo's dev.jsonl (800 notes, 5,578 identifiers) the rules measured: redact 0.922, redact_full
-    0.704, token micro F1 0.917. The thresholds sit a little below, to catch a regression."""
+    """On eds-pseudo's dev.jsonl (800 notes, 5,578 identifiers) the rules measured: redact 0.971, redact_full
+    0.794, token micro F1 0.919 (0.922, 0.704, 0.917 before the context rules of issue 20). The thresholds sit a
+    little below, to catch a regression."""
     path = shared_data / "eds-pseudo" / "dev.jsonl"
     if not path.is_file():
         pytest.skip(f"eds-pseudo dev set not found at {path}")
@@ -500,6 +501,7 @@ def test_rules_redact_eds_pseudo_dev_set(shared_data):
         for note, text in zip(notes, texts, strict=True)
     ]
     result = score(gold, [detect(text) for text in texts], texts)
-    assert result["redact"] >= 0.90
-    assert result["redact_full"] >= 0.65
-    assert result["token"]["micro"]["f1"] >= 0.88
+    assert result["redact"] >= 0.96
+    assert result["redact_full"] >= 0.76
+    assert result["token"]["micro"]["f1"] >= 0.90
+    assert result["redact_precision"] >= 0.97

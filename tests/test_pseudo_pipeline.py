@@ -1,4 +1,5 @@
-"""Pseudonymizing a cohort end to end, the trainable NER detector, eds-pseudo files, and the three commands."""
+"""Pseudonymizing a cohort end to end, eds-pseudo files, and the three commands (the trainable identifier model:
+tests/test_pseudo_model.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ import pytest
 from clinrag.data.validate import load_cohort
 from clinrag.errors import ClinragError
 from clinrag.pseudo import Span, detect
+from clinrag.pseudo._token_ner import TAGS, _decode
 from clinrag.pseudo.corpora import Note, cohort_notes, folds, load_eds_pseudo
-from clinrag.pseudo.ner import TAGS, Example, NerConfig, NerDetector, _decode
 from clinrag.pseudo.pipeline import (
     PseudoConfig,
     RuleDetector,
     build_detector,
-    detect_notes,
     detect_record,
     evaluate_detection,
     pseudonymize_cohort,
@@ -194,9 +194,9 @@ def test_evaluate_detection_counts_what_stays_intact():
 
 
 def test_build_detector_errors():
-    with pytest.raises(ClinragError, match="needs a trained NER model"):
+    with pytest.raises(ClinragError, match="needs a trained identifier model"):
         build_detector(PseudoConfig(detector="model"))
-    with pytest.raises(ClinragError, match="not a clinrag NER model"):
+    with pytest.raises(ClinragError, match="not a clinrag identifier model folder"):
         build_detector(PseudoConfig(detector="hybrid", model="."))
 
 
@@ -288,59 +288,6 @@ def test_decode_merges_tokens_widens_to_words_and_respects_the_threshold():
     assert [s.text for s in _decode(text, {(7, 11): unsure}, threshold=0.3)] == ["Jean"]
 
 
-@pytest.fixture(scope="module")
-def trained_ner(tiny_encoder_dir, synth_cohort_dir):
-    cohort = load_cohort(synth_cohort_dir)
-    notes = cohort_notes(cohort, cohort.split_patients("train"))[:30]
-    config = NerConfig(
-        encoder=str(tiny_encoder_dir), epochs=6, learning_rate=3e-3, batch_size=8, max_length=128, stride=32
-    )
-    return NerDetector.train([Example(n.text, n.spans) for n in notes], config), notes
-
-
-def test_ner_training_learns_the_identifiers(trained_ner, synth_cohort_dir):
-    detector, _ = trained_ner
-    losses = detector.summary["epoch_losses"]
-    assert losses[-1] < 0.5 * losses[0]
-    cohort = load_cohort(synth_cohort_dir)
-    held_out = cohort_notes(cohort, cohort.split_patients("test"))[:30]
-    predicted = detector.predict([n.text for n in held_out])
-    result = evaluate_detection(held_out, predicted)
-    assert result["redact"] > 0.5  # a 2-layer random encoder of hidden size 32, trained for seconds
-    for note, spans in zip(held_out, predicted, strict=True):
-        assert all(s.text == note.text[s.start : s.end] for s in spans)
-
-
-def test_ner_long_texts_are_read_in_windows(trained_ner):
-    detector, notes = trained_ner
-    text = notes[0].text
-    long_text = " ".join([text] * 6)
-    spans = detector.predict([long_text, "", text])
-    assert spans[1] == []
-    assert len(spans[0]) >= 3 * len(spans[2]) > 0  # every copy of the text is read, not only the first window
-
-
-def test_ner_save_and_load_give_the_same_predictions(tmp_path, trained_ner):
-    detector, notes = trained_ner
-    detector.save_pretrained(tmp_path / "ner")
-    record = json.loads((tmp_path / "ner" / "clinrag_ner.json").read_text())
-    assert record["clinrag_component"] == "ner_detector" and "torch" in record["versions"]
-    loaded = NerDetector.from_pretrained(tmp_path / "ner")
-    texts = [n.text for n in notes[:5]]
-    assert loaded.predict(texts) == detector.predict(texts)
-    hybrid = build_detector(PseudoConfig(detector="hybrid", model=str(tmp_path / "ner")))
-    assert detect_notes(hybrid, notes[:3])
-
-
-def test_ner_rejects_folders_that_are_not_models(tmp_path):
-    with pytest.raises(ClinragError, match="no clinrag_ner.json"):
-        NerDetector.from_pretrained(tmp_path)
-    with pytest.raises(ClinragError, match="not a model folder"):
-        NerDetector.train([Example("x", ())], NerConfig(encoder=str(tmp_path)))
-    with pytest.raises(ClinragError, match="no training text"):
-        NerDetector.train([], NerConfig(encoder=str(tmp_path)))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------------------------
@@ -365,8 +312,8 @@ def test_pseudonymize_command(run_cli, synth_cohort_dir, tmp_path, cohort):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--detector", "model"], "needs a trained NER model"),
-        (["--model", "/nonexistent/ner"], "not a clinrag NER model folder"),
+        (["--detector", "model"], "needs a trained identifier model"),
+        (["--model", "/nonexistent/ner"], "identifier model folder not found"),
         (["--set", "mode=blur"], "mode"),
         (["--set", "detector=spacy"], "detector"),
         (["--mapping", "/nonexistent/dir/key.json"], "its folder does not exist"),
@@ -397,34 +344,6 @@ def test_evaluate_pseudo_command(run_cli, synth_cohort_dir, tmp_path):
     assert "redact" in result.stdout and "NOM" in result.stdout
     both = run_cli("evaluate-pseudo", "--cohort", synth_cohort_dir, "--eds-pseudo", tmp_path / "m.json")
     assert both.code == 2 and "exactly one" in both.stderr
-
-
-def test_train_pseudo_command(run_cli, tmp_path, tiny_encoder_dir):
-    data = _write(
-        tmp_path / "notes.jsonl",
-        [
-            json.dumps({"note_id": str(i), "note_text": f"Vu par le Dr Jean DUPONT le {i:02d}/03/2024.",
-                        "entities": [{"start": 13, "end": 17, "label": "PRENOM"}, {"start": 18, "end": 24, "label": "NOM"},
-                                     {"start": 28, "end": 38, "label": "DATE"}]})
-            for i in range(1, 13)
-        ],
-    )  # fmt: skip
-    out = tmp_path / "ner"
-    result = run_cli(
-        "train-pseudo",
-        "--eds-pseudo",
-        data,
-        "--out",
-        out,
-        "--set",
-        f"encoder={tiny_encoder_dir}",
-        "--set",
-        "epochs=1",
-    )
-    assert result.code == 0, result.stderr
-    assert (out / "clinrag_ner.json").is_file() and "12 texts" in result.stdout
-    missing = run_cli("train-pseudo", "--out", tmp_path / "x")
-    assert missing.code == 2 and "nothing to train on" in missing.stderr
 
 
 @pytest.mark.parametrize(
@@ -504,23 +423,3 @@ def test_a_surname_that_is_part_of_an_eponym_is_still_a_surname():
     spans = detect("Patient : BARRE Jean, né le 02/03/1950. Pas de syndrome de Guillain-Barré.")
     assert ("BARRE", "NOM") in [(s.text, s.label) for s in spans]
     assert not any("Guillain" in s.text or s.text == "Barré" for s in spans)
-
-
-def test_the_second_pass_does_not_run_the_model_again(trained_ner):
-    from clinrag.pseudo.pipeline import HybridDetector
-
-    detector, notes = trained_ner
-    calls = []
-    original = detector.predict
-
-    def counted(texts):
-        calls.append(len(texts))
-        return original(texts)
-
-    detector.predict = counted
-    try:
-        hybrid = HybridDetector(PseudoConfig(detector="hybrid"), detector)
-        detect_record(hybrid, [n.text for n in notes[:4]], propagate_names=True)
-    finally:
-        del detector.predict
-    assert calls == [4]

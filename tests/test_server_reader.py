@@ -1,31 +1,19 @@
 """The ``server`` reader: the llm reader's decoder behind an OpenAI-compatible inference server.
 
-Config checks, cache identity, the answer schema and the parsing of answers need no server. The real-server tests
-start ``transformers serve`` (transformers' own OpenAI-compatible server: `pip install fastapi uvicorn openai`,
-transformers' ``serving`` extra) on a loopback port with the embedded SmolLM2-135M-Instruct folder, and skip
-when it cannot be started here. transformers serve ignores ``response_format``: the model writes free text,
-which the reader parses or records as a failure. The failure tests use a tiny HTTP server started in the test
-(http.server on a loopback socket, speaking the chat-completions protocol): a real socket, not an inference
-server.
+Config checks, cache identity, the answer schema and the parsing of answers need no server. The failure tests use
+a tiny HTTP server started in the test (http.server on a loopback socket, speaking the chat-completions protocol):
+a real socket, not an inference server. The tests against real inference servers (llama.cpp's, transformers
+serve) are in test_server_real.py.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-import yaml
 
 from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
@@ -161,6 +149,19 @@ class _Toy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": "boom ' + SECRET_PROMPT.encode() + b'"}')
             return
+        if self.mode in ("invalid500", "invalid422"):
+            # FastAPI's validation errors: llama-cpp-python's server answers them with HTTP 500 and Python's repr,
+            # a FastAPI server with HTTP 422 and JSON; both may quote the request
+            if self.mode == "invalid500":
+                detail = "1 validation error: {'loc': ('body', 'response_format', 'type'), 'input': '%s'}"
+                status, payload = 500, json.dumps({"error": {"message": detail % SECRET_PROMPT}})
+            else:
+                status = 422
+                payload = json.dumps({"detail": [{"loc": ["body", "logprobs"], "input": SECRET_PROMPT}]})
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(payload.encode())
+            return
         if self.mode == "unauthorized":
             self.send_response(401)
             self.end_headers()
@@ -168,7 +169,10 @@ class _Toy(BaseHTTPRequestHandler):
         if self.mode == "nonsense":
             payload = b"<html>not json</html>"
         else:
-            options = body.get("response_format", {}).get("json_schema", {}).get("schema", {})
+            form = body.get(
+                "response_format", {}
+            )  # OpenAI's json_schema form, or llama-cpp-python's json_object
+            options = form.get("json_schema", {}).get("schema") or form.get("schema") or {}
             enum = options.get("properties", {}).get("valeur", {}).get("enum") or ["non documenté"]
             content = json.dumps({"valeur": enum[0]}, ensure_ascii=False)
             payload = json.dumps(
@@ -222,12 +226,39 @@ def test_the_request_carries_the_schema_the_seed_and_the_key_from_the_environmen
     assert enum == ["oui", "non", "non documenté"]
 
 
+def test_structured_names_the_form_of_response_format_and_none_sends_none(toy_server):
+    """``json_schema``: OpenAI's form (vLLM, SGLang, Ollama, llama-server); ``json_object``: the schema beside the
+    type (llama-cpp-python's server); ``none``: no response_format, and the JSON overhead is not asked for."""
+    sent = {}
+    for structured in ("json_schema", "json_object", "none"):
+        _Toy.bodies = []
+        config = _config(url=toy_server, booleans="llm", unmentioned="read", structured=structured)
+        results = build_reader(config).read(_requests()[:1])
+        sent[structured] = _Toy.bodies[0]["body"]
+        expected = "non documenté" if structured == "none" else "true"  # the toy answers its first option
+        assert [r.cell or "non documenté" for r in results] == [expected], structured
+    schema = answer_schema(_requests()[0], {"oui": "true", "non": "false", "non documenté": ""})
+    assert sent["json_object"]["response_format"] == {"type": "json_object", "schema": schema}
+    assert sent["json_schema"]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "cellule", "schema": schema, "strict": True},
+    }
+    assert "response_format" not in sent["none"]
+    assert sent["json_object"]["max_tokens"] == sent["json_schema"]["max_tokens"] > sent["none"]["max_tokens"]
+
+
 @pytest.mark.parametrize(
     ("mode", "words", "hits"),
     [
         ("error500", "HTTP 500 Internal Server Error (3 tries", 3),
         ("nonsense", "not an OpenAI chat completion (3 tries", 3),
         ("unauthorized", "HTTP 401 Unauthorized — check the API key", 1),
+        (
+            "invalid500",
+            "HTTP 500 Internal Server Error: the server refused the request's response_format field",
+            1,
+        ),
+        ("invalid422", "refused the request's logprobs field (try reader.logprobs: false)", 1),
     ],
 )
 def test_a_failing_server_is_one_line_naming_the_url_after_the_retries(toy_server, mode, words, hits):
@@ -269,221 +300,3 @@ def test_no_proxy_from_the_environment_is_used(monkeypatch, toy_server):
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     reader = build_reader(_config(url=toy_server, booleans="llm", unmentioned="read"))
     assert [r.cell for r in reader.read(_requests())] == ["true", "true"]
-
-
-# ---- a real inference server: transformers serve on loopback, the embedded SmolLM2-135M-Instruct -------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _decoder_folder() -> Path:
-    from clinrag.models import prepare_embedded_decoder
-
-    try:
-        return prepare_embedded_decoder()
-    except ClinragError as err:
-        pytest.skip(f"the embedded decoder is not available: {err}")
-
-
-class RealServer:
-    """`transformers serve FOLDER` on 127.0.0.1:PORT, started and stopped by the tests."""
-
-    def __init__(self, folder: Path, port: int, log: Path):
-        self.folder, self.port, self.log = folder, port, log
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self, wait: float = 180.0) -> None:
-        import httpx
-
-        command = [
-            str(Path(sys.executable).parent / "transformers"),
-            "serve",
-            str(self.folder),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--device",
-            "cpu",
-            "--dtype",
-            "float32",
-            "--log-level",
-            "warning",
-        ]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError("transformers serve did not answer in time")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)  # its engine runs in a child process
-            self.process.wait(timeout=30)
-        self.process = None
-
-
-@pytest.fixture(scope="module")
-def real_server(tmp_path_factory):
-    from transformers.utils.import_utils import is_serve_available
-
-    if not is_serve_available():
-        pytest.skip("transformers serve needs its serving extra: pip install fastapi uvicorn openai")
-    if shutil.which("transformers", path=str(Path(sys.executable).parent)) is None:
-        pytest.skip("no transformers command next to this Python")
-    folder = _decoder_folder()
-    server = RealServer(folder, _free_port(), tmp_path_factory.mktemp("serve") / "serve.log")
-    try:
-        server.start()
-    except RuntimeError as err:
-        pytest.skip(f"transformers serve cannot run here: {err}")
-    yield server
-    server.stop()
-
-
-def test_a_real_server_answers_parse_to_the_type_or_are_recorded_failures(real_server):
-    """A few cells through transformers serve (which ignores response_format): every result is a valid cell of
-    the variable's type, or "" with the failure recorded; the same request twice gives the same answer."""
-    config = ServerReaderConfig(
-        model=str(real_server.folder),
-        url=real_server.url,
-        booleans="llm",
-        unmentioned="read",
-        grounded=True,
-        max_new_tokens=6,
-        max_concurrency=2,
-        structured="none",
-    )
-    reader = build_reader(config)
-    nihss = Variable(
-        name="nihss_initial", type="integer", description="NIHSS à l'admission", minimum=0, maximum=42
-    )
-    diabetes = Variable(name="diabete", type="boolean", description="Diabète")
-    text = "NIHSS initial à 14. Patient diabétique de type 2."
-    passage = Passage("p1", "d1", 0, len(text), text, "2024-03-01", "CRH", "", 0, 0.0)
-    requests = [CellRequest("p1", nihss, [passage]), CellRequest("p1", diabetes, [passage])]
-    first = reader.read(requests)
-    for result, request in zip(first, requests, strict=True):
-        if result.failed:
-            assert result.cell == ""
-        else:
-            allowed = {"": True, "true": request.variable.type == "boolean", "false": True, "14": True}
-            assert result.cell in allowed, result
-        assert result.tokens > 0  # the server's prompt token count
-    again = reader.read(requests)
-    assert [(r.cell, r.raw, r.failed) for r in again] == [(r.cell, r.raw, r.failed) for r in first]
-
-
-def _run(args: list[str], env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "clinrag", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.mark.slow
-def test_a_server_killed_mid_run_stops_in_one_line_and_the_rerun_matches_an_uninterrupted_run(
-    real_server, tmp_path
-):
-    """`clinrag run` against transformers serve: killed after the first chunk, the run exits 2 with one line
-    naming the URL; started again with the server back, it resumes from the cached chunks and writes the same
-    predictions.csv as an uninterrupted run against the same server (temperature 0, seed 0)."""
-    from clinrag.synth import write_synthetic_cohort
-
-    cohort = tmp_path / "cohort"
-    write_synthetic_cohort(cohort, 12, seed=5)
-    config = {
-        "name": "server-resume",
-        "variables": ["nihss_admission", "diabete", "hta", "tabagisme"],
-        "retriever": {"type": "bm25"},
-        "retrieval": {"k": 2},
-        "training": {"retriever": False, "reader": "none"},
-        "evaluation": {"bootstrap": 10, "retrieval": False, "baselines": []},
-        "cell_batch": 2,
-        "reader": {
-            "type": "server",
-            "model": str(real_server.folder),
-            "url": real_server.url,
-            "values": "llm",
-            "booleans": "llm",
-            "unmentioned": "read",
-            "structured": "none",
-            "max_new_tokens": 4,
-            "max_concurrency": 2,
-            "retries": 1,
-            "backoff": 0.2,
-            "timeout": 60,
-        },
-    }
-    config_file = tmp_path / "server.yaml"
-    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {**os.environ, "CLINRAG_CACHE_DIR": str(tmp_path / "cache-a"), "OMP_NUM_THREADS": "1"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    whole = _run(["run", str(config_file), "--cohort", str(cohort), "--out", str(tmp_path / "whole")], env)
-    assert whole.returncode == 0, whole.stderr[-3000:]
-    # the interrupted run: the same cache but for the generations (recomputed)
-    shutil.copytree(tmp_path / "cache-a", tmp_path / "cache-b")
-    shutil.rmtree(tmp_path / "cache-b" / "runs" / "generations")
-    env_b = {**env, "CLINRAG_CACHE_DIR": str(tmp_path / "cache-b")}
-    out = tmp_path / "resumed"
-    command = [
-        sys.executable,
-        "-m",
-        "clinrag",
-        "run",
-        str(config_file),
-        "--cohort",
-        str(cohort),
-        "--out",
-        str(out),
-    ]
-    process = subprocess.Popen(command, env=env_b, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    generations = tmp_path / "cache-b" / "runs" / "generations"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not list(generations.glob("*/chunk-00000.jsonl")):
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        time.sleep(0.2)
-    real_server.stop()
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 2, stderr[-3000:]
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and real_server.url in errors[0], stderr[-3000:]
-    assert "Traceback" not in stderr
-    chunks = sorted(p.name for p in generations.glob("*/chunk-*.jsonl"))
-    total = len(list((tmp_path / "cache-a" / "runs" / "generations").glob("*/chunk-*.jsonl")))
-    assert 1 <= len(chunks) < total
-    real_server.start()
-    resumed = _run(["run", str(config_file), "--cohort", str(cohort), "--out", str(out)], env_b)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"{len(chunks)} of {total} chunks" not in resumed.stdout + resumed.stderr  # it resumed
-    read_now = f"{total - len(chunks)} of {total} chunks read now"
-    assert read_now in resumed.stdout + resumed.stderr, resumed.stdout[-2000:]
-
-    def table(folder: Path) -> list[list[str]]:
-        with (folder / "predictions.csv").open(encoding="utf-8", newline="") as handle:
-            return list(csv.reader(handle))
-
-    assert table(out) == table(tmp_path / "whole")
-    # the small model's free text rarely parses (transformers serve ignores response_format): the raw answers,
-    # in provenance.jsonl, show that the resumed cells were written as the uninterrupted run wrote them
-    provenance = [
-        (folder / "provenance.jsonl").read_text(encoding="utf-8") for folder in (out, tmp_path / "whole")
-    ]
-    assert provenance[0] == provenance[1]
-    assert len({json.loads(line)["answer"] for line in provenance[0].splitlines()}) > 1

@@ -359,6 +359,9 @@ def test_a_negation_stops_at_another_variables_juxtaposed_term(text, term, negat
         ("Thrombolyse discutée avec le neurologue de garde, non retenue.", True),
         ("Éligible à une thrombolyse, réalisée à 15 h 20.", True),
         ("Thrombolyse IV par ténectéplase à 15 h 20.", False),
+        # a cue on a later line is another statement's (a dictated report without punctuation is one sentence)
+        ("thrombolyse IV à quinze heures vingt\nreprise de l'aspirine à discuter à vingt-quatre heures", False),
+        ("thrombolyse IV à discuter selon l'imagerie\nangioscanner en cours", True),
     ],
 )
 def test_a_treatment_considered_is_hypothetical(text, hypothetical):

@@ -168,6 +168,13 @@ class Patients(StrEnum):
     ALL = "all"
 
 
+class EngineName(StrEnum):
+    """``clinrag.experiment.engine.ENGINES``: where the cells are read."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
 class BaselineMethod(StrEnum):
     """``clinrag.baselines.registry.BASELINES``."""
 
@@ -186,6 +193,7 @@ class PseudoMode(StrEnum):
 
     SURROGATE = "surrogate"
     MASK = "mask"
+    ADAPTIVE = "adaptive"
 
 
 class EntitySource(StrEnum):
@@ -194,6 +202,44 @@ class EntitySource(StrEnum):
     DICTIONARY = "dictionary"
     TAGGER = "tagger"
     BOTH = "both"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Engines (run's reading stage, fill): docs/distributed.md
+# ---------------------------------------------------------------------------------------------------------
+ENGINE_OPTION = typer.Option(
+    EngineName.LOCAL,
+    "--engine",
+    help="Where the cells are read: local (this process) or ray (Ray workers, the 'ray' extra); the same files.",
+)
+ADDRESS_OPTION = typer.Option(
+    None,
+    "--address",
+    help="With --engine ray: the Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT); "
+    "default: start Ray on this machine.",
+)
+WORKERS_OPTION = typer.Option(
+    None,
+    "--workers",
+    min=1,
+    help="With --engine ray: Ray workers, each holding one reader (and retriever); on this machine also the CPUs "
+    "Ray may use (default: all CPUs, or all the cluster holds).",
+)
+GPUS_OPTION = typer.Option(
+    0.0,
+    "--gpus-per-worker",
+    min=0.0,
+    help="With --engine ray: GPUs each worker holds (0.5 shares one between two); 0 on CPUs.",
+)
+
+
+def engine_spec(engine: EngineName, address: str | None, workers: int | None, gpus: float) -> Any:
+    """The :class:`~clinrag.experiment.engine.EngineSpec` of the engine options, checked."""
+    from clinrag.experiment.engine import EngineSpec
+
+    spec = EngineSpec(engine.value, address, workers, gpus)
+    spec.check()
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -262,10 +308,14 @@ def pseudo_settings(config_file: Path | None, overrides: list[str] | None, **opt
 PSEUDO_DETECTOR = typer.Option(
     None,
     "--detector",
-    help="A registered detector: rules, model (the trained NER model) or hybrid (both); default rules "
-    "(hybrid with --model).",
+    help="A registered detector: rules, model (the trained identifier model) or hybrid (both; the default, with "
+    "the rules alone and a note when no model is prepared).",
 )
-PSEUDO_MODEL = typer.Option(None, "--model", help="NER model folder from `clinrag train-pseudo`.")
+PSEUDO_MODEL = typer.Option(
+    None,
+    "--model",
+    help="Identifier model folder from `clinrag train-pseudo`; default: the one `clinrag models prepare` trained.",
+)
 PSEUDO_CONFIG = typer.Option(None, "--config", help="YAML of pseudonymization settings (README).")
 PSEUDO_SET = typer.Option(
     None, "--set", help="Override, repeatable: --set max_shift_days=180 --set propagate_names=false."

@@ -6,7 +6,24 @@ from pathlib import Path
 
 import typer
 
-from clinrag.cli._app import QUIET_OPTION, WITH_TEXT_OPTION, Patients, app, out
+from clinrag.cli._app import (
+    ADDRESS_OPTION,
+    ENGINE_OPTION,
+    GPUS_OPTION,
+    QUIET_OPTION,
+    WITH_TEXT_OPTION,
+    WORKERS_OPTION,
+    EngineName,
+    Patients,
+    app,
+    engine_spec,
+    err,
+    out,
+)
+
+
+def _log(message: str) -> None:
+    err.print(message, markup=False, soft_wrap=True)
 
 
 @app.command("run")
@@ -23,15 +40,22 @@ def run_command(
         None, "--cache", help="Stage cache (default $CLINRAG_CACHE_DIR/runs, ~/.cache/clinrag/runs)."
     ),
     with_text: bool = WITH_TEXT_OPTION,
+    engine: EngineName = ENGINE_OPTION,
+    address: str | None = ADDRESS_OPTION,
+    workers: int | None = WORKERS_OPTION,
+    gpus_per_worker: float = GPUS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run one experiment: train on the train split, score the evaluated split, write the run folder.
 
     Every stage is cached by content: a run started again (after a crash or a kill) resumes where it stopped,
-    and gives the same files."""
+    and gives the same files. The ray engine reads the evaluated cells on Ray workers (the same files)."""
     from clinrag.experiment.config import load_experiment
+    from clinrag.experiment.engine import open_engine
     from clinrag.experiment.runner import run_experiment
     from clinrag.io import check_cache_folder, check_output_folder
+
+    spec = engine_spec(engine, address, workers, gpus_per_worker)
 
     config = load_experiment(
         config_file, [*(overrides or []), *(["report.with_text=true"] if with_text else [])]
@@ -43,7 +67,9 @@ def run_command(
         marks=("manifest.json", "config.yaml"),
     )
     check_cache_folder(cache_dir)
-    result = run_experiment(config, out_dir, cohort_dir, cache_dir, progress=not quiet)
+    with open_engine(spec, _log) as reading:
+        reading.check_devices(config.reader)  # retrieval runs here: only the reader on the workers
+        result = run_experiment(config, out_dir, cohort_dir, cache_dir, progress=not quiet, engine=reading)
     overall = result.metrics["overall"]
     low, high = overall["accuracy_ci"]
     out.print(
@@ -135,23 +161,43 @@ def fill_command(
     patients: Patients = typer.Option(
         Patients.UNLABELED, "--patients", help="Patients to fill (unlabeled: those without a table row)."
     ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache", help="Stage cache (default $CLINRAG_CACHE_DIR/runs): a killed fill resumes from it."
+    ),
     with_text: bool = WITH_TEXT_OPTION,
+    engine: EngineName = ENGINE_OPTION,
+    address: str | None = ADDRESS_OPTION,
+    workers: int | None = WORKERS_OPTION,
+    gpus_per_worker: float = GPUS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Apply a trained run to patients without values: the filled table, every value with its evidence."""
+    """Apply a trained run to patients without values: the filled table, every value with its evidence.
+
+    Patients are read in chunks kept in the stage cache: a fill started again resumes where it stopped.
+    The ray engine reads them on Ray workers (the same files)."""
+    from clinrag.experiment.engine import open_engine
     from clinrag.experiment.fill import fill_table
     from clinrag.io import check_cache_folder, check_output_folder
 
+    spec = engine_spec(engine, address, workers, gpus_per_worker)
     check_output_folder(
         out_dir,
         "--out",
         inputs={"the cohort": cohort_dir, "the run": run_dir},
         marks=("manifest.json", "predictions.csv"),
     )
-    check_cache_folder(None)
-    summary = fill_table(
-        cohort_dir, run_dir, out_dir, patients.value, progress=not quiet, with_text=with_text
-    )
+    check_cache_folder(cache_dir)
+    with open_engine(spec, _log) as reading:
+        summary = fill_table(
+            cohort_dir,
+            run_dir,
+            out_dir,
+            patients.value,
+            progress=not quiet,
+            with_text=with_text,
+            engine=reading,
+            cache_dir=cache_dir,
+        )
     scored = ""
     if summary["metrics"]:
         overall = summary["metrics"]["overall"]

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,18 @@ class Cohort:
         cell = (self.table or {}).get(patient_id, {}).get(variable, "")
         return parse_value(self.variable(variable), cell)
 
+    def documents_sha256(self) -> str:
+        """A SHA-256 of the cohort's documents alone (ids, patients, dates, types, texts, in order): what a
+        saved index or an annotation was made from."""
+        digest = hashlib.sha256()
+        for doc in self.documents:
+            digest.update(
+                json.dumps(
+                    [doc.doc_id, doc.patient_id, doc.date_str, doc.doc_type, doc.text], ensure_ascii=False
+                ).encode()
+            )
+        return digest.hexdigest()
+
     def fingerprint(self) -> str:
         """A SHA-256 of the cohort's content (its files as :func:`save_cohort` would write them)."""
         digest = hashlib.sha256()
@@ -224,6 +237,14 @@ class Cohort:
 SPLIT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
 """Shares of train, dev and test of a seeded split: :func:`default_split` and an import's splits.csv
 (:func:`clinrag.importing.splits.split_patients`)."""
+
+
+def seeded_draw(seed: int, key: str) -> int:
+    """A 64-bit number drawn from ``seed`` and ``key`` alone (the first 8 bytes of the SHA-256 of
+    ``"seed:key"``): the same on every machine and in every run, and independent of the other keys. It draws a
+    patient's default split (:func:`default_split`) and a note group's fold (:func:`clinrag.pseudo.corpora.folds`)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def default_split(
@@ -241,8 +262,7 @@ def default_split(
         seed: Changes the draw.
         fractions: Shares of train and dev; test takes the rest.
     """
-    digest = hashlib.sha256(f"{seed}:{patient_id}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
+    u = seeded_draw(seed, patient_id) / 2**64
     if u < fractions[0]:
         return "train"
     if u < fractions[0] + fractions[1]:

@@ -87,7 +87,7 @@ def retrieval_table(metrics: dict[str, Any]) -> Table:
 def detection_table(metrics: dict[str, Any]) -> Table:
     """A rich table of :func:`~clinrag.pseudo.evaluate.evaluate_detector`'s metrics: one row per label found in the
     gold or the predictions, then micro averages; entity and token precision, recall and F1, redact, support."""
-    table = Table(title=f"{metrics['detector']} detector on {metrics['texts']} texts")
+    table = Table(title=f"detector {metrics['detector']}, on {metrics['texts']} texts")
     table.add_column("label")
     for column in ("entity P", "entity R", "entity F1", "token P", "token R", "token F1", "redact", "n"):
         table.add_column(column, justify="right")

@@ -14,16 +14,15 @@ under its path, size and modification time, so a 14 GB model folder is read once
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
-import importlib.util
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clinrag.io import atomic_folder, atomic_write_json, cache_home, file_sha256
+from clinrag.io import FileHashes, atomic_folder, cache_home, file_sha256, stable_hash
 
 # 2: integers inside dates are no values (weak labels, marks, answers); 3: weak labels respect the variable's
 # timepoint (a discharge NIHSS is no evidence of the admission one), so does the temporal retriever's
@@ -72,8 +71,22 @@ STAGE_CODE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "reader_priors": (("clinrag.generation", "clinrag.experiment.stages.reader"), ("retrieval",)),
     "generations": (
-        ("clinrag.generation", "clinrag.experiment.stages.generations"),
+        ("clinrag.generation", "clinrag.experiment.engine", "clinrag.experiment.stages.generations"),
         ("reader_adapter", "reader_priors"),
+    ),
+    # clinrag fill's chunks: retrieval and reading with the run's trained folders
+    "fill": (
+        (
+            "clinrag.data",
+            "clinrag.generation",
+            "clinrag.retrieval",
+            "clinrag.text",
+            "clinrag.models",
+            "clinrag.experiment.engine",
+            "clinrag.experiment.fill",
+            "clinrag.experiment.transfer",
+        ),
+        (),
     ),
 }
 """What each cached stage's :func:`code_version` covers. A stage missing here is keyed on every clinrag source."""
@@ -93,19 +106,13 @@ def default_cache_dir() -> Path:
     return cache_home() / "runs"
 
 
-def stable_hash(payload: Any) -> str:
-    """SHA-256 of a JSON-serializable payload (canonical: sorted keys, no spaces)."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 class Cache:
     """Stage entries under a root folder (see the module docstring)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._file_hashes: dict[str, Any] | None = None
+        self._file_hashes = FileHashes(self.root / "file_hashes.json")
 
     def key(self, stage: str, payload: dict[str, Any]) -> str:
         """The key of a stage's entry: a hash of its payload, the stage, the cache format and the version of the
@@ -137,58 +144,119 @@ class Cache:
             (staging / ".complete").write_text("", encoding="utf-8")
         return target, False
 
-    # ---- content hashes of folders ------------------------------------------------------------------------
     def folder_hash(self, folder: str | Path) -> str:
-        """:func:`folder_sha256`, each file's digest remembered by size and modification time."""
-        memo = self._load_file_hashes()
-        changed = False
-
-        def file_digest(file: Path) -> str:
-            nonlocal changed
-            stat = file.stat()
-            signature = [stat.st_size, stat.st_mtime_ns]
-            known = memo.get(str(file))
-            if known and known[0] == signature:
-                return known[1]
-            digest = file_sha256(file)
-            memo[str(file)] = [signature, digest]
-            changed = True
-            return digest
-
-        result = folder_sha256(folder, file_digest)
-        if changed:
-            atomic_write_json(self.root / "file_hashes.json", memo)
-        return result
-
-    def _load_file_hashes(self) -> dict[str, Any]:
-        if self._file_hashes is None:
-            path = self.root / "file_hashes.json"
-            try:
-                self._file_hashes = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self._file_hashes = {}
-        return self._file_hashes
+        """:func:`clinrag.io.folder_sha256`, each file's digest remembered in ``file_hashes.json`` beside the
+        entries (:class:`clinrag.io.FileHashes`)."""
+        return self._file_hashes.folder_sha256(folder)
 
 
 def code_version(stage: str) -> str:
-    """SHA-256 of the sources of the modules that compute ``stage`` (:data:`STAGE_CODE`) and of the code
+    """SHA-256 of the sources of the code that computes ``stage`` (:func:`code_modules`) and of the code
     versions of the stages it reads from: editing a module recomputes every stage downstream of it."""
-    modules, upstream = STAGE_CODE.get(stage, (("clinrag",), ()))
+    _, upstream = STAGE_CODE.get(stage, (("clinrag",), ()))
     return stable_hash(
-        {"sources": [source_hash(name) for name in modules], "upstream": [code_version(u) for u in upstream]}
+        {
+            "sources": [source_hash(name) for name in code_modules(stage)],
+            "upstream": [code_version(u) for u in upstream],
+        }
     )
+
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # clinrag/
+_NOT_FOLLOWED = frozenset({"clinrag.experiment.cache", "clinrag.experiment.runner", "clinrag.progress"})
+"""Modules whose imports are not followed: the cache itself (imported by every stage; a change of what it stores
+bumps :data:`CACHE_FORMAT`), the progress bars, and the runner, hashed where :data:`STAGE_CODE` lists it (the
+requests it builds from the retrieval stage's hits) but whose imports serve the run folder it writes (report,
+baseline, metrics), which no cached stage reads."""
+
+
+def code_modules(stage: str) -> list[str]:
+    """The modules whose sources ``stage``'s :func:`code_version` covers: those :data:`STAGE_CODE` lists
+    (a package whole, its data files included) and every clinrag module they import, directly or through
+    others, at the top of a module or inside a function (not the imports for type checkers alone); a package
+    reached by an import counts by its ``__init__.py`` (``NAME.__init__``). A stage missing from
+    :data:`STAGE_CODE` covers every clinrag source."""
+    modules, _ = STAGE_CODE.get(stage, (("clinrag",), ()))
+    return sorted(_import_closure(tuple(modules)))
+
+
+@functools.cache
+def _import_closure(roots: tuple[str, ...]) -> frozenset[str]:
+    covered: set[str] = set(roots)
+    seen: set[Path] = set()
+    todo = [file for root in roots if root not in _NOT_FOLLOWED for file in _source_files(root)]
+    while todo:
+        file = todo.pop()
+        if file in seen:
+            continue
+        seen.add(file)
+        for name in _imported(file):
+            target = _module_file(name)
+            if target is None or name in _NOT_FOLLOWED:
+                continue
+            module = name + ".__init__" if target.name == "__init__.py" else name
+            if not any(module == root or module.startswith(root + ".") for root in roots):
+                covered.add(module)
+            todo.append(target)
+    return frozenset(covered)
+
+
+def _source_files(module: str) -> list[Path]:
+    """The Python files of a module or (all of) a package of clinrag."""
+    relative = Path(*module.split(".")[1:])
+    folder = _PACKAGE / relative
+    if folder.is_dir():
+        return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    return [folder.with_suffix(".py")]
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of clinrag module ``name`` (a package's ``__init__.py``), None for no such module or a
+    namespace package."""
+    if name != "clinrag" and not name.startswith("clinrag."):
+        return None
+    path = _PACKAGE.joinpath(*name.split(".")[1:])
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.cache
+def _imported(file: Path) -> frozenset[str]:
+    """The clinrag modules ``file`` imports: ``import M``, ``from M import N`` (``M.N`` when that is a module),
+    anywhere but under ``if TYPE_CHECKING:``."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+                for alias in child.names:
+                    sub = f"{child.module}.{alias.name}"
+                    found.add(sub if _module_file(sub) is not None else child.module)
+            visit(child)
+
+    visit(ast.parse(file.read_text(encoding="utf-8")))
+    return frozenset(name for name in found if name == "clinrag" or name.startswith("clinrag."))
 
 
 @functools.cache
 def source_hash(module: str) -> str:
-    """SHA-256 of a module's source file, or of every source and data file of a package (Python files, YAML
-    lexicons, templates), by relative path."""
-    spec = importlib.util.find_spec(module)
-    if spec is None:
-        raise ValueError(f"no module named {module!r}")
-    if not spec.submodule_search_locations:  # a module
-        return file_sha256(Path(spec.origin))
-    folder = Path(next(iter(spec.submodule_search_locations)))
+    """SHA-256 of a clinrag module's source file (``NAME.__init__``: a package's own file), or of every source
+    and data file of a package (Python files, YAML lexicons, templates), by relative path."""
+    folder = _PACKAGE.joinpath(*module.split(".")[1:])
+    if not folder.is_dir():  # a module
+        file = _module_file(module.removesuffix(".__init__")) if module.endswith(".__init__") else None
+        file = file or folder.with_suffix(".py")
+        if not file.is_file():
+            raise ValueError(f"no module named {module!r}")
+        return file_sha256(file)
     files = sorted(
         p
         for p in folder.rglob("*")
@@ -201,21 +269,4 @@ def source_hash(module: str) -> str:
         digest.update(
             file.relative_to(folder).as_posix().encode() + b"\0" + file_sha256(file).encode() + b"\n"
         )
-    return digest.hexdigest()
-
-
-def folder_sha256(folder: str | Path, file_digest: Callable[[Path], str] | None = None) -> str:
-    """SHA-256 over a file or folder's files (relative paths and contents; a cache entry's ``.complete`` marker
-    excluded, so an entry and its copy hash alike). ``file_digest``: each file's SHA-256 (default: read it)."""
-    file_digest = file_digest or file_sha256
-    folder = Path(folder).resolve()
-    files = (
-        [folder]
-        if folder.is_file()
-        else sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".complete")
-    )
-    digest = hashlib.sha256()
-    for file in files:
-        relative = file.name if file == folder else file.relative_to(folder).as_posix()
-        digest.update(relative.encode("utf-8") + b"\0" + file_digest(file).encode() + b"\n")
     return digest.hexdigest()

@@ -133,6 +133,9 @@ class ExperimentConfig(PipelineSettings):
                 "reader.adapter is set and training.reader=lora: train new adapters (unset reader.adapter) or use "
                 "the given ones (training.reader=none)"
             )
+        check_training = getattr(kind, "check_training", None)  # a reader that trains a model of its own
+        if check_training is not None:
+            check_training(self.reader, tunes)
         if self.vocabulary.lexicon:
             lexicon_file(self.vocabulary.lexicon)
         if self.merge:

@@ -34,6 +34,8 @@ _HOW = {
     "qualifiers": "the boolean model weighed its mentions' qualifiers (negation, hypothesis, family, history)",
     "prior": "no retrieved passage mentions it: the train split's answer for unmentioned cells",
     "decoder": "read by the decoder from the retrieved passages",
+    "segment_bilstm": "read by the segment-BiLSTM reader from the retrieved passages that mention it (integers, "
+    "numbers, dates: chosen among the {candidates} value(s) they state)",
 }
 
 
@@ -356,7 +358,8 @@ def explanation_lines(explanation: CellExplanation) -> list[str]:
             lines.extend(f"              {line}" for line in quote[1:])
             lines[-1] += " »"
     if e.alternatives:
-        lines.append("other candidates (value model probability):")
+        model = "reader's" if e.answered_by == "segment_bilstm" else "value model"
+        lines.append(f"other candidates ({model} probability):")
         width = max(len(c.value) for c in e.alternatives)
         lines.extend(f"            {c.value.ljust(width)}  {c.score:.4f}" for c in e.alternatives)
     elif e.answered_by == "candidates":

@@ -26,6 +26,7 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
         ClinragError: Not a run folder, a trained component it needs is missing, or a model folder it reads
             cannot be loaded.
     """
+    from clinrag.generation.base import reader_class
     from clinrag.retrieval.base import retriever_from_run
 
     config_file = run_dir / "config.yaml"
@@ -48,6 +49,9 @@ def trained_config(run_dir: Path) -> tuple[ExperimentConfig, list[str]]:
                 f"{run_dir}: models/merged is missing (the model the run's merge recipe built)"
             )
         reader = reader.model_copy(update={"model": str(models / "merged")})
+    own = getattr(reader_class(config.reader.type), "from_run", None)
+    if own is not None:  # a reader with a trained folder of its own in the run's models/ (segment_bilstm)
+        reader = own(reader, models, config.training.reader == "lora")
     if config.reader.type == "llm" and config.training.reader == "lora":
         if (models / "adapter").is_dir():
             reader = reader.model_copy(update={"adapter": str(models / "adapter")})
@@ -66,6 +70,26 @@ def _decoder_reads(config: ExperimentConfig, run_dir: Path) -> bool:
 
     variables = run_variables(run_dir)
     return variables is None or bool(decoder_variables(config.reader, variables))
+
+
+def _model_hashes(config: ExperimentConfig, run_dir: Path, cache: Any) -> dict[str, str]:
+    """Content hashes of the folders whose weights a fill reads (the run's ``models/``, the decoder, the
+    retrievers' encoders), so that a model changed in place is read anew rather than served from the cache."""
+    from clinrag.generation.decoder import resolve_decoder_path
+    from clinrag.models import resolve_model_path
+    from clinrag.retrieval.base import walk_retrievers
+
+    hashes: dict[str, str] = {}
+    if (run_dir / "models").is_dir():
+        hashes["run"] = cache.folder_hash(run_dir / "models")
+    if getattr(config.reader, "identity", None) is None:  # not a model behind a server (named in the config)
+        hashes["reader.model"] = cache.folder_hash(resolve_decoder_path(config.reader.model))
+    for path, section in walk_retrievers(config.retriever):
+        for name in ("encoder", "model"):
+            spec = getattr(section, name, None)
+            if isinstance(spec, str):
+                hashes[f"{path}.{name}"] = cache.folder_hash(resolve_model_path(spec))
+    return hashes
 
 
 def cohort_transfers(
@@ -88,11 +112,18 @@ def fill_table(
     patients: str = "unlabeled",
     progress: bool = True,
     with_text: bool = False,
+    engine: Any = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fill the chosen patients' cells with a trained run (see the module docstring).
 
     ``with_text`` embeds patient text in report.html (``clinrag fill --with-text``); the run's own
     ``report.with_text`` is not inherited (config.yaml does not hold it). The other files do not depend on it.
+
+    The patients are read in chunks of whole patients (about ``cell_batch`` cells each) by ``engine``
+    (:func:`clinrag.experiment.engine.open_engine`: this process by default, or Ray workers), each chunk kept in
+    the stage cache (``cache_dir``, default ``$CLINRAG_CACHE_DIR/runs``) as soon as it is read: a fill killed at
+    any point resumes at its first missing chunk, and every engine writes the same files.
 
     Returns:
         A summary: patients, cells, documented, failed, and the metrics when the patients have known values.
@@ -104,13 +135,18 @@ def fill_table(
     from clinrag.data.validate import load_cohort
     from clinrag.evaluation import BootstrapSpec, evaluate_table
     from clinrag.evaluation.report import write_report
-    from clinrag.generation.base import Learned, build_reader
-    from clinrag.generation.pipeline import fill_cells, load_learned, provenance_records, rows_of
+    from clinrag.experiment.cache import Cache, default_cache_dir
+    from clinrag.experiment.engine import ReadingJob, patient_chunks, read_chunks
+    from clinrag.generation.base import Learned, reader_class
+    from clinrag.generation.pipeline import load_learned, provenance_records, rows_of
     from clinrag.generation.reader import retrieval_depth
-    from clinrag.retrieval.pipeline import prepare_retrieval
+    from clinrag.text.passages import build_passages
 
     cohort_dir, run_dir, out = Path(cohort_dir), Path(run_dir), Path(out)
-    config, columns = trained_config(run_dir)
+    # model folders by absolute paths: the Ray workers do not share this process's working directory
+    config, columns = trained_config(run_dir.resolve())
+    if engine is not None:
+        engine.check_devices(config.reader, config.retriever)
     cohort = load_cohort(cohort_dir)
     transfers, missing = cohort_transfers(cohort, columns, run_dir, cohort_dir)
     if not transfers:
@@ -122,27 +158,34 @@ def fill_table(
         raise ClinragError(f"{cohort_dir}: no {patients} patient to fill")
     variables = [t.internal for t in transfers]
     columns = [t.target.name for t in transfers]
-    reader = build_reader(config.reader)
     priors_dir = run_dir / "models" / "priors"
     # learned on the run's train split, keyed by its variables (the cohort's are read as those)
     learned = load_learned(priors_dir) if priors_dir.is_dir() else Learned()
-    store = retriever = None
-    if reader.needs_retrieval:
+    settings = store = None
+    if reader_class(config.reader.type).needs_retrieval:
         settings = RetrievalSettings(
             chunking=config.chunking, retriever=config.retriever, retrieval=config.retrieval
         )
-        store, retriever = prepare_retrieval(settings, cohort, progress)
-    results = fill_cells(
-        cohort,
-        chosen,
-        variables,
-        reader,
-        store,
-        retriever,
-        config.retrieval.k,
-        progress=progress,
-        depth=retrieval_depth(config.reader, config.retrieval.k),
-        learned=learned,
+        store = build_passages(cohort, settings.chunking, progress=progress)
+    cache = Cache(cache_dir or default_cache_dir())
+    units = patient_chunks(chosen, len(variables), config.cell_batch)
+    payload = {
+        "cohort": cohort.fingerprint(),
+        "config": config.model_dump(mode="json"),
+        "models": _model_hashes(config, run_dir, cache),
+        "variables": [v.model_dump(mode="json") for v in variables],
+        "patients": chosen,
+        "cell_batch": config.cell_batch,
+    }
+    k = config.retrieval.k
+    depth = retrieval_depth(config.reader, k)
+    results, _ = read_chunks(
+        cache.path("fill", cache.key("fill", payload)),
+        [("patients", unit) for unit in units],
+        lambda: ReadingJob(config.reader, cohort, learned, variables, settings, store, k, depth),
+        engine,
+        progress,
+        stage="fill",
     )
     results = translate_results(results, transfers)
     rows = rows_of(results)

@@ -56,6 +56,7 @@ class Run:
         cache_dir: str | Path | None = None,
         progress: bool = True,
         log: Callable[[str], None] = _log_stderr,
+        engine: Any = None,
     ):
         self.config = config
         self.original_config = config  # as given: `config` gets the trained folders filled in
@@ -66,6 +67,7 @@ class Run:
         self.cache = Cache(cache_dir or default_cache_dir())
         self.progress = progress
         self.log = log
+        self.engine = engine  # where the generations are read (clinrag.experiment.engine; None: this process)
         self.stages: list[dict[str, Any]] = []
         self.keys: dict[str, str] = {}
         self.model_hashes: dict[str, dict[str, str]] = {}
@@ -113,6 +115,13 @@ class Run:
         ):  # a model behind an inference server (reader.type server): its name, not a hash
             self.model_hashes["decoder"] = {"spec": f"server:{reader.model}", "revision": reader.revision}
             return served()
+        from clinrag.generation.base import reader_class
+
+        if hasattr(reader_class(reader.type), "trained_name"):  # a trained folder of its own (segment_bilstm)
+            return {
+                "model": self._model_hash("reader", reader.path, Path(reader.path)),
+                "settings": reader.model_dump(exclude={"path", "device", "threads", "train"}),
+            }
         decoder = resolve_decoder_path(reader.model)
         identity = {
             "model": self._model_hash("decoder", reader.model, decoder),
@@ -125,10 +134,13 @@ class Run:
     def request(self, pid: str, var: Variable, k: int):
         """The cell (pid, var) with the passages the retrieval stage found for it: the top ``k`` for the decoder,
         all of them for the candidate model."""
-        from clinrag.generation.base import CellRequest
+        from clinrag.generation.pipeline import cell_requests
 
-        found = [self.store.passages[int(index)] for index, _ in self.hits[pid][var.name]]
-        return CellRequest.retrieved(self.store, pid, var, found, k)
+        return cell_requests([(pid, var)], self.store, self.found, k)[0]
+
+    def found(self, pid: str, var: Variable) -> list[int]:
+        """The passages the retrieval stage found for the cell (pid, var): indices in ``store``, best first."""
+        return [int(index) for index, _ in self.hits[pid][var.name]]
 
     def load_cohort(self) -> Cohort:
         """Run the cohort stage alone (the cohort, its vocabulary, the evaluated variables and patients)."""
@@ -280,15 +292,17 @@ def run_experiment(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] = _log_stderr,
+    engine: Any = None,
 ) -> RunResult:
-    """Run one experiment into ``out`` (see the module docstring).
+    """Run one experiment into ``out`` (see the module docstring); ``engine`` reads the generations
+    (:func:`clinrag.experiment.engine.open_engine`; None: this process), with the same results.
 
     Raises:
         ClinragError: An invalid cohort, a variable not in its table, an untrained temporal retriever without
             training, or ``out`` holding a run of another config; before any stage runs, a missing input or a
             model folder that cannot be loaded (:meth:`~clinrag.experiment.config.ExperimentConfig.check_inputs`).
     """
-    return Run(config, out, cohort_dir, cache_dir, progress, log).execute()
+    return Run(config, out, cohort_dir, cache_dir, progress, log, engine).execute()
 
 
 def _link_or_copy(source: str, target: str) -> str:

@@ -102,7 +102,11 @@ class Reader(Protocol):
         """One result per request, in order."""
 
 
-READERS = Registry("reader", ("clinrag.generation.reader", "clinrag.generation.server"), default="llm")
+READERS = Registry(
+    "reader",
+    ("clinrag.generation.reader", "clinrag.generation.server", "clinrag.generation.segment"),
+    default="llm",
+)
 """Registered reader classes and their config classes, by name (``reader.type``)."""
 
 

@@ -7,8 +7,9 @@ the value, the clause names a timepoint, a category's value is named and affirme
 for a cohort could not be corrected. Here they only propose:
 
 * every value of the variable's type written in the top passages (integers and numbers in range, durations
-  left out, a scale's values only where a term of the scale stands in their clause; categories named by one of
-  their wordings) is a **candidate**;
+  left out, a scale's values only where a term of the scale stands in their clause and, unless the term announces
+  them, not where they count something, "deux nouvelles crises"; categories named by one of their wordings) is a
+  **candidate**;
 * each candidate is described by what the rules say of it (announced by a term, at which timepoint, negated...),
   by where it was found (the passage's retrieval rank, the document's place in the patient's timeline against
   the variable's timepoint) and by how many passages state it;
@@ -34,6 +35,7 @@ from pathlib import Path
 from clinrag.data.variables import Variable
 from clinrag.io import atomic_write_json, read_optional_json
 from clinrag.text.annotate import Mention
+from clinrag.text.numbers import counts_things
 from clinrag.text.passages import Passage
 from clinrag.text.timepoints import TIMEPOINT_DAYS, follow_up_window, timepoint_label
 
@@ -43,11 +45,12 @@ CANDIDATE_TYPES = ("integer", "number", "category")
 (:mod:`clinrag.generation.priors`), free text the decoder."""
 
 VALUES_FILE = "values.json"
-VERSION = 5
+VERSION = 6
 """Bump when what :func:`learn_value_model` learns changes: the run's cache key holds it (2: thresholds from the
 middle of the best ones, not the lowest; 3: "72a" is an age in years; 4: the patient's death a feature, and
 the deceased's fallbacks; a number's fallback only the value most of its cells hold; 5: a scale's values only
-where its name stands in their clause)."""
+where its name stands in their clause; 6: nor a number that counts things, unless the scale's name announces
+it)."""
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 """Thresholds tried per variable in the cross-validation."""
 MIN_PATIENTS_CV = 4
@@ -294,6 +297,15 @@ def candidates(
         if is_scale(var):  # a score is written with its scale's name: "deux appels" is no Rankin
             stated = [v for v in stated if term_in_clause(passage.text, v[0], v[1], terms)]
         announced = attached(passage.text, terms, [(s, e) for s, e, *_ in stated])
+        if is_scale(var):
+            # nor is a number that counts something and that the scale's name does not announce ("à trois
+            # mois deux nouvelles crises ... Rankin zéro", one dictated line)
+            kept = [
+                a or not counts_things(passage.text, v[1], v[3])
+                for v, a in zip(stated, announced, strict=True)
+            ]
+            stated = [v for v, keep in zip(stated, kept, strict=True) if keep]
+            announced = [a for a, keep in zip(announced, kept, strict=True) if keep]
         for order, ((start, end, answer, cell, label), is_announced) in enumerate(
             zip(stated, announced, strict=True)
         ):

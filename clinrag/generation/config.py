@@ -162,6 +162,11 @@ class ReaderConfig(_Config):
     lora: LoraConfig = Field(default_factory=LoraConfig)
     """LoRA tuning settings (``clinrag train-reader``)."""
 
+    def training_evidence(self) -> bool:
+        """Whether a run's training pairs of this reader get weak evidence (``lora.weak_evidence``; a reader that
+        trains otherwise says so in its own settings)."""
+        return self.lora.weak_evidence
+
     def check_models(self, decoder: bool = True) -> None:
         """Refuse, before any work and without loading them, the decoder and LoRA adapter folders the section
         names when they cannot be loaded (:func:`clinrag.models.check_model_reference`).

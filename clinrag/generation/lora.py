@@ -54,14 +54,14 @@ def training_pairs(
     """(request, target) for each (patient, variable) of ``patients`` with a table row (empty cells included:
     the reader must learn to abstain); with ``weak_evidence``, requests completed or left out by
     :func:`with_weak_evidence`. ``progress``: a bar over the patients while retrieving their passages."""
+    from clinrag.generation.pipeline import cell_requests, retrieving
     from clinrag.progress import progress_bar
 
     variables = variables or [cohort.variable(n) for n in cohort.table_columns]
-    requests = []
-    for pid in progress_bar(patients, enabled=progress, desc="retrieving training passages", unit="patient"):
-        for var in variables:
-            hits = retrieve(retriever, store, pid, var, k)
-            requests.append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
+    bar = progress_bar(patients, enabled=progress, desc="retrieving training passages", unit="patient")
+    requests = cell_requests(
+        ((pid, var) for pid in bar for var in variables), store, retrieving(retriever, store, k), k
+    )
     if weak_evidence:
         evidence = find_weak_evidence(cohort, store, retriever, patients, variables)
         requests = with_weak_evidence(requests, evidence, store, cohort)

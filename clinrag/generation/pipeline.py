@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,40 +58,56 @@ def fill_cells(
 ) -> list[CellResult]:
     """Fill every (patient, variable): retrieval then reading (the decoder reads the top ``k`` passages, the
     candidate model the top ``depth``, default ``k``), or reading whole records for a reader that needs no
-    retrieval."""
-    requests = cell_requests(
-        patients, variables, store, retriever, k, depth, reader.needs_retrieval, progress
-    )
+    retrieval. ``progress``: a bar over the patients while retrieving, then the reader's."""
+    from clinrag.progress import progress_bar
+
+    found = None
+    if reader.needs_retrieval:
+        if store is None or retriever is None:
+            raise ValueError("a reader that reads retrieved passages needs passages and a retriever")
+        found = retrieving(retriever, store, max(k, depth or k))
+    bar = progress_bar(patients, enabled=progress and found is not None, desc="retrieving", unit="patient")
+    requests = cell_requests(((pid, var) for pid in bar for var in variables), store, found, k)
     reader.attach(cohort, learned or Learned())
     return reader.read(requests, progress=progress)
 
 
-def cell_requests(
-    patients: list[str],
-    variables: list[Variable],
-    store: PassageStore | None,
-    retriever: Retriever | None,
-    k: int,
-    depth: int | None = None,
-    retrieve_passages: bool = True,
-    progress: bool = False,
-) -> list[CellRequest]:
-    """The request of every (patient, variable), patients first: with the top ``max(k, depth)`` passages of
-    ``retriever`` (the first ``k`` for the decoder), or without passages. ``progress``: a bar over the patients
-    while retrieving."""
-    from clinrag.progress import progress_bar
+Found = Callable[[str, Variable], Iterable[int]]
+"""Where a cell's passages come from: ``(patient, variable) -> passage indices in the store``, best first."""
 
-    if not retrieve_passages:
-        return [CellRequest(pid, var, []) for pid in patients for var in variables]
-    if store is None or retriever is None:
-        raise ValueError("a reader that reads retrieved passages needs passages and a retriever")
-    requests = []
-    for pid in progress_bar(patients, enabled=progress, desc="retrieving", unit="patient"):
-        for var in variables:
-            hits = retrieve(retriever, store, pid, var, max(k, depth or k))
-            found = [store.passages[h.index] for h in hits]
-            requests.append(CellRequest.retrieved(store, pid, var, found, k))
-    return requests
+
+def cell_requests(
+    cells: Iterable[tuple[str, Variable]], store: PassageStore | None, found: Found | None, k: int
+) -> list[CellRequest]:
+    """The request of each ``(patient, variable)`` of ``cells``, in order: the one way a cell is asked, in
+    ``clinrag run`` (``found``: the retrieval stage's hits), ``fill``, ``extract`` and ``train-reader``
+    (:func:`retrieving`).
+
+    Args:
+        cells: The cells.
+        store: The passages ``found`` indexes.
+        found: Each cell's passages, best first (:data:`Found`): the top ``k`` are the decoder's, all of them
+            the candidate model's (:meth:`CellRequest.retrieved`). None: requests without passages, for a reader
+            that reads whole records.
+        k: How many passages the decoder reads.
+    """
+    if found is None:
+        return [CellRequest(pid, var, []) for pid, var in cells]
+    if store is None:
+        raise ValueError("passages found for a cell need their store")
+    return [
+        CellRequest.retrieved(store, pid, var, [store.passages[int(i)] for i in found(pid, var)], k)
+        for pid, var in cells
+    ]
+
+
+def retrieving(retriever: Retriever, store: PassageStore, depth: int) -> Found:
+    """:data:`Found` by retrieving now: each cell's top ``depth`` passages by ``retriever``."""
+
+    def found(patient_id: str, variable: Variable) -> list[int]:
+        return [hit.index for hit in retrieve(retriever, store, patient_id, variable, depth)]
+
+    return found
 
 
 def load_learned(folder: str | Path) -> Learned:

@@ -69,6 +69,28 @@ def mentions_variable(
     return False
 
 
+class MentionCache:
+    """Each passage's qualified mentions of a variable (edsnlp), annotated once per (variable, passage) by one
+    :class:`Annotator` per variable, both kept for the reader's life: ``cache(var, passages)``. ``kind`` tells
+    apart another set of terms under the variable's name (``"requires"``: what it requires)."""
+
+    def __init__(self) -> None:
+        self._annotators: dict[str, Annotator] = {}
+        self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
+
+    def __call__(self, var: Variable, passages: list[Passage], kind: str = "") -> list[list[Mention]]:
+        name = f"{var.name}\x00{kind}" if kind else var.name
+        if name not in self._annotators:
+            self._annotators[name] = Annotator([var])
+        keys = [(name, p.doc_id, p.start, p.end) for p in passages]
+        missing = [(key, p) for key, p in zip(keys, passages, strict=True) if key not in self._seen]
+        if missing:
+            annotated = self._annotators[name].annotate_texts([p.text for _, p in missing])
+            for (key, _), annotation in zip(missing, annotated, strict=True):
+                self._seen[key] = annotation.mentions
+        return [self._seen[key] for key in keys]
+
+
 def request_mentions(
     requests: list, max_passages: int | None, progress: bool = False
 ) -> list[list[list[Mention]]]:

@@ -14,7 +14,13 @@ _QUALIFIERS = (("negated", "négation"), ("hypothetical", "hypothèse"), ("famil
 def evidence_window(text: str, mentions: list[Mention], max_chars: int) -> tuple[int, int]:
     """The ``(begin, end)`` of the at most ``max_chars`` characters of a passage the reader sees: from a little
     before the variable's first mention (so the evidence is not cut off), starting on a word."""
-    starts = sorted(m.start for m in mentions if 0 <= m.start < len(text))
+    return window_before(text, [m.start for m in mentions], max_chars)
+
+
+def window_before(text: str, anchors: list[int], max_chars: int) -> tuple[int, int]:
+    """:func:`evidence_window` of the offsets ``anchors`` (mentions' starts, values' starts): the at most
+    ``max_chars`` characters from a little before the first of them, starting on a word."""
+    starts = sorted(a for a in anchors if 0 <= a < len(text))
     begin = 0
     if len(text) > max_chars and starts:
         begin = max(0, min(starts[0] - max_chars // 3, len(text) - max_chars))

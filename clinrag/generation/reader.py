@@ -15,7 +15,6 @@ provenance, the score, and the tokens read.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 
 from clinrag.data.cohort import Cohort
@@ -34,17 +33,16 @@ from clinrag.generation.decoder import Decoder
 from clinrag.generation.priors import (
     PRIOR_TYPES,
     BooleanModel,
+    MentionCache,
     Prior,
     boolean_features,
     mentions_variable,
 )
 from clinrag.generation.prompts import build_messages, evidence_window, format_passages
 from clinrag.text.annotate import Annotator, Mention
-from clinrag.text.evidence import WINDOW_AFTER, WINDOW_BEFORE, states_value
+from clinrag.text.evidence import attached, states_value
 from clinrag.text.passages import Passage
 from clinrag.text.timepoints import (
-    BOUNDARY,
-    TIMEPOINT_PATTERNS,
     timepoint_label,
     value_timepoints,
     without_durations,
@@ -65,47 +63,6 @@ def values_with_timepoints(
     )
     labels += [None] * (len(stated) - len(labels))
     return [(*value, label) for value, label in zip(stated, labels, strict=True)]
-
-
-_CONNECTORS = frozenset(
-    {"à", "a", "au", "aux", "puis", "et", "de", "du", "la", "le", "l'", "en", "était", "est"}
-)
-
-
-def _continues(gap: str) -> bool:
-    """Whether the words between two values only carry the first value's term on ("12, à H24 : 8", "12 puis
-    8"): connectors and timepoint cues, no other noun ("16, mRS de sortie 5")."""
-    for pattern in TIMEPOINT_PATTERNS:
-        gap = pattern.sub(" ", gap)
-    words = re.findall(r"[^\W\d_]+'?", gap.lower())
-    return not BOUNDARY.search(gap) and "/" not in gap and all(w in _CONNECTORS for w in words)
-
-
-def attached(text: str, terms: list[tuple[int, int]], values: list[tuple[int, int]]) -> list[bool]:
-    """Which of the ``values`` (``(start, end)`` spans of ``text``, in text order) a term of the variable
-    (``terms``) announces: the first value after a term, within
-    :data:`~clinrag.text.evidence.WINDOW_BEFORE` characters and the same clause ("NIHSS initial 15"), a
-    value that continues an announced one ("NIHSS 12, à H24 : 8"; not the 42 of "NIHSS 4/42" nor the 5 of
-    "NIHSS 16, mRS 5"), or a value with a term right after it in the same clause ("85 ans")."""
-    result: list[bool] = []
-    for index, (start, end) in enumerate(values):
-        previous_end = values[index - 1][1] if index else -1
-        announced = any(
-            term_end <= start
-            and start - term_end <= WINDOW_BEFORE
-            and term_end >= previous_end
-            and not BOUNDARY.search(text[term_end:start])
-            for _, term_end in terms
-        )
-        announced = announced or (index > 0 and result[-1] and _continues(text[previous_end:start]))
-        announced = announced or any(
-            term_start >= end
-            and term_start - end <= WINDOW_AFTER
-            and not BOUNDARY.search(text[end:term_start])
-            for term_start, _ in terms
-        )
-        result.append(announced)
-    return result
 
 
 def timepoint_consistent(var: Variable, labels: dict[str, set[str | None]]) -> list[str]:
@@ -162,10 +119,12 @@ def candidate_types(config: ReaderConfig) -> tuple[str, ...]:
 
 
 def retrieval_depth(config: ReaderConfig, k: int) -> int:
-    """Passages to retrieve per cell: the decoder's ``k``, or more for the candidate model."""
+    """Passages to retrieve per cell: the decoder's ``k``, or more for the candidate model (or as many as a reader
+    that says how many it reads: ``config.retrieval_depth``, the segment reader's ``passages``)."""
     if reads_retrieved(config) and config.values == "candidates":
         return max(k, config.candidate_passages)
-    return k
+    own = getattr(config, "retrieval_depth", None)
+    return own(k) if own is not None else k
 
 
 ADAPTER_VIEW_SETTINGS = ("max_passages", "max_passage_chars", "mark_mentions", "mark_timepoints", "prompt")
@@ -208,8 +167,7 @@ class LLMReader:
     def __init__(self, config: ReaderConfig | None = None, decoder: Decoder | None = None):
         self.config = config or ReaderConfig()
         self.decoder = decoder or self._make_decoder()
-        self._annotators: dict[str, Annotator] = {}
-        self._seen: dict[tuple[str, str, int, int], list[Mention]] = {}
+        self._mentions = MentionCache()
         self.priors: dict[str, Prior] = {}
         """Per variable, the cell its unmentioned train cells have (:mod:`clinrag.generation.priors`), used with
         ``reader.unmentioned: prior``; set by whoever learned them (the run, ``clinrag fill``)."""
@@ -373,20 +331,6 @@ class LLMReader:
         if not stated or every is None:
             return every
         return {answer: cell for answer, cell in every.items() if cell in stated or cell == ""}
-
-    def _mentions(self, var: Variable, passages: list[Passage], kind: str = "") -> list[list[Mention]]:
-        """The variable's qualified mentions in each passage (edsnlp; remembered per passage); ``kind`` tells
-        apart another set of terms under the variable's name (``"requires"``: what it requires)."""
-        name = f"{var.name}\x00{kind}" if kind else var.name
-        if name not in self._annotators:
-            self._annotators[name] = Annotator([var])
-        keys = [(name, p.doc_id, p.start, p.end) for p in passages]
-        missing = [(key, p) for key, p in zip(keys, passages, strict=True) if key not in self._seen]
-        if missing:
-            annotated = self._annotators[name].annotate_texts([p.text for _, p in missing])
-            for (key, _), annotation in zip(missing, annotated, strict=True):
-                self._seen[key] = annotation.mentions
-        return [self._seen[key] for key in keys]
 
     def read(self, requests: list[CellRequest], progress: bool = False) -> list[CellResult]:
         """Fill the requested cells (option scoring one cell at a time; generation in batches)."""

@@ -7,10 +7,13 @@ categories the passages name, "non documenté"), the cells the train split's tab
 (``reader.values``, ``reader.booleans``, ``reader.unmentioned``), the supporting passage. Each cell the decoder
 answers is one ``POST {url}/chat/completions`` whose ``response_format`` is a JSON schema built from the cell's
 options or its type's grammar (:func:`answer_schema`): ``{"valeur": <one of the options | a string matching the
-type's pattern>}``, "non documenté" included. A server that honours it (vLLM, SGLang, llama.cpp, Ollama) can
-only write an allowed answer; one that ignores it (``transformers serve``) writes free text, which is read as
-the answer itself. Either way the answer goes through the type's parser, and anything else is the cell's
-recorded failure (``CellResult.failed``), never a guess.
+type's pattern>}``, "non documenté" included, in the form the server takes (``structured``): OpenAI's
+``{"type": "json_schema", "json_schema": {"schema": ...}}`` (vLLM, SGLang, Ollama, llama.cpp's ``llama-server``)
+or ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's ``python -m llama_cpp.server``, which refuses
+the other; ``llama-server`` takes both). A server that honours it can only write an allowed answer; one that
+ignores it (``transformers serve``) writes free text, which is read as the answer itself. Either way the answer
+goes through the type's parser, and anything else is the cell's recorded failure (``CellResult.failed``), never a
+guess.
 
 Only the configured host is contacted (no proxy from the environment, no redirect), and a host that is not
 this machine is refused unless ``allow_remote: true``. The API key is read from the environment variable
@@ -45,7 +48,7 @@ ANSWER_KEY = "valeur"
 """The one property of the JSON object a server is asked to write."""
 
 JSON_OVERHEAD_TOKENS = 24
-"""Tokens allowed on top of ``max_new_tokens`` for the JSON around the answer (``structured: json_schema``)."""
+"""Tokens allowed on top of ``max_new_tokens`` for the JSON around the answer (``structured`` not ``none``)."""
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -106,10 +109,13 @@ class ServerReaderConfig(ReaderConfig):
     revision: str | None = None
     """A label of the weights behind ``model`` (a date, a hash): in the cache key, so that new weights served
     under the same name are read again (the server's weights cannot be hashed from here)."""
-    structured: Literal["json_schema", "none"] = "json_schema"
-    """``json_schema``: each request carries ``response_format: json_schema`` built from the cell's options or
-    type (a server that ignores it answers free text, read as the answer); ``none``: no ``response_format`` (for
-    a server that refuses the field)."""
+    structured: Literal["json_schema", "json_object", "none"] = "json_schema"
+    """How each request asks for the answer's JSON schema (built from the cell's options or type):
+    ``json_schema``: ``response_format: {"type": "json_schema", "json_schema": {"schema": ...}}``, OpenAI's form
+    (vLLM, SGLang, Ollama, llama.cpp's llama-server); ``json_object``: ``response_format: {"type": "json_object",
+    "schema": ...}`` (llama-cpp-python's server, which refuses the other; llama-server takes it too);
+    ``none``: no ``response_format`` (for a server that refuses the field). A server that ignores the field
+    answers free text, read as the answer."""
     temperature: float = Field(0.0, ge=0)
     """Sampling temperature (0: greedy, the ``llm`` reader's decoding)."""
     seed: int | None = 0
@@ -210,6 +216,15 @@ def answer_schema(request: CellRequest, choices: dict[str, str] | None) -> dict[
     }
 
 
+def response_format(structured: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``response_format`` of a request asking for ``schema``, in the form ``structured`` names: OpenAI's
+    ``json_schema`` (vLLM, SGLang, Ollama, llama-server), or ``json_object`` with the schema beside the type
+    (llama-cpp-python's server; llama-server also reads it)."""
+    if structured == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": "cellule", "schema": schema, "strict": True}}
+
+
 class ServerError(ClinragError):
     """The server could not answer (after the retries): one line naming the URL and the cause."""
 
@@ -267,12 +282,9 @@ class ServerClient:
             body["seed"] = config.seed
         if config.logprobs:
             body["logprobs"] = True
-        if config.structured == "json_schema":
+        if config.structured != "none":
             body["max_tokens"] += JSON_OVERHEAD_TOKENS
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "cellule", "schema": schema, "strict": True},
-            }
+            body["response_format"] = response_format(config.structured, schema)
         return body
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -306,6 +318,11 @@ class ServerClient:
                     if parsed is not None:
                         return parsed
                     cause = "answered something that is not an OpenAI chat completion"
+                elif (field := _invalid_field(response)) is not None:
+                    raise self._fail(
+                        f"reader server {config.url}: HTTP {status} {response.reason_phrase}: the server refused "
+                        f"the request's {field} field{_FIELD_HINTS.get(field, '')}"
+                    )
                 elif status in (408, 409, 425, 429) or status >= 500:
                     cause = f"HTTP {status} {response.reason_phrase}"
                 else:
@@ -346,6 +363,27 @@ def _hint(status: int) -> str:
             "reader.logprobs: false; a prompt longer than its context?)"
         )
     return ""
+
+
+_FIELD_HINTS = {
+    "response_format": (
+        " (llama-cpp-python's server takes reader.structured: json_object; a server that takes neither form: "
+        "reader.structured: none)"
+    ),
+    "logprobs": " (try reader.logprobs: false)",
+    "seed": " (try reader.seed: null)",
+}
+_INVALID_FIELD = re.compile(r"""['"]loc['"]: *[(\[]['"]body['"], *['"]([A-Za-z_]+)['"]""")
+
+
+def _invalid_field(response) -> str | None:
+    """The request field an error answer says is invalid (FastAPI's validation error, which llama-cpp-python's
+    server answers with HTTP 500: ``'loc': ('body', 'response_format', 'type')``), else None. Only the field's
+    name is kept from the answer: the rest may quote the request."""
+    if response.status_code < 400:
+        return None
+    match = _INVALID_FIELD.search(response.text[:4000])
+    return match.group(1) if match else None
 
 
 def _completion(response) -> dict[str, Any] | None:
@@ -421,7 +459,7 @@ class ServerReader(LLMReader):
             replies = self._exchange(client, [client.body(m, schema) for _, _, m, schema in asked], progress)
         finally:
             client.close()
-        structured = self.config.structured == "json_schema"
+        structured = self.config.structured != "none"
         for (index, choices, _, _), (data, seconds) in zip(asked, replies, strict=True):
             choice = data["choices"][0]
             raw = answer_of(choice["message"].get("content"), structured)

@@ -5,13 +5,25 @@ French forms, day first whenever the day and the month are numbers: ``02/06/2024
 14h05``; ISO: ``2024-06-02``, ``2024-06-02T14:05``, ``2024-06-02 14:05:00``. A time is ``14:05``, ``14h05``,
 ``14h`` or ``14:05:00`` (seconds are dropped: the cohort format keeps hours and minutes).
 
-The grammar is clinrag's own (:mod:`clinrag.text.dates`: the month names and their abbreviations, the
-weekdays, the two-digit-year pivot) rather than ``dateparser`` (``languages=['fr']``, ``DATE_ORDER='DMY'``,
-``STRICT_PARSING``), which is not exact here: it reads ``2024-13-01`` as the 13th of January, accepts
-``lundi 2 juin 2024`` although that day was a Sunday, reads ``hier`` as yesterday from the day it runs, and
-returns midnight both for ``02/06/2024`` and ``02/06/2024 00:00``, so whether a time was written is lost.
-Nothing is guessed here: a form outside the grammar, an impossible day, a weekday that disagrees with the date
-or a two-digit year that would fall in the future is an error.
+The words are those of :mod:`clinrag.text.dates` (the month names and their abbreviations, the weekdays, the
+two-digit-year pivot); the three patterns below are this module's own because none of the readings there is this
+one, and making one of them serve would change what it accepts:
+
+* :func:`clinrag.text.dates.parse_date` reads a cohort's table cell: no time, no two-digit year, no abbreviated
+  month or weekday ("2/6/24", "dimanche 2 juin 2024 à 14h05" are refused), mixed separators accepted ("02/06-2024");
+  widening it would change what ``clinrag validate`` accepts in a cohort;
+* :data:`clinrag.text.dates.DATE_FORMATS` reads back whatever span a detector found, to write it shifted: mixed
+  separators, spaces and ``|`` around them, no year ("3 janv."), a time only after ``T``; as the reader of an
+  export it would take "2 juin" or "02/06-2024" for dates, which is guessing;
+* :func:`clinrag.text.dates.find_dates` finds dates inside running text, relative ones included ("la veille").
+
+Here the whole cell must be one date, its separator the same throughout, its year written, its weekday the
+date's, and each error says which part is wrong. ``dateparser`` was weighed too (``languages=['fr']``,
+``DATE_ORDER='DMY'``, ``STRICT_PARSING``), and is not exact here: it reads ``2024-13-01`` as the 13th of
+January, accepts ``lundi 2 juin 2024`` although that day was a Sunday, reads ``hier`` as yesterday from the day
+it runs, and returns midnight both for ``02/06/2024`` and ``02/06/2024 00:00``, so whether a time was written
+is lost. Nothing is guessed here: a form outside the grammar, an impossible day, a weekday that disagrees with
+the date or a two-digit year that would fall in the future is an error.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ directory in one atomic step, with an import.json that records how it was made."
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,14 @@ from clinrag.importing.sources import ReadOptions, Sheet, check_file, is_workboo
 from clinrag.importing.splits import FRACTIONS, split_patients, splits_csv
 from clinrag.importing.starter import check_synonyms, draft_variables, draft_yaml
 from clinrag.importing.table import TableColumns, read_table, table_columns
-from clinrag.io import atomic_folder, atomic_write_text, dumps_jsonl, file_sha256, package_versions
+from clinrag.io import (
+    atomic_folder,
+    atomic_write_text,
+    dumps_json,
+    dumps_jsonl,
+    file_sha256,
+    package_versions,
+)
 
 MANIFEST_NAME = "manifest.csv"
 """The manifest looked for in a text folder when none is given."""
@@ -449,7 +455,7 @@ def _files(
     if table is not None:
         files["table.csv"] = table_to_csv(table.names, table.table.items())
         files["splits.csv"] = splits_csv(splits)
-    files[IMPORT_RECORD] = json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+    files[IMPORT_RECORD] = dumps_json(record)
     return files
 
 

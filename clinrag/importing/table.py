@@ -12,13 +12,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from clinrag.data.values import canonical_cell, normalize_text, strip_accents
+from clinrag.data.values import canonical_cell, normalize_text
 from clinrag.data.variables import SNAKE_CASE, Variable
 from clinrag.errors import ClinragError
 from clinrag.importing.dates import read_date
 from clinrag.importing.mapping import ColumnChoice, TableMapping, choose_column, find_column, header_key
 from clinrag.importing.report import RowError
 from clinrag.importing.sources import Cell, Sheet, cell_text
+from clinrag.text.folding import fold
 
 MISSING_MARKERS = frozenset(
     {
@@ -80,7 +81,7 @@ def number_unit(value: Cell) -> str | None:
 
 def snake_case(header: str) -> str:
     """A variable name made from a column's header: ``"NIHSS à l'entrée"`` is ``nihss_a_l_entree``."""
-    name = re.sub(r"[^a-z0-9]+", "_", strip_accents(header).casefold()).strip("_")
+    name = fold(header, "ascii").replace(" ", "_")
     if not name:
         return "colonne"
     return name if name[0].isalpha() else f"v_{name}"

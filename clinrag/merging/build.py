@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clinrag.errors import ClinragError
-from clinrag.experiment.cache import folder_sha256
-from clinrag.io import atomic_folder
+from clinrag.io import atomic_folder, atomic_write_json, folder_sha256
 from clinrag.merging.recipe import Recipe, replace_references
 
 RECORD_FILE = "clinrag_merge.json"
@@ -88,9 +87,7 @@ def build_merge(
         _run_mergekit(recipe, staging, Path(lora_cache), progress)
         _ensure_tokenizer(recipe, staging)
         record = merge_record(recipe, hashes, started)
-        (staging / RECORD_FILE).write_text(
-            json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        atomic_write_json(staging / RECORD_FILE, record)
     return out
 
 
@@ -205,7 +202,7 @@ def _dequantized_views(recipe: Recipe, root: Path) -> dict[Path, Path]:
             if file.name != "config.json":
                 (view / file.name).symlink_to(file.resolve())
         config.pop("quantization_config")
-        (view / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        atomic_write_json(view / "config.json", config)
         views[item.model] = view
     return views
 

@@ -9,13 +9,13 @@ safetensors headers (a few kilobytes of JSON at the start of each file), not fro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from pathlib import Path
 from typing import Any
 
 from clinrag.errors import ClinragError
+from clinrag.io import file_sha256, stable_hash
 
 ARCHITECTURE_FIELDS = (
     "architectures",
@@ -115,12 +115,11 @@ def tokenizer_vocabulary_hash(folder: Path) -> str | None:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                return hashlib.sha256(path.read_bytes()).hexdigest()
+                return file_sha256(path)
             vocab = (data.get("model") or {}).get("vocab")
             added = sorted((t.get("id"), t.get("content")) for t in data.get("added_tokens") or [])
-            payload = json.dumps({"vocab": vocab, "added": added}, sort_keys=True, ensure_ascii=False)
-            return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+            return stable_hash({"vocab": vocab, "added": added})
+        return file_sha256(path)
     return None
 
 

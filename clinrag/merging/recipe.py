@@ -18,13 +18,12 @@ safetensors headers); no weight is loaded (:mod:`clinrag.merging.checks`).
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clinrag.errors import ClinragError
+from clinrag.io import stable_hash
 
 SEED_KEY = "random_seed"
 """clinrag's one addition to mergekit's recipe format: the seed of randomized methods (DARE)."""
@@ -115,8 +114,7 @@ class Recipe:
 
     def sha256(self) -> str:
         """SHA-256 of the resolved recipe (canonical JSON) and its seed."""
-        text = json.dumps({"recipe": self.data, "seed": self.seed}, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return stable_hash({"recipe": self.data, "seed": self.seed})
 
 
 def load_recipe(path: str | Path, seed: int | None = None) -> Recipe:

@@ -15,7 +15,13 @@ from dataclasses import replace
 from clinrag.pseudo._numbers import digits_of
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import fold
-from clinrag.text.dates import IDENTIFYING_PATTERNS, MONTH_FORMS, expand_year
+from clinrag.text.dates import (
+    FULL_MONTH_PATTERN,
+    IDENTIFYING_PATTERNS,
+    MONTH_FORMS,
+    MONTH_PATTERN,
+    expand_year,
+)
 
 # What makes "12/8" a measure rather than a date: a score, pressure or ratio just before, a unit just after.
 _MEASURE_BEFORE = re.compile(
@@ -73,6 +79,55 @@ def _candidates(text: str) -> Iterator[tuple[int, int]]:
     for m in patterns["year"].finditer(text):
         if not _unit_follows(text, m.end()):
             yield m.span("year")
+    yield from _partial_dates(text)
+
+
+# Parts of dates the patterns above leave: the first day of a range ("les 2 et 5 avril", "du 8 au 17 mai"), a
+# month alone after a word that makes it a date ("en février", "fin janvier"), a year in parentheses ("(2022)")
+# or opening an item of a list ("- 1981 hystérectomie"), and a date written with spaces ("11 10 1938").
+_RANGE_START = re.compile(
+    rf"(?<![\w])(?i:les?|du|des|entre|depuis le)[ \t]+(?P<day>1er|\d{{1,2}})[ \t]*(?:et|au|à|-|–)[ \t]*"
+    rf"(?=(?:1er|\d{{1,2}})[ \t]*(?:(?i:{MONTH_PATTERN})(?![\w])|[/.\-][ \t]*\d{{1,2}}))"
+)
+_MONTH_ALONE = re.compile(
+    rf"(?<![\w])(?i:en|depuis|d[ée]but|fin|courant|jusqu'en|au mois de|le mois de|mi-)[ \t]?"
+    rf"(?P<month>(?i:{FULL_MONTH_PATTERN}))(?![\w])"
+)
+_YEAR_ALONE = re.compile(
+    r"\((?P<paren>(?:19|20)\d{2})\)|(?:(?m:^)|(?<=\s))[-•*][ \t]*(?P<item>(?:19|20)\d{2})(?![\w,.])"
+)
+# A weekday before a numeric date belongs to it: "Lundi 15/01/2024", "mer. 08/05/2024".
+_WEEKDAY_NUMERIC = re.compile(
+    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,? "
+    r"(?=(?P<date>(?P<day>\d{1,2})[/.\-](?P<month>\d{1,2})(?:[/.\-](?:\d{4}|\d{2}))?)(?![\w]|[/.\-]\d))"
+)
+# "12-mars-2024", "3.avr.24" (exports of hospital software)
+_HYPHENATED_DATE = re.compile(
+    rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
+)
+_SPACED_DATE = re.compile(
+    r"(?<![\w])(?<!\d )(?P<day>\d{1,2}) (?P<month>\d{1,2}) (?P<year>(?:19|20)\d{2})(?![\w])(?! \d\b)"
+)
+
+
+def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
+    for m in _RANGE_START.finditer(text):
+        if m["day"] == "1er" or 1 <= int(m["day"]) <= 31:
+            yield m.span("day")
+    for m in _MONTH_ALONE.finditer(text):
+        yield m.span("month")
+    for m in _YEAR_ALONE.finditer(text):
+        group = "paren" if m["paren"] else "item"
+        if not _unit_follows(text, m.end(group)):
+            yield m.span(group)
+    for m in _HYPHENATED_DATE.finditer(text):
+        yield m.span()
+    for m in _WEEKDAY_NUMERIC.finditer(text):
+        if valid_date(m["day"], m["month"]) and not _unit_follows(text, m.end("date")):
+            yield m.start(), m.end("date")
+    for m in _SPACED_DATE.finditer(text):
+        if valid_date(m["day"], m["month"], int(m["year"])):
+            yield m.span()
 
 
 def _unit_follows(text: str, end: int) -> bool:

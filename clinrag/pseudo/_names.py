@@ -1,5 +1,6 @@
-"""Person names: after a title or a field label ("Dr", "Mme", "Nom :"), as a first name next to a surname, and
-every further occurrence of a name already found or known.
+"""Person names: after a title, a role or a field label ("Dr", "Mme", "IDE", "Nom :", "Prescripteur :"), after a
+word of kinship ("son fils Jimmy", "née Sambucco"), in the name columns of a table, as a first name or a word in
+capitals next to a surname ("DUPONT Jean"), and every further occurrence of a name already found or known.
 
 A run of name words is split into NOM (surname) and PRENOM (first names) the way eds-pseudo annotates them:
 consecutive words of the same kind form one span ("Jean Pierre" is one PRENOM, "LE BLEVEC" one NOM).
@@ -12,28 +13,42 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from clinrag.pseudo.labels import Span
-from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protected
+from clinrag.pseudo.vocabulary import LETTER as _LETTER
+from clinrag.pseudo.vocabulary import UPPER as _UPPER
+from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protected, protected_ranges
 
-_UPPER = "A-ZÀ-ÖØ-Þ"
-_LOWER = "a-zß-öø-ÿ"
-_LETTER = f"{_UPPER}{_LOWER}"
-
-# Titles before a name. Short forms are case-sensitive ("M." but not "m."), long ones are not.
+# Titles and roles before a name. Short forms are case-sensitive ("M." but not "m.", "AS" but not "as"), long ones
+# are not. Besides civility and medical titles: the caregivers' roles of nursing notes ("IDE", "AS", "ARM",
+# "IBODE"), military ranks of army hospitals ("MC", "Médecin en chef", "Sgt") and foreign civilities ("Sr.").
 _TITLE = (
-    r"(?:(?i:docteur|professeur|madame|monsieur|mademoiselle|ma[iî]tre)|Dr|DR|Dre|Pr|PR|Prof|Mme|MME|Mmes|Mr|MR|"
-    r"Mlle|MLLE|Melle|M|MM|Interne|INTERNE|Externe|Infirmi[eè]re?|IDE)"
+    r"(?:(?i:docteur|professeur|madame|monsieur|mademoiselle|ma[iî]tre|m[ée]decin (?:en chef|principal|g[ée]n[ée]ral)"
+    r"|sergent(?:-chef)?|adjudant(?:-chef)?|caporal(?:-chef)?|capitaine|lieutenant|commandant|colonel)|"
+    r"Dr|DR|Dre|Pr|PR|Prof|Mme|MME|Mmes|Mr|MR|Mlle|MLLE|Melle|M|MM|Mrs|Ms|Sr|Sra|Interne|INTERNE|Externe|"
+    r"Infirmi[eè]re?|IDE|IDEL|IPA|AS|ASH|ARM|IBODE|IADE|MC|MP|Sgt|Cdt|Cne|Ltn)"
 )
-# Field labels before a name; the value after "Prénom :" is a first name, after "Nom :" a surname first.
+# Field labels before a name; the value after "Prénom :" is a first name, after "Nom :" a surname first. Roles
+# ("Prescripteur :", "IDE :", "Psychologue :") and people ("Victime :", "Appelant :", "Parents :") of forms.
 _FIELD = (
-    r"(?i:nom(?: de naissance| d'usage| marital| de jeune fille| patient)?|pr[ée]noms?|patiente?|pt|p[èe]re|m[èe]re|"
-    r"conjointe?|fils|fille|[ée]poux|[ée]pouse|internes?|externes?|m[ée]decins?(?: traitant| r[ée]f[ée]rent)?|"
-    r"praticien|r[ée]dig[ée] par|sign[ée] par|valid[ée] par|dict[ée] par|contact|personne de confiance|"
-    r"assur[ée](?:\(e\))?|[ée]quipe|staff|pr[ée]sente?s?|destinataires?|copie [àa])"
+    r"(?i:nom(?: de naissance| d'usage| usuel| marital| de jeune fille| patient| et pr[ée]noms?)?|"
+    r"pr[ée]noms?|patiente?|pte?|p[èe]re|m[èe]re|parents?|enfant|conjointe?|fils|fille|[ée]poux|[ée]pouse|"
+    r"internes?|externes?|m[ée]decins?(?: traitant| r[ée]f[ée]rent| r[ée]gulateur| demandeur| urgentiste| "
+    r"prescripteur| sur site| de garde)?|praticien|r[ée]dig[ée] par|sign[ée] par|valid[ée] par|dict[ée] par|"
+    r"relu par|contact|personne de confiance|personne à pr[ée]venir|assur[ée]|[ée]quipe|staff|pr[ée]sente?s?|"
+    r"destinataires?|copie [àa]|accompagnante?|appelante?|victime|t[ée]moin|b[ée]n[ée]ficiaire|op[ée]r[ée]|"
+    r"r[ée]sidente?|consultante?|demandeur|prescripteur|r[ée]dacteur|r[ée]dactrice|op[ée]rateur|chirurgien|"
+    r"anesth[ée]siste|aide|psychologue|technicien(?:ne)?|ide|as|arm|ibode|ipa|kin[ée]sith[ée]rapeute|"
+    r"orthophoniste|ergoth[ée]rapeute|di[ée]t[ée]ticienne?|r[ée]gulateur|senior(?: de garde)?|"
+    r"cadre(?: de sant[ée]| du service| de p[ôo]le)?|chef d'agr[èe]s|t[ée]l[ée]radiologue|radiologue|"
+    r"neurologue|cardiologue|g[ée]riatre|psychiatre|mandataire|tuteur|tutrice|curateur|curatrice|"
+    r"assistante? sociale?|assistante? de service social)"
 )
+_ROLES = {"IDE", "IDEL", "IPA", "AS", "ASH", "ARM", "IBODE", "IADE", "MC", "MP"}
 _TITLE_TRIGGER = re.compile(rf"(?<![\w.])(?P<title>{_TITLE})(?:\.[ \t]*|[ \t]+)")
-# "le patient Dupont", "la patiente DURAND": the name must follow at once, capitalized.
-_PATIENT_TRIGGER = re.compile(r"(?<![\w])(?i:patiente?)[ \t]+(?=[A-ZÀ-ÖØ-Þ])")
-_FIELD_TRIGGER = re.compile(rf"(?<![\w])(?P<field>{_FIELD})[ \t]*:[ \t]*")
+# "le patient Dupont", "la patiente DURAND", "Pte MOREIRA": the name must follow at once, capitalized.
+_PATIENT_TRIGGER = re.compile(rf"(?<![\w])(?i:patiente?|pte?)\.?[ \t]+(?=[{_UPPER}])")
+# "(s)", "(e)", "(es)" of form labels: "Prénom(s) :", "Né(e) le", "Assuré(e) :".
+_PLURAL = r"(?:\((?:e|s|es|x)\))?"
+_FIELD_TRIGGER = re.compile(rf"(?<![\w])(?P<field>{_FIELD}){_PLURAL}[ \t]*:[ \t]*")
 
 # One word of a name: an initial ("J.", "M.-P.", "J.M", "B-J.", "DA.", "D"), a particle inside a compound
 # surname, or a capitalized or upper-case word with hyphens and apostrophes ("JEAN-FRANCOIS", "N'Diaye",
@@ -43,10 +58,14 @@ _INITIAL = (
     rf"[{_UPPER}](?:-[{_UPPER}])+\.?(?![a-z])|[{_UPPER}](?=[\s,;:)|]|$)"
 )
 _PARTICLE = (
-    r"(?:de|du|des|d'|le|la|van|von|der|den|ben|bin|el|al|di|da|dos|"
-    r"De|Du|Des|Le|La|Van|Von|Ben|El|Al|Di|Da|DE|DU|DES|LE|LA)"
+    r"(?:de|du|des|d'|le|la|van|von|der|den|ben|bin|el|al|di|da|dos|das|do|del|della|i|y|"
+    r"De|Du|Des|Le|La|Van|Von|Ben|El|Al|Di|Da|Dos|Del|DE|DU|DES|LE|LA|DA|DOS|DEL|VAN|VON|EL|AL|BEN)"
 )
-_WORD = rf"(?:[{_UPPER}][{_LETTER}]*['’]|[{_UPPER}]-)?[{_UPPER}][{_LETTER}]+(?:-[{_UPPER}][{_LETTER}]+)*"
+# ("Le Floc'h", "CREAC'H", "Ho-A-Sim": an apostrophe or a one-letter part inside)
+_WORD = (
+    rf"(?:[{_UPPER}][{_LETTER}]*['’]|[{_UPPER}]-)?[{_UPPER}][{_LETTER}]+(?:['’][{_LETTER}]+)?"
+    rf"(?:-[{_UPPER}][{_LETTER}]*(?:['’][{_LETTER}]+)?)*"
+)
 _TOKEN = re.compile(
     rf"(?P<initial>{_INITIAL})|(?P<particle>{_PARTICLE})(?=[ \t]|['’])['’]?|(?P<word>{_WORD})(?![\w])"
 )
@@ -78,11 +97,22 @@ def _excluded(word: str) -> bool:
     return fold(word) in common_words() or is_protected(word)
 
 
+# After "Dr", "M." is an initial ("Dr M. LEROY"), not a second title.
+_AFTER_TITLE = re.compile(
+    r"(?<![\w])(?:Dr|DR|Dre|Pr|PR|Prof|Docteur|DOCTEUR|Professeur|Mme|MME|Madame|Mlle)\.?[ \t]*$"
+)
+
+
 def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
     """The words of a name starting at ``pos``: at most ``max_words``, on one line, stopping at punctuation,
     at a lower-case word, a common word or a protected term. Particles are kept only inside the name."""
     title = _TITLE_TRIGGER.match(text, pos)
-    if title and (title["title"] != "M" or text[title.end() : title.end() + 1].isupper()):
+    initial_after_title = title and title["title"] == "M" and _AFTER_TITLE.search(text, max(0, pos - 12), pos)
+    if (
+        title
+        and not initial_after_title
+        and (title["title"] != "M" or text[title.end() : title.end() + 1].isupper())
+    ):
         pos = title.end()  # a title is never part of the name ("M. DUPONT" at the start of a line)
     tokens: list[_Token] = []
     while len([t for t in tokens if t.kind != "particle"]) < max_words:
@@ -93,8 +123,10 @@ def scan_name(text: str, pos: int, max_words: int = 5) -> list[_Token]:
         if match is None:
             break
         kind = match.lastgroup or "word"
-        if kind == "word" and _excluded(match.group()):
-            break
+        if (kind == "word" and _excluded(match.group())) or (
+            kind == "initial" and is_protected(match.group()[:-1])
+        ):
+            break  # a common word or a protected term; a protected abbreviation is no initial ("FA.")
         tokens.append(_Token(match.start(), match.end(), _classify(match.group(), kind)))
         pos = match.end()
     while tokens and tokens[-1].kind == "particle":
@@ -146,10 +178,11 @@ def _best_split(tokens: list[_Token]) -> list[str]:
     options: list[list[str]] = []
     n = len(tokens)
     for cut in range(1, n):
-        if tokens[cut].kind == "particle" or tokens[cut - 1].kind == "particle":
+        if tokens[cut - 1].kind == "particle":
             continue  # a particle belongs to the surname that follows it
-        options.append(["NOM"] * cut + ["PRENOM"] * (n - cut))
-        options.append(["PRENOM"] * cut + ["NOM"] * (n - cut))
+        if tokens[cut].kind != "particle":
+            options.append(["NOM"] * cut + ["PRENOM"] * (n - cut))
+        options.append(["PRENOM"] * cut + ["NOM"] * (n - cut))  # "Yann | Le Guern'h"
     options.append(["NOM"] * n)
     # max() keeps the first of equal scores: NOM PRENOM splits come first, NOM alone last.
     return max(options, key=lambda labels: sum(fit(t, lab) for t, lab in zip(tokens, labels, strict=True)))
@@ -165,24 +198,160 @@ def _merge(tokens: list[_Token], labels: list[str]) -> list[tuple[int, int, str]
     return spans
 
 
-def _spans(text: str, tokens: list[_Token], forced: str | None = None) -> Iterator[Span]:
+def name_spans(text: str, tokens: list[_Token], forced: str | None = None) -> Iterator[Span]:
+    """The NOM and PRENOM spans of the words of a name (:func:`scan_name`), as :func:`split_name` labels them."""
     for start, end, label in split_name(tokens, forced):
         yield Span.of(text, start, end, label)
 
 
 def find_titled_names(text: str) -> Iterator[Span]:
-    """Names after a title ("Dr", "Mme", "M.", "Professeur", "Interne"...) or a field label ("Nom :",
-    "Prénom :", "Patient :", "Rédigé par :"...)."""
+    """Names after a title ("Dr", "Mme", "M.", "Professeur", "Interne", "IDE"...) or a field label ("Nom :",
+    "Prénom(s) :", "Patient :", "Rédigé par :", "Prescripteur :"...)."""
     for match in _TITLE_TRIGGER.finditer(text):
         if match["title"] == "M" and not text[match.end() : match.end() + 1].isupper():
             continue  # "M" without its dot is a title only before a capital ("M DUPONT", not "sexe : M")
-        yield from _spans(text, scan_name(text, match.end()))
+        if match["title"] in _ROLES and "." in match.group():
+            continue  # a role is written without a dot: "hétérozygote AS. Hospitalisée" is no name
+        tokens = scan_name(text, match.end())
+        yield from name_spans(
+            text, tokens, _first_name_if_single(tokens) if match["title"] in _ROLES else None
+        )
     for match in _PATIENT_TRIGGER.finditer(text):
-        yield from _spans(text, scan_name(text, match.end()))
+        yield from name_spans(text, scan_name(text, match.end()))
     for match in _FIELD_TRIGGER.finditer(text):
         field = fold(match["field"])
-        forced = "PRENOM" if field.startswith("prenom") else None
-        yield from _spans(text, scan_name(text, match.end()), forced)
+        if field.startswith("prenom"):
+            yield from _first_name_list(text, match.end())
+        else:
+            tokens = scan_name(text, match.end())
+            yield from name_spans(
+                text, tokens, _first_name_if_single(tokens) if field.upper() in _ROLES else None
+            )
+
+
+def _first_name_if_single(tokens: list[_Token]) -> str | None:
+    """ "PRENOM" when the name is a single word (not an initial): after a caregiver's role ("IDE : Maëva", "AS
+    Brieuc"), a kinship ("son fils Jimmy") or a greeting, a lone word is a first name."""
+    words = [t for t in tokens if t.kind != "particle"]
+    return "PRENOM" if len(words) == 1 and words[0].kind in ("word", "first") else None
+
+
+# "Prénoms : Ghislaine, Yolande": first names in a list, each one PRENOM.
+_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,|et)[ \t]*")
+
+
+def _first_name_list(text: str, pos: int) -> Iterator[Span]:
+    while tokens := scan_name(text, pos):
+        yield from name_spans(text, tokens, "PRENOM")
+        separator = _LIST_SEPARATOR.match(text, tokens[-1].end)
+        if separator is None:
+            return
+        pos = separator.end()
+
+
+# Words of kinship and of the people around a patient, after which a name is given bare: "son fils Jimmy", "sa
+# sœur Annick", "son épouse (Mireille)", "le neveu, M. Rémi Vidalenc" (the title is read by scan_name).
+_KIN = (
+    r"fils|filles?|[ée]pou(?:x|se)|mari|femme|compagne|compagnon|conjointe?|fr[èe]re|s(?:œ|oe)ur|neveu|ni[èe]ce|"
+    r"petite?-(?:fils|fille)|petits-enfants|cousine?|p[èe]re|m[èe]re|beau-(?:fr[èe]re|p[èe]re|fils)|"
+    r"belle-(?:s(?:œ|oe)ur|m[èe]re|fille)|gendre|oncle|tante|amie?|voisine?|aidante?|fianc[ée]e?|concubine?|"
+    r"ex-(?:[ée]pou(?:x|se)|mari|femme|compagne|compagnon)"
+)
+_KIN_TRIGGER = re.compile(
+    rf"(?<![\w])(?:(?P<det>(?i:son|sa|ses|leur|leurs|votre|notre|mon|ma|mes|un|une|le|la|les))[ \t]+)?"
+    rf"(?P<kin>(?i:{_KIN}))(?:[ \t]+(?i:a[îi]n[ée]e?|cadette?))?[ \t]*[,(]?[ \t]*(?=[{_UPPER}])"
+)
+# Maiden and married names: "née GEHIN", "épouse Nankin", "veuve Martin" (not "née le", which is lower case).
+_MARRIED_TRIGGER = re.compile(
+    rf"(?<![\w])(?i:n[ée]e|[ée]pouse|[ée]poux|veuve|divorc[ée]e|[ée]p\.|vve)[ \t]+(?=[{_UPPER}])"
+)
+
+
+# A name followed by its role or kinship in parentheses: "Gaëlle (IDE)", "Ainhoa (épouse)", "Rémi (neveu, 06…)".
+_ROLE_AFTER = re.compile(
+    rf"(?<![\w'’.-])(?:{_INITIAL}|{_WORD})(?:[ \t](?:{_PARTICLE}[ \t])?(?:{_INITIAL}|{_WORD})){{0,3}}"
+    rf"(?=[ \t]*\((?i:{_KIN}|ide|as|ash|aide-soignante?|infirmi[èe]re?|interne|externe|cadre|kin[ée]|"
+    rf"neurologue|cardiologue|radiologue|g[ée]riatre|m[ée]decin|psychologue|orthophoniste|ergoth[ée]rapeute|"
+    rf"assistante? sociale?|secr[ée]taire|cca|ph|phc|pu-ph|dr|senior)(?![\w]))"
+)
+
+
+# A role, then a first name in parentheses: "l'AS de nuit (Solène)", "l'interne (Hugo)".
+_ROLE_THEN_NAME = re.compile(
+    rf"(?<![\w])(?i:ide|as|ash|aide-soignante?|infirmi[èe]re?|interne|externe|kin[ée]|cadre|secr[ée]taire|"
+    rf"ergoth[ée]rapeute|orthophoniste|psychologue|di[ée]t[ée]ticienne?|ambulancier|brancardier|{_KIN})"
+    rf"(?: (?i:de nuit|de jour|de garde|du matin|du soir))?[ \t]*\([ \t]*(?=[{_UPPER}])"
+)
+
+
+def find_role_names(text: str) -> Iterator[Span]:
+    """Names followed by a role or a kinship in parentheses ("Gaëlle (IDE)", "Ainhoa (épouse)"), or given in
+    parentheses after a role ("l'AS de nuit (Solène)")."""
+    for match in _ROLE_THEN_NAME.finditer(text):
+        tokens = scan_name(text, match.end(), max_words=3)
+        if tokens and text[tokens[-1].end : tokens[-1].end + 1] == ")":
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
+    for match in _ROLE_AFTER.finditer(text):
+        if _TITLE_TRIGGER.match(text, match.start()):
+            continue  # a title opens it: find_titled_names reads it
+        tokens = scan_name(text, match.start())
+        if tokens and tokens[-1].end == match.end():
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
+
+
+# Names listed after a name: "Moussa Traoré (père, …) et Aminata Keïta (mère, …)".
+_LIST_NEXT = re.compile(r"(?:[ \t]*\([^()\n]{0,60}\))?[ \t]*(?:,|et|&)[ \t]*")
+
+
+def find_listed_names(text: str, spans: list[Span]) -> Iterator[Span]:
+    """A name right after a name of the first pass (``spans``) and "et" or a comma, itself of two words or
+    more ("Moussa Traoré et Aminata Keïta")."""
+    for span in spans:
+        if span.label not in ("NOM", "PRENOM"):
+            continue
+        m = _LIST_NEXT.match(text, span.end)
+        if m is None or not text[m.end() : m.end() + 1].isupper():
+            continue
+        tokens = scan_name(text, m.end(), max_words=3)
+        if not tokens or any(other.start < tokens[-1].end and tokens[0].start < other.end for other in spans):
+            continue
+        if len([t for t in tokens if t.kind != "particle"]) >= 2:
+            yield from name_spans(text, tokens)
+        elif span.label == "NOM" and "," in m.group() and _FIRST_NAME_END.match(text, tokens[-1].end):
+            yield from name_spans(
+                text, tokens, "PRENOM"
+            )  # "MENARD, Julien -": a surname, then its first name
+
+
+# What may follow a first name given after its surname and a comma: punctuation, a number, the end of the line.
+_FIRST_NAME_END = re.compile(r"[ \t]*(?:[-–,.;:|)(\d]|$)", re.MULTILINE)
+
+
+# Greetings of letters and e-mails: "Bonsoir Olivier,", "Chère Anne,".
+_GREETING = re.compile(
+    rf"(?<![\w])(?:Bonjour|Bonsoir|Salut|Coucou|Cher|Chère|Chers|Chères)[ \t]+(?=[{_UPPER}])"
+)
+
+
+def find_greeted_names(text: str) -> Iterator[Span]:
+    """The name after a greeting, before a comma ("Bonsoir Olivier,"): a single word is a first name."""
+    for match in _GREETING.finditer(text):
+        tokens = scan_name(text, match.end(), max_words=3)
+        if tokens and re.match(r"[ \t]*,", text[tokens[-1].end :]):
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
+
+
+def find_kin_names(text: str) -> Iterator[Span]:
+    """Names given after a word of kinship ("sa fille Letizia", "son mari (Arménio)") — a single capitalized
+    word there is a first name — and maiden or married names ("née Sambucco", "épouse Grondin")."""
+    for match in _KIN_TRIGGER.finditer(text):
+        opening = text[max(0, match.start() - 1) : match.start()] == "("
+        if match["det"] is None and not match["kin"][0].isupper() and not opening:
+            continue  # without "son", "sa"... or "(": only a capitalized word of kinship opens a name ("Épouse (X)")
+        tokens = scan_name(text, match.end())
+        yield from name_spans(text, tokens, _first_name_if_single(tokens))
+    for match in _MARRIED_TRIGGER.finditer(text):
+        yield from name_spans(text, scan_name(text, match.end()))
 
 
 _NAME_RUN = re.compile(
@@ -191,41 +360,80 @@ _NAME_RUN = re.compile(
 
 
 def find_first_name_pairs(text: str) -> Iterator[Span]:
-    """Names without a title: a run of two to five name words holding a known first name or an initial with
-    a dot, and at least one other word ("JALONNET Christine", "Rémi Foliet", "J. Delorenzi", "Madec P.J.")."""
+    """Names without a title: a run of two to five name words holding a known first name, an initial with a
+    dot or a word in capitals, and at least one other word ("JALONNET Christine", "Rémi Foliet", "J. Delorenzi",
+    "Madec P.J.", "MOREIRA Ivone")."""
+    protected = protected_ranges(text)
     for match in _NAME_RUN.finditer(text):
         if _TITLE_TRIGGER.match(text, match.start()):
             continue  # a title starts the run: find_titled_names reads it
-        tokens = scan_name(text, match.start())
+        tokens = _before_title(text, scan_name(text, match.start()))
+        if any(tokens and start < tokens[-1].end and tokens[0].start < end for start, end in protected):
+            continue  # the run reaches into a protected term ("Syndrome de Claude Bernard-Horner")
         if _looks_like_name(text, tokens):
-            yield from _spans(text, tokens)
+            yield from name_spans(text, tokens)
+
+
+def _before_title(text: str, tokens: list[_Token]) -> list[_Token]:
+    """The words before an "M." that opens a name ("Séparée de M. Coulibaly": "M." is a title there, and
+    "Séparée de" no name); particles left at the end are dropped."""
+    for index, token in enumerate(tokens[:-1]):
+        if text[token.start : token.end] in ("M.", "Mr.", "MM."):
+            tokens = tokens[:index]
+            break
+    while tokens and tokens[-1].kind == "particle":
+        tokens.pop()
+    return tokens
 
 
 def _looks_like_name(text: str, tokens: list[_Token]) -> bool:
-    """Whether words without a title form a name: a first name or a dotted initial beside a surname."""
+    """Whether words without a title form a name: a first name or a dotted initial beside a surname, or a
+    surname in capitals beside a capitalized word, the way French records write "NOM Prénom"."""
     if len(tokens) < 2:
         return False
     has_first = any(
         t.kind == "first" or (t.kind == "initial" and not text[t.start : t.end].isalpha()) for t in tokens
     )
-    return has_first and any(t.kind in ("caps", "word") for t in tokens)
+    kinds = {t.kind for t in tokens}
+    if has_first:
+        return bool(kinds & {"caps", "word"})
+    return "caps" in kinds and "word" in kinds and any(_vowelled_caps(text, t) for t in tokens)
 
 
-# A line, or what follows the colon of a "Label :" line.
-_NAME_LINE = re.compile(r"^(?:[^\n:]{1,40}:)?[ \t]*(?P<name>[^\s:][^\n:]*?)[ \t]*$", re.MULTILINE)
+def _vowelled_caps(text: str, token: _Token) -> bool:
+    """A word in capitals that reads as a surname rather than an acronym ("ESV", "NRI"): four letters or more
+    with a vowel, or three with two."""
+    word = fold(text[token.start : token.end])
+    vowels = sum(c in "aeiouy" for c in word)
+    return token.kind == "caps" and ((len(word) >= 4 and vowels >= 1) or (len(word) == 3 and vowels >= 2))
+
+
+# A line or a table cell ("| DUPONT Jean |"), or what follows the colon of a "Label :" line.
+_NAME_LINE = re.compile(
+    r"(?:^|(?<=\|))(?:[^\n:|]{1,40}:)?[ \t]*(?P<name>[^\s:|][^\n:|]*?)[ \t]*(?=\||$)", re.MULTILINE
+)
 
 
 def find_name_lines(text: str) -> Iterator[Span]:
-    """A line (or the value of a "Label :" line) that is only a name: two to four name words, one of them in
-    capitals and one not ("SAHANY Jason", "LEMARCHAND B-J.", "Investigateur : Laure MICHAUD"), as in the
-    headers and signatures of letters."""
+    """A line, a table cell (or the value of a "Label :" line) that is only a name: two to four name words, one
+    of them in capitals and one not ("SAHANY Jason", "LEMARCHAND B-J.", "Investigateur : Laure MICHAUD"), as in
+    the headers, tables and signatures of letters."""
     for line in _NAME_LINE.finditer(text):
         tokens = scan_name(text, line.start("name"), max_words=4)
         if not tokens or tokens[-1].end != line.end("name") or len(tokens) < 2:
             continue
         kinds = {t.kind for t in tokens}
-        if "caps" in kinds and kinds & {"word", "first", "initial"}:
-            yield from _spans(text, tokens)
+        if ("caps" in kinds and kinds & {"word", "first", "initial"}) or _CONTACT_LINE.match(
+            text, line.end() + 1
+        ):
+            yield from name_spans(text, tokens)
+
+
+# The line after a name in a signature or a letterhead: its phone, fax or e-mail ("Patrique Pizzila\nTel : …").
+_CONTACT_LINE = re.compile(
+    r"[ \t]*(?:(?i:t[ée]l|fax|e-?mail|mail|courriel|portable|mobile|standard|accueil|secr[ée]tariat)\b|"
+    r"\+?\(?\d[\d .()\-]{7,}\d|[\w.\-]+@)"
+)
 
 
 def find_occurrences(text: str, names: Iterable[tuple[str, str]]) -> Iterator[Span]:

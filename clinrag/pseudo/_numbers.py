@@ -38,9 +38,10 @@ def find_mails(text: str) -> Iterator[Span]:
 # ---------------------------------------------------------------------------------------------------------
 _INTERNATIONAL = r"(?:\+ ?\d{1,3}|\( ?\+?(?:\d ?){1,3}\)|\b00 ?\d{2})"
 _PHONE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # 01 23 45 67 89 / 01.23.45.67.89 / 0123456789 / +33 6 12 34 56 78 / (33)0163752553 / +33 (0)6 ...
+    # 01 23 45 67 89 / 01.23.45.67.89 / 0123456789 / +33 6 12 34 56 78 / (33)0163752553 / +33 (0)6 ... / 06/28/42/50/36,
+    # also glued to the word before it ("Standard04.73.72.17.05", "Tél:0612345678"), and O for 0 ("O1.42.15.23.35")
     re.compile(
-        rf"(?<![\w+])(?:{_INTERNATIONAL}[ .\-]?(?:\(0\) ?)?0?[1-9]|0\d)(?P<sep>[ .\-]?)\d\d(?:(?P=sep)\d\d){{3}}"
+        rf"(?<![\d+])(?:{_INTERNATIONAL}[ .\-]?(?:\(0\) ?)?0?[1-9]|[0O]\d)(?P<sep>[ ./\-]?)\d\d(?:(?P=sep)\d\d){{3}}"
         r"(?![\w])(?!(?P=sep)\d)"
     ),
     # ( 3 3 ) 0 6 5 6 2 0 7 4 4 6: an international prefix before a number dictated digit by digit
@@ -51,13 +52,18 @@ _PHONE_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?<![\w+])\+ ?\d(?: \d){9,12}(?!\w)(?! \d\b)"),
     # +660306165373: an international prefix then 9 to 12 digits in one block
     re.compile(r"(?<![\w+])\+ ?\d{9,13}(?!\w)"),
+    # other countries' groupings: "+41 22 372 33 11", "+689 40 48 62 62", "+687 78 41 26", "+44 7700 900461"
+    re.compile(
+        r"(?<![\w+(])(?:\+ ?\d{1,3}|\(\+ ?\d{1,3}\))(?: ?\(0\))?(?:[ .\-]\d{1,6}){2,6}(?![\w]|[/.\-]\d)"
+    ),
 )
 # 01 2039 2739, 06.45.0945.87: ten digits from 0, grouped in any way but with one kind of separator.
 _ANY_GROUPING_PHONE = re.compile(r"(?<![\w+])0\d(?:[ .\-]?\d){8}(?!\w)(?![ .\-]\d)")
 # A number announced as a phone number: any grouping, 9 to 13 digits on the same line.
 _PHONE_CONTEXT = re.compile(
-    r"(?i:\b(?:t[ée]l[ée]phone|t[ée]l|portable|mobile|fax|joignable au|au num[ée]ro|contact)\b)\.? ?(?::|n°)? ?"
-    r"(?P<number>[+(]?\d[\d() .\-]{7,24}\d)(?!\w)"
+    r"(?i:\b(?:t[ée]l[ée]phone|t[ée]l[ée]phonique|t[ée]l|portable|mobile|fax|joignables? au|au num[ée]ro|contact|"
+    r"standard|accueil|secr[ée]tariat)\b)\.?(?: au| le)? ?(?::|n°)? ?"
+    r"(?P<number>[+(]?\d[\d() .\-]{6,24}\d)(?!\w)"
 )
 
 
@@ -65,12 +71,13 @@ def find_phones(text: str) -> Iterator[Span]:
     """French and international phone numbers, in pairs, digit by digit, or announced by "Tél :"."""
     for pattern in _PHONE_PATTERNS:
         for match in pattern.finditer(text):
-            yield Span.of(text, match.start(), match.end(), "TEL")
+            if 8 <= len(digits_of(match.group())) <= 15:
+                yield Span.of(text, match.start(), match.end(), "TEL")
     for match in _ANY_GROUPING_PHONE.finditer(text):
         if len(set(re.findall(r"[ .\-]", match.group()))) <= 1:  # not "03-2024 14 12", a date then numbers
             yield Span.of(text, match.start(), match.end(), "TEL")
     for match in _PHONE_CONTEXT.finditer(text):
-        if 9 <= len(digits_of(match.group("number"))) <= 13:
+        if 8 <= len(digits_of(match.group("number"))) <= 13:
             start, end = match.span("number")
             yield Span.of(text, start, end, "TEL")
 
@@ -91,6 +98,9 @@ _NIR_CONTEXT = re.compile(
     r"(?i:s[ée]curit[ée] sociale|\bn\.?i\.?r\b|\bnss\b|\bn° ?ss\b|immatriculation|assur[ée]\(?e?\)?|"
     r"assurance maladie|n° d'identification|id national)[^\n\d]{0,40}$"
 )
+
+
+_ANNOUNCED_NUMBER = re.compile(r"(?<![\w])\d[\d ]{9,22}\d(?![\w])(?! \d)")
 
 
 def nir_key(nir13: str) -> int:
@@ -165,6 +175,11 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
             well_formed = nir_is_valid(nir) if length == 15 else nir_structure_ok(nir)
             if well_formed or announced:
                 yield Span.of(text, start, end, "SECU")
+    # announced, any grouping and 11 to 15 digits: "N° de sécurité sociale : 402 654 803 958 12"
+    for m in _ANNOUNCED_NUMBER.finditer(text):
+        announced = _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start())
+        if announced and 11 <= len(digits_of(m.group())) <= 15:
+            yield Span.of(text, m.start(), m.end(), "SECU")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -177,21 +192,27 @@ _STRONG = {
     r"num[ée]ro (?:du |de )?patient|n° (?:du |de )?patient|identit[ée] pivot|"
     r"r[ée]f[ée]rence interne(?: d[eu] l[ae] patiente?| du patient)?",
     "NDA": r"\bNDA\b|\bN\.D\.A\.?|n° ?(?:de )?s[ée]jour|num[ée]ro (?:de )?s[ée]jour|dossier n°|"
+    r"identifiant (?:de |d['’])?(?:la |l['’])?(?:visite|venue|hospitalisation|s[ée]jour)|"
     r"n° ?(?:de |d')?(?:venue|dossier|admission)|num[ée]ro (?:de |d')?(?:venue|dossier|admission)",
 }
 _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
-_ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*"
-# Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ".
-_FILLER = r" ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?"
+_ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
+# Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ", and up to three
+# words before a colon ("Numéro de dossier à rappeler : ").
+_FILLER = r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
 
 
 def _context_pattern(words: str, value: str) -> re.Pattern[str]:
     return re.compile(rf"(?:{words}){_FILLER}(?P<value>{value})(?![\w])", re.IGNORECASE)
 
 
+# After a strong context, a number may be spaced in groups ("ipp 69 118 2045", dictated).
+_GROUPED_ID = r"\d{2,4}(?: \d{2,4}){1,3}(?!\d| \d)"
 _ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("IPP", _context_pattern(_STRONG["IPP"], _ID_VALUE), 4),
     ("NDA", _context_pattern(_STRONG["NDA"], _ID_VALUE), 4),
+    ("IPP", _context_pattern(_STRONG["IPP"], _GROUPED_ID), 6),
+    ("NDA", _context_pattern(_STRONG["NDA"], _GROUPED_ID), 6),
     ("IPP", _context_pattern(_WEAK["IPP"], r"\d{7,}"), 7),
     ("NDA", _context_pattern(_WEAK["NDA"], r"\d{7,}"), 7),
 )

@@ -52,11 +52,30 @@ def segment(digits: str) -> list[tuple[int, int, str]] | None:
 
 
 def find_spaced_numbers(text: str) -> Iterator[Span]:
-    """Dates, phone numbers and NIR dictated digit by digit, alone or several in a row."""
+    """Dates, phone numbers and NIR dictated digit by digit, alone or several in a row. A run that cannot be cut
+    into such pieces is still an identifier (no clinical value is written as seven lone digits or more, bar a
+    scale's steps "0 1 2 3 4 5 6"): labelled by its length and first digit."""
     for run in _RUN.finditer(text):
         digits = run.group().replace(" ", "")
-        for first, end, label in segment(digits) or []:
+        pieces = segment(digits)
+        if pieces is None:
+            if digits not in "0123456789" and digits not in "9876543210":
+                yield Span.of(text, run.start(), run.end(), _guess(digits))
+            continue
+        for first, end, label in pieces:
             start, stop = run.start() + 2 * first, run.start() + 2 * (end - 1) + 1
             if label == "DATE" and is_birth_date(text, start, stop):
                 label = "DATE_NAISSANCE"
             yield Span.of(text, start, stop, label)
+
+
+def _guess(digits: str) -> str:
+    """The label of a run of digits that reads as no single identifier: a NIR's length from a sex digit, a
+    phone's from 0, a date's, or else a patient number."""
+    if 13 <= len(digits) <= 16 and digits[0] in "1278":
+        return "SECU"
+    if digits[0] == "0" and 9 <= len(digits) <= 12:
+        return "TEL"
+    if len(digits) in (7, 8) and ("19" in digits[3:] or "20" in digits[3:]):
+        return "DATE"
+    return "IPP"

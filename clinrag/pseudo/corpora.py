@@ -109,10 +109,6 @@ def evidence_ranges(cohort: Cohort, notes: Sequence[Note]) -> list[list[tuple[in
 
 def folds(notes: Sequence[Note], k: int, seed: int = 0) -> list[int]:
     """A fold number (0..k-1) for each note, drawn per group, so a group is never split."""
-    import hashlib
+    from clinrag.data.cohort import seeded_draw
 
-    def draw(group: str) -> int:
-        digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") % k
-
-    return [draw(note.group) for note in notes]
+    return [seeded_draw(seed, note.group) % k for note in notes]

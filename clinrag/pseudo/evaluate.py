@@ -124,14 +124,25 @@ def evaluate_detector(
         progress: A progress bar while detecting.
 
     Returns:
-        ``{"detector", "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
+        ``{"detector", "note" (when the detector had no model), "texts", **``:func:`~clinrag.pseudo.pipeline.evaluate_detection`'s metrics``}``.
+        With ``mode: adaptive`` (then also ``"mode"``), what adaptive masking covers is scored (the identifiers plus the lines and
+        words it masks): only the label-free metrics (redact, redact full, redact precision, intact shares)
+        then mean anything.
 
     Raises:
         ClinragError: A cohort without ``phi.jsonl``, no text to score, an unreadable file, or a detector that
             cannot be built.
     """
     # imported here: the pipeline imports score() from this module
-    from clinrag.pseudo.pipeline import build_detector, detect_notes, evaluate_detection
+    from clinrag.pseudo.pipeline import (
+        build_detector,
+        check_detector,
+        describe_detector,
+        detect_notes,
+        evaluate_detection,
+    )
+
+    check_detector(config)
 
     kept: list[list[tuple[int, int]]] = []
     if isinstance(source, Cohort):
@@ -144,8 +155,32 @@ def evaluate_detector(
         kept = evidence_ranges(source, notes) if source.evidence else []
     else:
         notes = load_eds_pseudo(source)
-    predicted = detect_notes(build_detector(config), notes, config.propagate_names, progress)
-    return {"detector": config.detector, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
+    labeller = None
+    if config.mode == "adaptive":  # a classifier folder that is not one is refused before any work
+        from clinrag.pseudo.section_classifier import build_labeller
+
+        labeller = build_labeller(config.adaptive.classifier)
+    detector = build_detector(config)
+    predicted = detect_notes(detector, notes, config.propagate_names, progress)
+    note = getattr(detector, "note", None)
+    head = {"detector": describe_detector(detector), **({"note": note} if note else {})}
+    if labeller is None:
+        return {**head, "texts": len(notes), **evaluate_detection(notes, predicted, kept)}
+    # what adaptive masking covers: the identifiers, and the lines and words it masks beyond them
+    from clinrag.pseudo.adaptive import coverage_spans, plan
+
+    texts = [note.text for note in notes]
+    labelled = labeller.label(texts, predicted)
+    covered = [
+        coverage_spans(text, plan(text, spans, blocks, config.adaptive))
+        for text, spans, blocks in zip(texts, predicted, labelled, strict=True)
+    ]
+    return {
+        **head,
+        "mode": "adaptive",
+        "texts": len(notes),
+        **evaluate_detection(notes, covered, kept),
+    }
 
 
 def _check_fit(spans: Sequence[Span], text: str) -> None:

@@ -3,9 +3,11 @@ replacement, with every file of the cohort kept consistent with the new texts.
 
 * **Detectors** are registered by name (:func:`register_detector`; :data:`DETECTORS`) and chosen by
   ``detector``: ``rules`` (:func:`~clinrag.pseudo.rules.detect`),
-  ``model`` (the trained :class:`~clinrag.pseudo.ner.NerDetector` alone) and ``hybrid`` (the model's spans merged
-  into the rules' first pass). Over a patient's record, the names found in any document are looked for again in
-  all the others (``propagate_names``), so "Mme Durand" in the letter's header also catches a bare "Durand"
+  ``model`` (the trained :class:`~clinrag.pseudo.ner.NerDetector` alone) and ``hybrid`` (the default: the model's
+  spans merged into the rules' first pass). The model is ``model``'s folder, or else the default one trained once
+  at setup (``clinrag models prepare``); where neither exists, ``hybrid`` detects with the rules alone and says
+  so (:attr:`ModelDetector.note`). Over a patient's record, the names found in any document are looked for again
+  in all the others (``propagate_names``), so "Mme Durand" in the letter's header also catches a bare "Durand"
   in the nurse's note.
 * **A pseudonymized cohort is still a cohort**: documents rewritten, their ``date`` fields and the table's date
   columns shifted by the patient's offset (intervals kept), evidence and gold identifier offsets carried to the
@@ -30,11 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clinrag.data.cohort import Cohort, Document, EvidenceSpan, PhiSpan, save_cohort
 from clinrag.errors import ClinragError
+from clinrag.pseudo.adaptive import AdaptiveConfig, whole_text
+from clinrag.pseudo.adaptive import rewrite as adaptive_rewrite
 from clinrag.pseudo.base import DETECTORS, Detector, register_detector
 from clinrag.pseudo.corpora import Note
 from clinrag.pseudo.evaluate import score
 from clinrag.pseudo.labels import Span
-from clinrag.pseudo.ner import NerDetector
+from clinrag.pseudo.ner import load_detector_model
 from clinrag.pseudo.replace import PatientKey, Replaced, replace, shift_iso_date
 from clinrag.pseudo.rules import detect, resolve_overlaps, unprotected_spans
 from clinrag.pseudo.vocabulary import protected_ranges
@@ -47,12 +51,18 @@ class PseudoConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str = "rules"
-    """Which registered detector: ``rules``, ``model`` (the trained NER model alone) or ``hybrid`` (both)."""
+    detector: str = "hybrid"
+    """Which registered detector: ``rules``, ``model`` (the trained identifier model alone) or ``hybrid`` (both;
+    the rules alone, with a note, when there is no model: no ``model`` folder and no default one prepared)."""
     model: str | None = None
-    """Folder of a NER model trained by ``clinrag train-pseudo`` (needed by ``model`` and ``hybrid``)."""
-    mode: Literal["mask", "surrogate"] = "surrogate"
-    """``mask`` writes ``[NOM]``; ``surrogate`` writes consistent fake values and shifts dates."""
+    """Folder of an identifier model trained by ``clinrag train-pseudo``; None: the default one, trained once at
+    setup (``clinrag models prepare``)."""
+    mode: Literal["mask", "surrogate", "adaptive"] = "surrogate"
+    """``mask`` writes ``[NOM]``; ``surrogate`` writes consistent fake values and shifts dates; ``adaptive`` masks
+    by section sensitivity (identity lines whole, identifiers and unknown names in clinical text, identifiers
+    alone in general text; :mod:`clinrag.pseudo.adaptive`)."""
+    adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)
+    """Settings of ``mode: adaptive`` (the section labeller, dates, what is masked)."""
     propagate_names: bool = True
     """Look for the names found in one of a patient's documents in all the others."""
     max_shift_days: int = Field(365, ge=1)
@@ -64,7 +74,7 @@ class PseudoConfig(BaseModel):
     rename_ids: bool = False
     """Replace patient and document ids by keyed hashes (``pat-…``, ``doc-…``)."""
     device: str = "cpu"
-    """torch device of the NER model."""
+    """torch device of the identifier model."""
 
     @field_validator("detector")
     @classmethod
@@ -90,27 +100,44 @@ class RuleDetector:
 
 @register_detector("model")
 class ModelDetector:
-    """The trained NER model alone (protected clinical terms still never masked).
+    """The trained identifier model alone (protected clinical terms still never masked).
 
     Args:
-        config: Settings (``model`` names the folder).
-        ner: A model already in memory, used instead of loading ``config.model``.
+        config: Settings: ``model`` names the folder; None: the default model prepared at setup.
+        ner: A model already in memory, used instead of loading one.
+
+    Raises:
+        ClinragError: A folder that is not an identifier model, or no model at all (``hybrid`` then falls back
+            to the rules instead).
     """
 
-    def __init__(self, config: PseudoConfig, ner: NerDetector | None = None) -> None:
-        if ner is None:
-            if not config.model:
-                raise ClinragError(
-                    f"detector '{config.detector}' needs a trained NER model (pseudo.model=FOLDER)"
-                )
-            ner = NerDetector.from_pretrained(config.model, device=config.device)
+    #: Whether the detector may work with the rules alone when there is no model (``hybrid``).
+    falls_back = False
+
+    def __init__(self, config: PseudoConfig, ner: Any | None = None) -> None:
         self.config = config
+        self.note: str | None = None
+        """Set when the detector works without a model (why, and how to get one)."""
+        self.folder: Path | None = None
+        if ner is None:
+            self.folder = model_folder(config)
+            if self.folder is not None:
+                ner = load_detector_model(self.folder, device=config.device)
+            elif self.falls_back:
+                self.note = NO_MODEL_NOTE
+            else:
+                raise ClinragError(
+                    f"detector '{config.detector}' needs a trained identifier model: give one (--model FOLDER, "
+                    "pseudo.model) or prepare the default one (`clinrag models prepare`, run by scripts/setup.sh)"
+                )
         self.ner = ner
         self._last: tuple[tuple[str, ...], list[list[Span]]] | None = None
 
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """The model's spans, remembered for the last batch: :func:`detect_record`'s second pass (the same
         texts, more names) does not run the model again."""
+        if self.ner is None:
+            return [[] for _ in texts]
         key = tuple(texts)
         if self._last is None or self._last[0] != key:
             self._last = (key, self.ner.predict(texts))
@@ -122,7 +149,9 @@ class ModelDetector:
 
 @register_detector("hybrid")
 class HybridDetector(ModelDetector):
-    """The model's spans merged into the rules' first pass."""
+    """The model's spans merged into the rules' first pass (the rules alone when there is no model)."""
+
+    falls_back = True
 
     def detect(self, texts: Sequence[str], names: Sequence[Sequence[tuple[str, str]]]) -> list[list[Span]]:
         predicted = self.predict(texts)
@@ -130,6 +159,51 @@ class HybridDetector(ModelDetector):
             detect(text, extra=spans, labelled_names=known)
             for text, spans, known in zip(texts, predicted, names, strict=True)
         ]
+
+
+NO_MODEL_NOTE = (
+    "the default identifier model is not prepared (run `clinrag models prepare`, as scripts/setup.sh does, or "
+    "give --model FOLDER): identifiers detected by the rules alone"
+)
+
+
+def model_folder(config: PseudoConfig) -> Path | None:
+    """The identifier model folder ``config`` asks for: ``config.model``, else the default one when it is
+    prepared, else None (only ``rules`` and ``hybrid`` work then)."""
+    from clinrag.models import default_identifier_model
+
+    return Path(config.model) if config.model else default_identifier_model()
+
+
+def check_detector(config: PseudoConfig) -> None:
+    """Refuse, before any work and without loading weights, settings whose detector cannot be built: a ``model``
+    folder that is not an identifier model, or detector ``model`` without any model.
+
+    Raises:
+        ClinragError: One line naming the folder or the setting.
+    """
+    from clinrag.pseudo.ner import check_detector_model
+
+    kind = DETECTORS.get(config.detector)
+    if not issubclass(kind, ModelDetector):
+        return
+    folder = model_folder(config)
+    if folder is not None:
+        check_detector_model(folder)
+    elif not kind.falls_back:
+        kind(config)  # raises its own "needs a trained identifier model"
+
+
+def describe_detector(detector: Detector) -> str:
+    """What a detector is, in a few words, for the console and ``pseudonymization.json``: its registered name
+    and, for a model detector, the folder it loaded (no patient data)."""
+    name = next((n for n, cls in DETECTORS.classes.items() if cls is type(detector)), type(detector).__name__)
+    if isinstance(detector, ModelDetector):
+        if detector.ner is None:
+            return f"{name} (rules only: no identifier model)"
+        where = detector.folder if detector.folder is not None else "in memory"
+        return f"{name} ({'rules + ' if detector.falls_back else ''}model {where})"
+    return name
 
 
 def build_detector(config: PseudoConfig) -> Detector:
@@ -189,15 +263,29 @@ class PseudoResult:
     documents: int = 0
     dropped_metadata: set[str] = field(default_factory=set)
     mapping: dict[str, Any] = field(default_factory=dict)
+    masks: Counter[str] = field(default_factory=Counter)
+    sensitivities: Counter[str] = field(default_factory=Counter)
+    detector: str = ""
+    """What detected the identifiers (:func:`describe_detector`)."""
+    note: str | None = None
+    """Why the detector worked without its model, when it did."""
 
     def summary(self) -> dict[str, Any]:
-        """Counts per label, documents, dropped metadata keys: safe to print and to write beside the cohort."""
-        return {
+        """Detector, counts per label, documents, dropped metadata keys (and, in adaptive mode, the blocks per
+        sensitivity and the lines, words and numbers masked beyond the identifiers): safe to print and to write
+        beside the cohort."""
+        out = {
+            "detector": self.detector,
+            **({"note": self.note} if self.note else {}),
             "documents": self.documents,
             "identifiers_replaced": sum(self.counts.values()),
             "per_label": dict(sorted(self.counts.items())),
             "dropped_metadata_keys": sorted(self.dropped_metadata),
         }
+        if self.sensitivities:
+            out["blocks_per_sensitivity"] = dict(sorted(self.sensitivities.items()))
+            out["masked_beyond_identifiers"] = {k: self.masks.get(k, 0) for k in ("line", "word", "number")}
+        return out
 
 
 def pseudonymize_cohort(
@@ -206,6 +294,7 @@ def pseudonymize_cohort(
     seed: int | None = None,
     detector: Detector | None = None,
     progress: bool = False,
+    labeller: Any = None,
 ) -> PseudoResult:
     """A new cohort with every document pseudonymized and every other file kept consistent with it.
 
@@ -216,6 +305,7 @@ def pseudonymize_cohort(
             reproducible only from the mapping file).
         detector: The detector (built from ``config`` when None).
         progress: A progress bar over the patients while detecting identifiers.
+        labeller: In adaptive mode, the section labeller (built from ``config.adaptive`` when None).
 
     Returns:
         The new cohort, counts, and the mapping (seed, offsets, surrogates, ids) for the caller to keep or drop.
@@ -233,7 +323,13 @@ def pseudonymize_cohort(
         for pid in cohort.table:
             keys.setdefault(pid, PatientKey(pid, secret, config.max_shift_days, config.min_shift_days))
     spans = detect_cohort(detector, cohort.documents, config.propagate_names, progress)
-    result = PseudoResult(cohort=cohort)
+    result = PseudoResult(
+        cohort=cohort, detector=describe_detector(detector), note=getattr(detector, "note", None)
+    )
+    sections = {}
+    if config.mode == "adaptive":
+        sections = _label_sections(cohort.documents, spans, config, labeller)
+        result.sensitivities.update(s.label for doc in sections.values() for s in doc)
     patient_ids = {pid: _hashed_id("pat", secret, pid) if config.rename_ids else pid for pid in keys}
     doc_ids = {
         doc.doc_id: _hashed_id("doc", secret, doc.doc_id) if config.rename_ids else doc.doc_id
@@ -244,13 +340,26 @@ def pseudonymize_cohort(
     new_documents = []
     for doc in cohort.documents:
         key = keys[doc.patient_id]
-        rewritten = replace(doc.text, spans[doc.doc_id], key, config.mode)
+        if config.mode == "adaptive":
+            adaptive = adaptive_rewrite(
+                doc.text, spans[doc.doc_id], sections[doc.doc_id], key, config.adaptive
+            )
+            rewritten = adaptive.replaced
+            result.counts.update(s.label for s in spans[doc.doc_id])
+            result.masks.update(r.kind for r in adaptive.regions)
+            records = adaptive.records(doc.text)
+        else:
+            rewritten = replace(doc.text, spans[doc.doc_id], key, config.mode)  # type: ignore[arg-type]
+            result.counts.update(s.label for s in rewritten.spans)
+            records = [
+                (old.label, old.text, new.text)
+                for old, new in zip(spans[doc.doc_id], rewritten.spans, strict=True)
+            ]
         replaced[doc.doc_id] = rewritten
-        result.counts.update(s.label for s in rewritten.spans)
         result.documents += 1
-        for old, new in zip(spans[doc.doc_id], rewritten.spans, strict=True):
+        for label, original, replacement in records:
             surrogates.setdefault(doc.patient_id, []).append(
-                {"doc_id": doc.doc_id, "label": old.label, "original": old.text, "replacement": new.text}
+                {"doc_id": doc.doc_id, "label": label, "original": original, "replacement": replacement}
             )
         kept = {k: v for k, v in doc.metadata.items() if k in config.keep_metadata}
         result.dropped_metadata.update(k for k in doc.metadata if k not in config.keep_metadata)
@@ -268,7 +377,7 @@ def pseudonymize_cohort(
     table = None
     if cohort.table is not None:
         table = {
-            patient_ids[pid]: _pseudonymize_row(cohort, row, keys[pid], detector, config.mode)
+            patient_ids[pid]: _pseudonymize_row(cohort, row, keys[pid], detector, config)
             for pid, row in cohort.table.items()
         }
     evidence = [
@@ -345,7 +454,7 @@ def pseudonymize_to(
 
     Raises:
         ClinragError: One line: ``out`` is the input cohort or cannot be written, ``mapping`` is inside ``out``,
-            exists or has no folder, or the cohort is invalid.
+            exists or has no folder, the model folder is not an identifier model, or the cohort is invalid.
     """
     import os
 
@@ -371,7 +480,15 @@ def pseudonymize_to(
             )
         if not mapping.parent.is_dir():
             raise ClinragError(f"{mapping}: its folder does not exist (create {mapping.parent} first)")
-    result = pseudonymize_cohort(load_cohort(cohort_dir), config, seed=seed, progress=progress)
+    check_detector(config)
+    labeller = None
+    if config.mode == "adaptive":  # a classifier folder that is not one is refused before any work
+        from clinrag.pseudo.section_classifier import build_labeller
+
+        labeller = build_labeller(config.adaptive.classifier)
+    result = pseudonymize_cohort(
+        load_cohort(cohort_dir), config, seed=seed, progress=progress, labeller=labeller
+    )
     write_cohort(result, out, overwrite=overwrite)
     if mapping is not None:
         atomic_write_json(mapping, result.mapping)
@@ -380,9 +497,10 @@ def pseudonymize_to(
 
 
 def _pseudonymize_row(
-    cohort: Cohort, row: dict[str, str], key: PatientKey, detector: Detector, mode: str
+    cohort: Cohort, row: dict[str, str], key: PatientKey, detector: Detector, config: PseudoConfig
 ) -> dict[str, str]:
-    """A table row: dates shifted by the patient's offset, free-text cells pseudonymized like documents."""
+    """A table row: dates shifted by the patient's offset, free-text cells pseudonymized like documents (in
+    adaptive mode, as one clinical block)."""
     kinds = {v.name: v.type for v in cohort.variables}
     out = {}
     for name, cell in row.items():
@@ -391,10 +509,27 @@ def _pseudonymize_row(
             out[name] = shift_iso_date(cell, key)
         elif cell and kind == "text":
             spans = detector.detect([cell], [()])[0]
-            out[name] = replace(cell, spans, key, mode).text  # type: ignore[arg-type]
+            if config.mode == "adaptive":
+                out[name] = adaptive_rewrite(
+                    cell, spans, whole_text(cell), key, config.adaptive
+                ).replaced.text
+            else:
+                out[name] = replace(cell, spans, key, config.mode).text  # type: ignore[arg-type]
         else:
             out[name] = cell
     return out
+
+
+def _label_sections(
+    documents: Sequence[Document], spans: dict[str, list[Span]], config: PseudoConfig, labeller: Any
+) -> dict[str, list[Any]]:
+    """Each document's blocks with their sensitivity (``doc_id -> labelled blocks``)."""
+    from clinrag.pseudo.section_classifier import build_labeller
+
+    labeller = labeller or build_labeller(config.adaptive.classifier)
+    texts = [doc.text for doc in documents]
+    labelled = labeller.label(texts, [spans[doc.doc_id] for doc in documents])
+    return {doc.doc_id: blocks for doc, blocks in zip(documents, labelled, strict=True)}
 
 
 def _shift_datetime(doc: Document, key: PatientKey) -> Any:

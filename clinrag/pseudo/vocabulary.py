@@ -13,6 +13,14 @@ from clinrag.text.folding import fold_chars as fold  # offsets kept: one charact
 
 _PACKAGE = "clinrag.pseudo"
 
+# Letters of the Latin alphabets, for the patterns of names and places: ASCII, Latin-1, Latin Extended-A/B and
+# Additional (Vietnamese), so that "Szymański", "Kovačević", "Nguyễn" or "Ó Súilleabháin" are words like "Dupont".
+# Built from Unicode's case properties; characters only (no ranges), for use inside a regex character class.
+_LATIN = [chr(code) for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)) if chr(code).isalpha()]
+UPPER = "A-Z" + "".join(c for c in _LATIN if c.isupper())
+LOWER = "a-z" + "".join(c for c in _LATIN if c.islower())
+LETTER = UPPER + LOWER
+
 
 def _load(name: str) -> dict[str, list[str]]:
     """Read one of the package's YAML files: lists of words under a few keys.

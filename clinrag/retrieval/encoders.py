@@ -2,8 +2,9 @@
 
 An encoder folder is a sentence-transformers folder or a plain Hugging Face encoder (CamemBERT-bio, DrBERT...),
 which sentence-transformers wraps with mean pooling. Nothing is downloaded: loading is ``local_files_only``.
-Embeddings are cached under ``$CLINRAG_CACHE_DIR`` (default ``~/.cache/clinrag``), keyed by the encoder's files
-and the exact texts, so a grid never embeds the same passages twice.
+Embeddings are cached under ``$CLINRAG_CACHE_DIR`` (default ``~/.cache/clinrag``), keyed by the encoder folder's
+content (:func:`clinrag.io.model_folder_sha256`, the identity the stage cache gives it too) and the exact texts, so
+a grid never embeds the same passages twice.
 """
 
 from __future__ import annotations
@@ -14,24 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from clinrag.io import atomic_write_bytes, cache_home
+from clinrag.io import atomic_write_bytes, cache_home, model_folder_sha256
 from clinrag.models import require_model_folder, resolve_model_path
 
 
 def cache_dir() -> Path:
     """Where clinrag caches embeddings and other derived artifacts."""
     return cache_home()
-
-
-def folder_fingerprint(folder: str | Path) -> str:
-    """A cheap identity of a model folder: relative names, sizes and modification times of its files."""
-    folder = Path(folder)
-    digest = hashlib.sha256(str(folder.resolve()).encode())
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(folder)}\x00{stat.st_size}\x00{stat.st_mtime_ns}\x00".encode())
-    return digest.hexdigest()
 
 
 def load_sentence_encoder(spec: str | Path, device: str = "cpu", max_length: int = 256) -> Any:
@@ -73,7 +63,7 @@ def encode_texts(
     folder = getattr(model, "clinrag_folder", None)
     key = None
     if cache and folder is not None:
-        digest = hashlib.sha256(folder_fingerprint(folder).encode())
+        digest = hashlib.sha256(model_folder_sha256(folder).encode())
         digest.update(str(model.max_seq_length).encode())
         digest.update(prompt.encode("utf-8") + b"\x00")
         for text in texts:

@@ -8,7 +8,6 @@ that was indexed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,18 +27,6 @@ from clinrag.retrieval.base import Hit, Retriever, build_retriever, check_ready,
 from clinrag.retrieval.evaluation import evaluate_retriever
 from clinrag.text.annotate import Annotator
 from clinrag.text.passages import Passage, PassageStore, build_passages
-
-
-def documents_fingerprint(cohort: Cohort) -> str:
-    """SHA-256 of the cohort's documents (ids, dates, types, texts)."""
-    digest = hashlib.sha256()
-    for doc in cohort.documents:
-        digest.update(
-            json.dumps(
-                [doc.doc_id, doc.patient_id, doc.date_str, doc.doc_type, doc.text], ensure_ascii=False
-            ).encode()
-        )
-    return digest.hexdigest()
 
 
 def make_retriever(settings: RetrievalSettings, cohort: Cohort) -> Retriever:
@@ -84,7 +71,7 @@ def save_index(
         {
             "clinrag_component": "retrieval_index",
             "settings": settings.model_dump(),
-            "documents_sha256": documents_fingerprint(cohort),
+            "documents_sha256": cohort.documents_sha256(),
             "passages_sha256": store.fingerprint(),
             "n_passages": len(store),
             "clinrag_version": clinrag.__version__,
@@ -111,7 +98,7 @@ def load_index(folder: str | Path, cohort: Cohort) -> tuple[RetrievalSettings, P
         ) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("settings"), dict):
         raise ClinragError(f"{meta_file}: no 'settings' mapping; rebuild the index with `clinrag index`")
-    if meta.get("documents_sha256") != documents_fingerprint(cohort):
+    if meta.get("documents_sha256") != cohort.documents_sha256():
         raise ClinragError(
             f"{folder}: built from other documents than this cohort's; rebuild it with `clinrag index`"
         )

@@ -4,6 +4,10 @@ For every document: sentence boundaries (``eds.sentences``), section titles (``e
 its line) and the mentions of every variable's terms (its ``keywords``; for a category, also its values and
 synonyms), each qualified by ``eds.negation``, ``eds.hypothesis`` and ``eds.family``. Retrieval (passages, lexical
 features) and weak supervision (is a boolean's term affirmed, negated, hypothetical, about a relative?) read these.
+
+A person word that names a category value about someone else is no mention ("sa femme", "Madame, Monsieur":
+:func:`clinrag.text.persons.names_someone_else`); a relative who reports a fact ends a negation's scope and makes
+no family history ("non diabétique d'après sa femme tabagisme actif": :mod:`clinrag.text.persons`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,12 @@ from dataclasses import dataclass, field
 from clinrag.data.cohort import Document
 from clinrag.data.variables import Variable
 from clinrag.text.nlp import add_qualifiers, eds_pipeline, silence_edsnlp  # noqa: F401  (re-exported)
+from clinrag.text.persons import (
+    REPORTED_SOURCE,
+    in_relatives_clause,
+    names_someone_else,
+    relative_as_source,
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,20 @@ NEGATION_PSEUDO = _negation_pseudo()
 """edsnlp's pseudo-negations, and a "non" that qualifies a condition's management ("HTA non traitée")."""
 
 
+def _negation_termination() -> list[str]:
+    from edsnlp.pipes.terminations import termination
+
+    # who reported a statement ends the statement: "non diabétique d'après sa femme tabagisme actif" (a
+    # dictated note without punctuation) negates the diabetes, not the smoking
+    sources = [*REPORTED_SOURCE, *(s.replace("'", "’") for s in REPORTED_SOURCE if "'" in s)]
+    return [*termination, *sources]
+
+
+NEGATION_TERMINATION = _negation_termination()
+"""edsnlp's terminations (where a negation's scope ends), and the phrases that name a statement's source
+(:data:`~clinrag.text.persons.REPORTED_SOURCE`)."""
+
+
 def _glued(text: str, start: int, end: int) -> bool:
     """A term of one or two characters written against a letter or figure: the "F" of a catheter's "8F", the
     "M" of the artery segment "M1" are no sex (the tokenizer splits them off)."""
@@ -148,6 +172,45 @@ def _same_statement(text: str, cue_end: int, start: int) -> bool:
     if "\n" not in between:
         return True
     return between.split("\n", 1)[0].rstrip().endswith(":")
+
+
+def _in_statement(text: str, cue, ent) -> bool:
+    """Whether qualifier ``cue`` and mention ``ent`` (spans of ``text``) are one statement for the qualifier: a cue
+    before the mention from its line or a list's header (:func:`_same_statement`), a cue after it on its line.
+    edsnlp's scope, the sentence, runs over the line breaks of lists and unpunctuated notes."""
+    if cue.start_char < ent.start_char:
+        return _same_statement(text, cue.end_char, ent.start_char)
+    return "\n" not in text[ent.end_char : cue.start_char]
+
+
+def hypothesis_reaches(ent) -> bool:
+    """Whether a hypothesis edsnlp found for mention ``ent`` reaches it: its cue stands in the mention's
+    statement (:func:`_in_statement`). A dictated report without punctuation is one edsnlp sentence, and the
+    "à discuter" of its last line ("anticoagulation à discuter") would make every line before it hypothetical
+    ("plusieurs accès de fibrillation auriculaire\n...\nanticoagulation à discuter")."""
+    return any(_in_statement(ent.doc.text, cue, ent) for cue in ent._.hypothesis_cues)
+
+
+def family_reaches(ent) -> bool:
+    """Whether a relative edsnlp's ``eds.family`` found around mention ``ent`` makes it about that relative
+    (``ent._.family_cues``; a section of family history always does). edsnlp's scope, the sentence, is too wide
+    in two ways:
+
+    * a relative who reports a fact or comes with the patient is the source, not the subject ("selon son épouse
+      tabagisme actif", "accompagné de sa fille, HTA traitée": :func:`~clinrag.text.persons.relative_as_source`);
+    * a relative on another line is another statement's, as for a negation (:func:`negation_reaches`): edsnlp's
+      sentences run over the line breaks of unpunctuated notes ("son épouse ne peut plus l'assumer\nsortie en
+      EHPAD"), except from a line that ends with a colon ("Antécédents familiaux :\n- diabète").
+    """
+    text = ent.doc.text
+    for cue in ent._.family_cues:
+        if cue.label_ == "FAMILY":  # eds.family's section of family history
+            return True
+        if relative_as_source(text, cue.start_char):
+            continue
+        if _in_statement(text, cue, ent):
+            return True
+    return False
 
 
 def context_terms() -> dict[str, list[str]]:
@@ -183,12 +246,7 @@ def negation_reaches(ent, variable: str, spans: list[tuple[int, int, str]]) -> b
         return True
     # a cue after the mention on a later line is another statement's ("... HTA\n... non opérable"): edsnlp's
     # sentences run over the line breaks of unpunctuated notes
-    cues = [
-        c
-        for c in ent._.negation_cues
-        if (c.start_char < ent.start_char and _same_statement(text, c.end_char, ent.start_char))
-        or (c.start_char >= ent.start_char and "\n" not in text[ent.end_char : c.start_char])
-    ]
+    cues = [c for c in ent._.negation_cues if _in_statement(text, c, ent)]
     if not cues:
         return False
     own = [(s, e) for s, e, v in spans if v == variable]
@@ -260,6 +318,7 @@ class Annotator:
                 "preceding": NEGATION_PRECEDING,
                 "following": NEGATION_FOLLOWING,
                 "pseudo": NEGATION_PSEUDO,
+                "termination": NEGATION_TERMINATION,
                 "span_getter": spans,
                 "explain": True,
             },
@@ -267,8 +326,9 @@ class Annotator:
                 "preceding": HYPOTHESIS_PRECEDING,
                 "following": HYPOTHESIS_FOLLOWING,
                 "span_getter": spans,
+                "explain": True,
             },
-            family={"span_getter": spans},
+            family={"span_getter": spans, "explain": True},
         )
 
     def annotate(
@@ -295,7 +355,11 @@ class Annotator:
             found = [
                 e
                 for e in parsed.spans.get("clinrag_mentions", [])
-                if e.label_ in self._keys and not _glued(parsed.text, e.start_char, e.end_char)
+                if e.label_ in self._keys
+                and not _glued(parsed.text, e.start_char, e.end_char)
+                and not (
+                    self._keys[e.label_][1] and names_someone_else(parsed.text, e.start_char, e.end_char)
+                )
             ]
             spans = [(e.start_char, e.end_char, self._keys[e.label_][0]) for e in found]
             spans += [(e.start_char, e.end_char, e.label_) for e in parsed.spans.get("clinrag_context", [])]
@@ -308,8 +372,9 @@ class Annotator:
                         start=ent.start_char,
                         end=ent.end_char,
                         negated=bool(ent._.negation) and negation_reaches(ent, variable, spans),
-                        hypothetical=bool(ent._.hypothesis),
-                        family=bool(ent._.family),
+                        hypothetical=bool(ent._.hypothesis) and hypothesis_reaches(ent),
+                        family=(bool(ent._.family) and family_reaches(ent))
+                        or in_relatives_clause(parsed.text, ent.start_char),
                     )
                 )
             result.append(ann)

@@ -86,7 +86,7 @@ _NUMBER_WORD = (
     r"premier|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
     r"vingt|trente|et"
 )
-_YEAR_WORD = rf"{_NUMBER_WORD}|mille|mil|cents?|soixante|quatre-vingts?"
+_YEAR_WORD = rf"{_NUMBER_WORD}|mille|mil|cents?|quarante|cinquante|soixante|quatre-vingts?"
 
 # ---------------------------------------------------------------------------------------------------------
 # the dates of a clinical note, absolute or relative to the note's date

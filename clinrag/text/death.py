@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from clinrag.text.persons import RELATIVE
+
 if TYPE_CHECKING:
     from clinrag.text.passages import Passage
 
@@ -48,13 +50,9 @@ def _pipeline():
     return add_qualifiers(nlp, hypothesis=hypothesis)
 
 
-_RELATIVE = (
-    r"(?:p[èe]re|m[èe]re|fr[èe]re|s[œo]e?ur|fils|fille|[ée]poux|[ée]pouse|mari|femme|conjointe?|compagne?"
-    r"|parents?|oncle|tante|grand-p[èe]re|grand-m[èe]re|enfants?|cousine?|famille)"
-)
-_RELATIVE_BEFORE = re.compile(_RELATIVE + r"\b[^.\n;]{0,25}$", re.IGNORECASE)
+_RELATIVE_BEFORE = re.compile(RELATIVE + r"\b[^.\n;]{0,25}$", re.IGNORECASE)
 _RELATIVE_AFTER = re.compile(
-    r"^\s*(?:de|d'|du|des)\s*(?:son|sa|ses|leur|la|le|l')?\s*" + _RELATIVE, re.IGNORECASE
+    r"^\s*(?:de|d'|du|des)\s*(?:son|sa|ses|leur|la|le|l')?\s*" + RELATIVE, re.IGNORECASE
 )
 
 

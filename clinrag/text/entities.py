@@ -551,20 +551,16 @@ def annotation_manifest(
     cohort: Cohort, config: AnnotationConfig, records: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """annotation.json: the settings, versions, the documents' fingerprint and counts (no document text)."""
-    import hashlib
     from collections import Counter
     from importlib.metadata import version
 
     import clinrag
 
-    digest = hashlib.sha256()
-    for doc in cohort.documents:
-        digest.update(f"{doc.doc_id}\x00{doc.date_str}\x00{doc.text}\x00".encode())
     return {
         "clinrag_component": "annotation",
         "config": config.model_dump(),
         "documents": len(cohort.documents),
-        "documents_sha256": digest.hexdigest(),
+        "documents_sha256": cohort.documents_sha256(),
         "entities": len(records),
         "labels": dict(sorted(Counter(r["label"] for r in records).items())),
         "qualifiers": {

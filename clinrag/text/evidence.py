@@ -29,7 +29,13 @@ from clinrag.text.annotate import Mention
 from clinrag.text.dates import find_dates
 from clinrag.text.numbers import gram_values, spelled_numbers
 from clinrag.text.passages import Passage
-from clinrag.text.timepoints import timepoint_label, value_timepoints, without_durations
+from clinrag.text.timepoints import (
+    BOUNDARY,
+    TIMEPOINT_PATTERNS,
+    timepoint_label,
+    value_timepoints,
+    without_durations,
+)
 
 WINDOW_BEFORE = 40  # characters between a term and the value it announces
 WINDOW_AFTER = 15  # "85 ans": the term may follow the number
@@ -53,14 +59,64 @@ def _units_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w/])(\d+(?:[.,]\d+)?)\s*({alternatives})?", re.IGNORECASE)
 
 
-def _near_term(mentions: list[Mention], start: int, end: int) -> bool:
-    """A keyword mention ends shortly before ``start`` or starts shortly after ``end``."""
-    return any(
-        (m.end <= start and start - m.end <= WINDOW_BEFORE)
-        or (m.start >= end and m.start - end <= WINDOW_AFTER)
-        for m in mentions
-        if m.value == ""
-    )
+def _terms(mentions: list[Mention]) -> list[tuple[int, int]]:
+    """The spans of the variable's own terms among ``mentions`` (not those naming a category's value)."""
+    return [(m.start, m.end) for m in mentions if m.value == ""]
+
+
+def _near_terms(text: str, mentions: list[Mention], values: list[tuple[int, int, object]]) -> list[bool]:
+    """For each value ``(start, end, ...)``, whether a term of the variable is within the window around it
+    (:func:`attached` without its clause rules): the rule of weak labels and of the retrievers' feature."""
+    return attached(text, _terms(mentions), [(v[0], v[1]) for v in values], clause=False)
+
+
+_CONNECTORS = frozenset(
+    {"à", "a", "au", "aux", "puis", "et", "de", "du", "la", "le", "l'", "en", "était", "est"}
+)
+
+
+def _continues(gap: str) -> bool:
+    """Whether the words between two values only carry the first value's term on ("12, à H24 : 8", "12 puis
+    8"): connectors and timepoint cues, no other noun ("16, mRS de sortie 5")."""
+    for pattern in TIMEPOINT_PATTERNS:
+        gap = pattern.sub(" ", gap)
+    words = re.findall(r"[^\W\d_]+'?", gap.lower())
+    return not BOUNDARY.search(gap) and "/" not in gap and all(w in _CONNECTORS for w in words)
+
+
+def attached(
+    text: str, terms: list[tuple[int, int]], values: list[tuple[int, int]], clause: bool = True
+) -> list[bool]:
+    """Which of the ``values`` (``(start, end)`` spans of ``text``, in text order) a term of the variable
+    (``terms``, spans of ``text``) announces: the one rule of "a value next to its term".
+
+    The window: a term ending at most :data:`WINDOW_BEFORE` characters before the value, or starting at most
+    :data:`WINDOW_AFTER` characters after it ("85 ans"). With ``clause`` (the reader's candidates), the term
+    must also be in the value's clause, and before the value no earlier value may stand between them ("NIHSS
+    initial 15"); a value that continues an announced one is announced too ("NIHSS 12, à H24 : 8"; not the 42 of
+    "NIHSS 4/42" nor the 5 of "NIHSS 16, mRS 5"). Without ``clause`` (weak labels, :func:`states_value`, and
+    the retrievers' :func:`value_near_term`), the window alone: the labels the models learned from."""
+    result: list[bool] = []
+    for index, (start, end) in enumerate(values):
+        previous_end = values[index - 1][1] if clause and index else -1
+        announced = any(
+            term_end <= start
+            and start - term_end <= WINDOW_BEFORE
+            and term_end >= previous_end
+            and not (clause and BOUNDARY.search(text[term_end:start]))
+            for _, term_end in terms
+        )
+        announced = announced or (
+            clause and index > 0 and result[-1] and _continues(text[previous_end:start])
+        )
+        announced = announced or any(
+            term_start >= end
+            and term_start - end <= WINDOW_AFTER
+            and not (clause and BOUNDARY.search(text[end:term_start]))
+            for term_start, _ in terms
+        )
+        result.append(announced)
+    return result
 
 
 def find_integers(text: str) -> list[tuple[int, int, int]]:
@@ -106,10 +162,10 @@ def value_near_term(var: Variable, passage: Passage, mentions: list[Mention]) ->
     A feature for retrievers: it needs no table value."""
     mentions = [m for m in mentions if m.variable == var.name]
     if var.type in ("integer", "number"):
-        return any(_near_term(mentions, s, e) for s, e, _ in _timed_values(var, passage.text))
+        return any(_near_terms(passage.text, mentions, _timed_values(var, passage.text)))
     if var.type == "date":
         reference = dt.date.fromisoformat(passage.date[:10])
-        return any(_near_term(mentions, s, e) for s, e, _ in find_dates(passage.text, reference))
+        return any(_near_terms(passage.text, mentions, find_dates(passage.text, reference)))
     if var.type == "category":
         return any(m.value for m in mentions)
     return bool(mentions)
@@ -149,11 +205,13 @@ def states_value(var: Variable, cell: str, passage: Passage, mentions: list[Ment
     text = passage.text
     if var.type == "integer":
         gold = int(cell)
-        return any(value == gold and _near_term(mentions, s, e) for s, e, value in _timed_values(var, text))
+        found = _timed_values(var, text)
+        near = _near_terms(text, mentions, found)
+        return any(value == gold and n for (_, _, value), n in zip(found, near, strict=True))
     if var.type == "number":
-        return any(
-            cells_match(var, cell, c) and _near_term(mentions, s, e) for s, e, c in _timed_values(var, text)
-        )
+        found = _timed_values(var, text)
+        near = _near_terms(text, mentions, found)
+        return any(cells_match(var, cell, c) and n for (_, _, c), n in zip(found, near, strict=True))
     if var.type == "boolean":
         value = parse_value(var, cell)
         terms = [m for m in mentions if m.value == "" and not m.family and not m.hypothetical]
@@ -168,7 +226,7 @@ def states_value(var: Variable, cell: str, passage: Passage, mentions: list[Ment
     if var.type == "date":
         gold = dt.date.fromisoformat(cell)
         reference = dt.date.fromisoformat(passage.date[:10])
-        return any(
-            found == gold and _near_term(mentions, s, e) for s, e, found in find_dates(text, reference)
-        )
+        dates = find_dates(text, reference)
+        near = _near_terms(text, mentions, dates)
+        return any(found == gold and n for (_, _, found), n in zip(dates, near, strict=True))
     return normalize_text(cell) in normalize_text(text)

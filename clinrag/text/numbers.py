@@ -94,3 +94,32 @@ def gram_values(text: str) -> tuple[tuple[int, int, str], ...]:
         digits = f"{int(hundredths):02d}" if zero or hundredths >= 10 else f"{int(hundredths)}"
         found.append((start, last, f"{int(grams)},{digits} g/L"))
     return tuple(sorted(found))
+
+
+_NEXT_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’-]*)")
+_INVARIABLE = frozenset(
+    """pas sans dans puis depuis plus moins tres apres des vers sous alors mais lors jamais toujours parfois
+    ailleurs desormais ans points pts bras corps pouls temps poids dos cas avis repos progres index thorax flux
+    reflux toux voix""".split()  # noqa: SIM905
+)
+"""Invariable words ending in -s or -x that may follow a number (folded): adverbs, prepositions, conjunctions,
+and nouns a value is written with or next to ("4 points", "NIHSS 2 bras gauche")."""
+
+
+def counts_things(text: str, end: int, value: str) -> bool:
+    """Whether the number ending at ``end`` of ``text`` (its value ``value``) counts what the plural word right
+    after it names: "deux nouvelles crises", "trois passages", "2 appels" (a French cardinal of two or more
+    agrees with its noun). An invariable word ending in -s or -x ("sans", "depuis", "points", "bras") is no
+    plural; a word on the next line is another statement."""
+    from clinrag.text.folding import fold
+
+    try:
+        if float(value) < 2:
+            return False
+    except ValueError:
+        return False
+    match = _NEXT_WORD.match(text, end)
+    if match is None:
+        return False
+    word = fold(match.group(1), "plain")
+    return len(word) > 2 and word.endswith(("s", "x")) and word not in _INVARIABLE

@@ -1,18 +1,16 @@
 """The evaluated cells read in fixed chunks of ``cell_batch`` cells, each chunk written atomically as soon as it
 is done: a run killed at any point resumes at its first missing chunk, and the fixed chunks make the result
-independent of where it was killed."""
+independent of where it was killed, and of the engine that read them (:mod:`clinrag.experiment.engine`: this
+process, or Ray workers)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from clinrag.experiment.cache import fault_point, stable_hash
+from clinrag.experiment.cache import stable_hash
 from clinrag.experiment.stages.base import Stage
-from clinrag.io import atomic_write_jsonl
-from clinrag.text.passages import Passage
 
 if TYPE_CHECKING:
     from clinrag.experiment.runner import Run
@@ -60,80 +58,39 @@ class GenerationsStage(Stage):
         }
 
     def execute(self, run: Run) -> None:
-        from clinrag.generation.base import CellRequest, Learned, build_reader, reader_class
+        from clinrag.experiment.engine import ReadingJob, read_chunks
+        from clinrag.generation.base import CellRequest, Learned, reader_class
 
         config, patients, variables = run.config, run.evaluated, run.variables
         self.whole_records = not reader_class(config.reader.type).needs_retrieval
         key = run.cache.key(self.cache, self.payload(run))
         folder = run.cache.path(self.cache, key)
-        folder.mkdir(parents=True, exist_ok=True)
         if self.whole_records:  # a patient's record is read for all variables at once
             per_chunk = max(1, config.cell_batch // max(1, len(variables)))
             units = [patients[i : i + per_chunk] for i in range(0, len(patients), per_chunk)]
         else:
             cells = [(pid, var) for pid in patients for var in variables]
             units = [cells[i : i + config.cell_batch] for i in range(0, len(cells), config.cell_batch)]
-        reader = None
-        results = []
-        computed = 0
+
+        def requests(number: int) -> list[CellRequest]:
+            if self.whole_records:
+                return [CellRequest(pid, var, []) for pid in units[number] for var in variables]
+            return [run.request(pid, var, config.retrieval.k) for pid, var in units[number]]
+
+        def job() -> ReadingJob:
+            learned = Learned(run.priors, run.boolean_model, run.value_model)
+            return ReadingJob(config.reader, run.cohort, learned)
+
         start = time.perf_counter()
-        bar = None
-        from clinrag.progress import bars_allowed
-
-        if bars_allowed(run.progress):  # none inside clinrag.progress.quiet()
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(units), desc="reading (chunks)", unit="chunk")
-        try:  # a reader that fails (a server gone) leaves the bar's line finished: its error prints on its own
-            for number, unit in enumerate(units):
-                chunk_file = folder / f"chunk-{number:05d}.jsonl"
-                if chunk_file.is_file():
-                    records = [
-                        json.loads(line) for line in chunk_file.read_text(encoding="utf-8").splitlines()
-                    ]
-                else:
-                    if reader is None:
-                        reader = build_reader(config.reader)
-                        reader.attach(run.cohort, Learned(run.priors, run.boolean_model, run.value_model))
-                    if self.whole_records:
-                        chunk = reader.read([CellRequest(pid, var, []) for pid in unit for var in variables])
-                    else:
-                        chunk = reader.read([run.request(pid, var, config.retrieval.k) for pid, var in unit])
-                    records = [_result_record(r) for r in chunk]
-                    atomic_write_jsonl(chunk_file, records)
-                    fault_point(f"generations:{number}")
-                    computed += 1
-                results.extend(_result_from_record(r) for r in records)
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
-        (folder / ".complete").write_text("", encoding="utf-8")
+        results, computed = read_chunks(
+            folder,
+            [("requests", unit) for unit in units],
+            job,
+            run.engine,
+            run.progress,
+            requests,
+            stage="generations",
+        )
         run.results = results
         detail = f"{len(results)} cells, {computed} of {len(units)} chunks read now"
         run._stage(self.name, key, computed == 0, time.perf_counter() - start, detail)
-
-
-def _result_record(result) -> dict[str, Any]:
-    record = dataclasses.asdict(result)
-    record.pop("seconds", None)  # wall time: not part of the result
-    return record
-
-
-def _result_from_record(record: dict[str, Any]):
-    from clinrag.generation.base import CellResult
-
-    support = record.get("support")
-    return CellResult(
-        patient_id=record["patient_id"],
-        variable=record["variable"],
-        cell=record["cell"],
-        raw=record["raw"],
-        failed=record["failed"],
-        score=record["score"],
-        support=Passage(**support) if support else None,
-        tokens=record["tokens"],
-        seconds=0.0,
-        extra=record.get("extra") or {},
-    )

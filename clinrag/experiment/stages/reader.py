@@ -30,7 +30,8 @@ VIEW_SETTINGS = {
 class ReaderStage(Stage):
     """LoRA adapters tuned on (variable, retrieved passages, table value) pairs of the train split, for the
     variables the decoder answers (skipped when the train table decides every variable); sets ``reader.adapter``
-    to the trained folder."""
+    to the trained folder. A reader that trains a model of its own (a class with ``train_model``: the
+    ``segment_bilstm`` reader) is trained here instead, on every variable's train cells, into its folder."""
 
     name = "reader"
     cache = "reader_adapter"
@@ -47,17 +48,28 @@ class ReaderStage(Stage):
         from clinrag.generation.base import reader_class
         from clinrag.generation.reader import decoder_variables
 
-        if not getattr(reader_class(run.config.reader.type), "tunes_adapters", True):
+        kind = reader_class(run.config.reader.type)
+        self.own = getattr(kind, "train_model", None) is not None
+        if not self.own and not getattr(kind, "tunes_adapters", True):
             run.log(
                 f"[reader] skipped — reader.type {run.config.reader.type} is not tuned here (the server holds the "
                 "weights: serve tuned ones; training.reader=none silences this)"
             )
             return
         reader = run.config.reader  # a given reader.adapter was refused by ExperimentConfig.check_inputs
-        self.identity = run.reader_identity()
         self.train = run.cohort.split_patients("train")
         if not self.train:
             raise ClinragError(f"{run.cohort_dir}: no patient in the train split to tune the reader on")
+        if self.own:  # a reader that trains its own model (the segment reader), on every variable
+            from clinrag.models import resolve_model_path
+
+            self.tuned = list(run.variables)
+            self.identity = {
+                "model": run._model_hash("reader.encoder", reader.encoder, resolve_model_path(reader.encoder))
+            }
+            super().execute(run)
+            return
+        self.identity = run.reader_identity()
         self.tuned = decoder_variables(reader, run.variables)
         if not self.tuned:
             run.log("[reader] skipped — the decoder answers no variable (reader.values, reader.booleans)")
@@ -65,7 +77,28 @@ class ReaderStage(Stage):
         super().execute(run)
 
     def payload(self, run: Run) -> dict[str, Any]:
+        from clinrag.generation.base import reader_class
+        from clinrag.generation.reader import retrieval_depth
+
         config, reader, k = run.config, run.config.reader, run.config.retrieval.k
+        if self.own:
+            depth = retrieval_depth(reader, k)
+            return {
+                "passages": {
+                    "cohort": run.cohort_hash,
+                    "chunking": config.chunking.model_dump(),
+                    "hits": stable_hash(
+                        {
+                            pid: {v.name: run.hits[pid][v.name][:depth] for v in self.tuned}
+                            for pid in self.train
+                        }
+                    ),
+                    "weak_evidence": stable_hash(run.weak_evidence) if reader.training_evidence() else None,
+                },
+                "encoder": self.identity["model"],
+                "reader": reader_class(reader.type).training_settings(reader),
+                "variables": [v.name for v in self.tuned],
+            }
         return {
             # the passages the pairs show: the train cells' top-k hits and their weak evidence
             "passages": {
@@ -82,17 +115,34 @@ class ReaderStage(Stage):
         }
 
     def compute(self, run: Run, staging: Path) -> None:
-        from clinrag.generation.base import build_reader
+        from clinrag.generation.base import build_reader, reader_class
         from clinrag.generation.lora import labelled_pairs, train_lora, with_weak_evidence
+        from clinrag.generation.reader import retrieval_depth
 
         reader, k = run.config.reader, run.config.retrieval.k
+        if self.own:  # the passages the reader reads: its retrieval depth
+            k = retrieval_depth(reader, k)
         requests = [run.request(pid, var, k) for pid in self.train for var in self.tuned]
-        if reader.lora.weak_evidence:
+        if reader.training_evidence():
             requests = with_weak_evidence(requests, run.weak_evidence or {}, run.store, run.cohort)
+        if self.own:
+            reader_class(reader.type).train_model(
+                reader, run.cohort, requests, staging, progress=run.progress
+            )
+            return
         pairs = labelled_pairs(run.cohort, requests)
         train_lora(build_reader(reader), pairs, reader.lora, staging, progress=run.progress)
 
     def load(self, run: Run, folder: Path) -> str:
+        if self.own:
+            from clinrag.generation.base import reader_class
+
+            kind = reader_class(run.config.reader.type)
+            run.trained[kind.trained_name] = folder
+            run.config = run.config.model_copy(
+                update={"reader": kind.with_trained(run.config.reader, folder)}
+            )
+            return f"{run.config.reader.type} reader trained on train"
         run.trained["adapter"] = folder
         reader = run.config.reader.model_copy(update={"adapter": str(folder)})
         run.config = run.config.model_copy(update={"reader": reader})

@@ -3,7 +3,6 @@ where it learns), the top passages of every (patient, variable) the run reads, t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinrag.experiment.cache import stable_hash
 from clinrag.experiment.stages.base import Stage
-from clinrag.io import atomic_write_json
+from clinrag.io import atomic_write_json, file_sha256
 
 if TYPE_CHECKING:
     from clinrag.data.cohort import Cohort
@@ -56,7 +55,7 @@ class MergeStage(Stage):
         record = merge_record(recipe, hashes)
         run.merge_record = {
             "recipe_file": str(recipe_file),
-            "recipe_file_sha256": hashlib.sha256(recipe_file.read_bytes()).hexdigest(),
+            "recipe_file_sha256": file_sha256(recipe_file),
             "recipe_sha256": record["recipe_sha256"],
             "merge_method": recipe.method,
             "random_seed": recipe.seed,
@@ -113,7 +112,7 @@ class RetrievalStage(Stage):
         self.tuned = decoder_variables(config.reader, run.variables)
         self.supervised = (
             sorted(set(self.patients) & set(cohort.split_patients("train")))
-            if config.training.reader == "lora" and config.reader.lora.weak_evidence and self.tuned
+            if config.training.reader == "lora" and config.reader.training_evidence() and self.tuned
             else []
         )
         super().execute(run)
@@ -223,8 +222,13 @@ class RetrieverContext:
 
 
 def learns_from_table(reader) -> bool:
-    """Whether the reader's settings use what the priors stage learns."""
-    return reader.unmentioned == "prior" or reader.booleans == "qualifiers" or reader.values == "candidates"
+    """Whether the reader's settings use what the priors stage learns (those of the ``llm`` reader and the readers
+    built on it: :func:`~clinrag.generation.reader.reads_retrieved`)."""
+    from clinrag.generation.reader import reads_retrieved
+
+    return reads_retrieved(reader) and (
+        reader.unmentioned == "prior" or reader.booleans == "qualifiers" or reader.values == "candidates"
+    )
 
 
 def depth(config) -> int:

@@ -1,0 +1,172 @@
+"""Build the hand-written identifier records (experiments/data/phi_records) into eds-pseudo JSONL files.
+
+The raw files (``raw/*.txt``) hold French clinical documents written by hand, each opened by a header line
+``### r01 | kind | setting``, with every identifier marked inline as ``[[LABEL:text]]`` (LABEL one of
+``clinrag.pseudo.labels.LABELS``). This script only removes the marks and records their offsets: it writes
+``dev.jsonl``, ``test.jsonl``, ``test2.jsonl`` and ``test3.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
+``start``, ``end``, ``label``, as eds-pseudo; plus ``kind`` and ``setting``), and prints the counts per label.
+
+The splits were fixed before any measurement. Round 1 (``raw/lot*.txt``, r01-r68): the documents are ordered
+by ``sha256("phi_records:" + id)`` and the first half (34) is ``dev``, the rest ``test``. Round 2
+(``raw/round2_*.txt``, r69-r100, written after the rules of round 1 were measured on ``test``): ``test2``. Round 3
+(``raw/round3_*.txt``, r101-r130, written by another helper before the segment-encoder identifier model was
+measured, to hold it out): ``test3``.
+
+Usage: .venv/bin/python experiments/phi_records/build.py [--data experiments/data/phi_records] [--check]
+(``--check``: rebuild in memory and fail when the JSONL files on disk differ.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from clinrag.pseudo.labels import LABELS
+
+ROOT = Path(__file__).resolve().parents[2]
+_HEADER = re.compile(r"^### (?P<id>r\d+) \| (?P<kind>[^|]+?) \| (?P<setting>[^|]+?)\s*$")
+_MARK = re.compile(r"\[\[(?P<label>[A-Z_]+):(?P<text>[^\[\]\n]+)\]\]")
+
+
+def _rank(doc_id: str) -> str:
+    return hashlib.sha256(f"phi_records:{doc_id}".encode()).hexdigest()
+
+
+SPLITS = ("dev", "test", "test2", "test3")
+
+
+def splits(records: list[dict]) -> dict[str, str]:
+    """``id -> "dev" | "test" | "test2" | "test3"``: round 1's documents in hash order, the first half dev and the
+    rest test; round 2's documents test2, round 3's test3 (decided before any measurement)."""
+    ordered = sorted((r["id"] for r in records if r["round"] == 1), key=_rank)
+    half = len(ordered) // 2
+    split = {doc_id: "dev" if index < half else "test" for index, doc_id in enumerate(ordered)}
+    split.update({r["id"]: f"test{r['round']}" for r in records if r["round"] > 1})
+    return split
+
+
+def unmark(marked: str, where: str) -> tuple[str, list[dict]]:
+    """The text without its marks, and the marks as ``{start, end, label}``.
+
+    Raises:
+        ValueError: An unknown label, a mark with spaces at its ends, or a bracket left after unmarking.
+    """
+    out: list[str] = []
+    entities = []
+    position = 0
+    length = 0
+    for match in _MARK.finditer(marked):
+        label, value = match["label"], match["text"]
+        if label not in LABELS:
+            raise ValueError(f"{where}: unknown label {label!r}")
+        if value != value.strip():
+            raise ValueError(f"{where}: mark {value!r} starts or ends with a space")
+        before = marked[position : match.start()]
+        out.append(before)
+        length += len(before)
+        entities.append({"start": length, "end": length + len(value), "label": label})
+        out.append(value)
+        length += len(value)
+        position = match.end()
+    out.append(marked[position:])
+    text = "".join(out)
+    if "[[" in text or "]]" in text:
+        raise ValueError(f"{where}: a malformed mark is left: {text[text.find('[[') :][:60]!r}")
+    return text, entities
+
+
+def read_records(raw: Path) -> list[dict]:
+    """Every record of the raw files, in file order.
+
+    Raises:
+        ValueError: A malformed header, an id used twice, text before the first header, or a bad mark.
+    """
+    records: list[dict] = []
+    for path in sorted(raw.glob("*.txt")):
+        blocks: list[tuple[dict, list[str]]] = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.startswith("### "):
+                header = _HEADER.match(line)
+                if header is None:
+                    raise ValueError(f"{path.name}:{number}: malformed header {line!r}")
+                if any(r["id"] == header["id"] for r in records) or any(
+                    b[0]["id"] == header["id"] for b in blocks
+                ):
+                    raise ValueError(f"{path.name}:{number}: id {header['id']} used twice")
+                blocks.append(
+                    ({"id": header["id"], "kind": header["kind"], "setting": header["setting"]}, [])
+                )
+            elif blocks:
+                blocks[-1][1].append(line)
+            elif line.strip():
+                raise ValueError(f"{path.name}:{number}: text before the first header")
+        round_ = int(path.name[5]) if re.match(r"round\d_", path.name) else 1
+        for meta, lines in blocks:
+            text, entities = unmark("\n".join(lines).strip("\n"), f"{path.name}:{meta['id']}")
+            records.append({**meta, "round": round_, "text": text, "entities": entities})
+    return records
+
+
+def jsonl(records: list[dict]) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "note_id": r["id"],
+                "note_text": r["text"],
+                "entities": r["entities"],
+                "kind": r["kind"],
+                "setting": r["setting"],
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for r in records
+    )
+
+
+def counts_table(records: list[dict]) -> str:
+    """A Markdown table of documents, characters and identifiers per label, for each split and in all."""
+    split = splits(records)
+    columns = {name: [r for r in records if split[r["id"]] == name] for name in SPLITS}
+    columns["all"] = records
+    counts = {name: Counter(e["label"] for r in rs for e in r["entities"]) for name, rs in columns.items()}
+    rows = ["| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    rows.append("| documents | " + " | ".join(str(len(rs)) for rs in columns.values()) + " |")
+    rows.append(
+        "| characters | "
+        + " | ".join(f"{sum(len(r['text']) for r in rs):,}" for rs in columns.values())
+        + " |"
+    )
+    for label in LABELS:
+        rows.append(f"| {label} | " + " | ".join(str(counts[name][label]) for name in columns) + " |")
+    rows.append("| **identifiers** | " + " | ".join(f"**{sum(c.values())}**" for c in counts.values()) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=ROOT / "experiments/data/phi_records")
+    parser.add_argument("--check", action="store_true", help="fail when the JSONL files on disk differ")
+    args = parser.parse_args()
+    records = read_records(args.data / "raw")
+    split = splits(records)
+    outputs = {name: jsonl([r for r in records if split[r["id"]] == name]) for name in SPLITS}
+    for name, content in outputs.items():
+        path = args.data / f"{name}.jsonl"
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != content:
+                sys.exit(f"{path}: differs from the raw files (run build.py)")
+        else:
+            path.write_text(content, encoding="utf-8")
+    print(counts_table(records))
+
+
+if __name__ == "__main__":
+    main()
