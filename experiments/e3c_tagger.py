@@ -60,7 +60,7 @@ VARIANTS: dict[str, dict] = {
     "e5 fine-tuned, E3C + QUAERO DISO": {"encoder": E5, **WITH_QUAERO, **FINE_TUNE, "epochs": 3},
 }
 BASE = {"threads": 2, "seed": 0}
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def folds_of(doc_ids: list[str]) -> dict[str, int]:
@@ -187,18 +187,18 @@ def candidates(dictionary: dict[str, list], decoded: dict[float, dict]) -> dict[
 
 
 def choose(gold: dict, systems: dict[tuple[str, float], dict]) -> dict[str, tuple[str, float]]:
-    """On the documents of ``gold`` (the tune half) only: the threshold of the tagger alone, and the threshold and
-    merge order of both, with the highest overlap F1 (ties: the threshold closest to 0.5)."""
+    """On the documents of ``gold`` (the tune half) only: the threshold of each system (the tagger alone, both with
+    the dictionary's span kept where the two overlap, as ``annotate --entities both`` does, and both with the
+    tagger's kept) with the highest overlap F1 (ties: the threshold closest to 0.5)."""
     from clinrag.evaluation.annotation import span_scores
 
     def f1(key: tuple[str, float]) -> float:
         return span_scores(gold, {d: systems[key][d] for d in gold})["overlap"]["f1"]
 
-    tagger = [k for k in systems if k[0] == "tagger"]
-    both = [k for k in systems if k[0] != "tagger"]
+    names = dict.fromkeys(k[0] for k in systems)
     return {
-        "tagger": max(tagger, key=lambda k: (f1(k), -abs(k[1] - 0.5))),
-        "both": max(both, key=lambda k: (f1(k), -abs(k[1] - 0.5))),
+        name: max((k for k in systems if k[0] == name), key=lambda k: (f1(k), -abs(k[1] - 0.5)))
+        for name in names
     }
 
 
