@@ -15,7 +15,8 @@ is the number to quote beside the 36 documents' cross-validated figure. Interval
 Usage (each fold is one training run; run folds in separate processes to stay under 10 minutes each):
     python experiments/e3c_tagger.py dictionary
     python experiments/e3c_tagger.py fold --variant "e5 frozen, E3C + QUAERO DISO" --folds 0,1,2
-    python experiments/e3c_tagger.py table [--variants "a;b"]
+    python experiments/e3c_tagger.py development [--variants "a;b"]   # the tune half's grid (choices made on it)
+    python experiments/e3c_tagger.py table [--variants "a;b"]         # chosen on the tune half, scored on both
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 from clinrag.encoders.entities import (
+    ENTITY_HEAD,
     EntityTaggerConfig,
     combine,
     read_brat,
@@ -51,12 +53,14 @@ VARIANTS: dict[str, dict] = {
     "MiniLM frozen, E3C": {"encoder": MINILM, **E3C_ONLY},
     "MiniLM frozen, E3C + QUAERO DISO": {"encoder": MINILM, **WITH_QUAERO},
     "e5 frozen, E3C": {"encoder": E5, **E3C_ONLY},
+    "e5 frozen, E3C, 60 epochs": {"encoder": E5, **E3C_ONLY, "epochs": 60, "learning_rate": 3e-3},
     "e5 frozen, E3C + QUAERO DISO": {"encoder": E5, **WITH_QUAERO},
     "e5 frozen, E3C + QUAERO DISO + QUAERO head": {"encoder": E5, **WITH_QUAERO, "quaero_head": True},
     "e5 fine-tuned, E3C": {"encoder": E5, **E3C_ONLY, **FINE_TUNE, "epochs": 8},
     "e5 fine-tuned, E3C + QUAERO DISO": {"encoder": E5, **WITH_QUAERO, **FINE_TUNE, "epochs": 3},
 }
 BASE = {"threads": 2, "seed": 0}
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def folds_of(doc_ids: list[str]) -> dict[str, int]:
@@ -116,6 +120,16 @@ def run_folds(variant: str, folds: list[int], out: Path) -> None:
         model = train_entity_tagger(train, quaero, config)
         trained = time.perf_counter() - start
         found = tag_entities(model, [d.text for d in held])
+        by_threshold = {}  # the same model decoded at other thresholds (chosen on the tune half only)
+        for threshold in THRESHOLDS:
+            head = model.config.heads[ENTITY_HEAD].model_copy(update={"threshold": threshold})
+            model.config = model.config.model_copy(
+                update={"heads": {**model.config.heads, ENTITY_HEAD: head}}
+            )
+            spans = tag_entities(model, [d.text for d in held])
+            by_threshold[str(threshold)] = {
+                d.doc_id: [[s.start, s.end, s.score] for s in v] for d, v in zip(held, spans, strict=True)
+            }
         record = {
             "variant": variant,
             "fold": fold,
@@ -127,6 +141,7 @@ def run_folds(variant: str, folds: list[int], out: Path) -> None:
                 d.doc_id: [[s.start, s.end, s.score] for s in spans]
                 for d, spans in zip(held, found, strict=True)
             },
+            "by_threshold": by_threshold,
         }
         atomic_write_json(target, record)
         print(
@@ -135,77 +150,146 @@ def run_folds(variant: str, folds: list[int], out: Path) -> None:
         )
 
 
-def load_variant(out: Path, variant: str, threshold: float | None = None) -> dict[str, list] | None:
-    """The cross-validated predictions of a variant (None unless every fold is there); with ``threshold``,
-    spans whose score is below it are dropped (a stricter decision than the one trained with)."""
+def load_variant(out: Path, variant: str) -> dict[float, dict[str, list[tuple[int, int]]]] | None:
+    """The cross-validated spans of a variant at each of ``THRESHOLDS`` (None unless every fold is there)."""
     folder = out / slug(variant)
     records = [folder / f"fold{f}.json" for f in range(FOLDS)]
     if not all(r.exists() for r in records):
         return None
-    docs: dict[str, list] = {}
+    decoded: dict[float, dict[str, list[tuple[int, int]]]] = {t: {} for t in THRESHOLDS}
     for path in records:
-        docs.update(json.loads(path.read_text(encoding="utf-8"))["docs"])
-    if threshold is not None:
-        docs = {d: [s for s in spans if s[2] >= threshold] for d, spans in docs.items()}
-    return docs
+        record = json.loads(path.read_text(encoding="utf-8"))
+        for threshold in THRESHOLDS:
+            for doc, spans in record["by_threshold"][str(threshold)].items():
+                decoded[threshold][doc] = [(s, e) for s, e, _ in spans]
+    return decoded
+
+
+def read_dictionary(out: Path) -> dict[str, list]:
+    from clinrag.encoders.entities import CodedSpan
+
+    raw = json.loads((out / "dictionary.json").read_text(encoding="utf-8"))["docs"]
+    return {d: [CodedSpan(s, e, "dictionary", key) for s, e, key in v] for d, v in raw.items()}
+
+
+def candidates(dictionary: dict[str, list], decoded: dict[float, dict]) -> dict[tuple[str, float], dict]:
+    """Every system a variant offers: ``(tagger | both, dictionary first | both, tagger first, threshold)``
+    -> ``doc -> [(start, end)]`` (``both``: :func:`combine`, what ``annotate --entities both`` applies)."""
+    systems = {}
+    for threshold, spans in decoded.items():
+        systems[("tagger", threshold)] = spans
+        for prefer in ("dictionary", "tagger"):
+            systems[(f"both, {prefer} first", threshold)] = {
+                d: [(c.start, c.end) for c in combine(dictionary[d], spans[d], "both", prefer=prefer)]
+                for d in spans
+            }
+    return systems
+
+
+def choose(gold: dict, systems: dict[tuple[str, float], dict]) -> dict[str, tuple[str, float]]:
+    """On the documents of ``gold`` (the tune half) only: the threshold of each system (the tagger alone, both with
+    the dictionary's span kept where the two overlap, as ``annotate --entities both`` does, and both with the
+    tagger's kept) with the highest overlap F1 (ties: the threshold closest to 0.5)."""
+    from clinrag.evaluation.annotation import span_scores
+
+    def f1(key: tuple[str, float]) -> float:
+        return span_scores(gold, {d: systems[key][d] for d in gold})["overlap"]["f1"]
+
+    names = dict.fromkeys(k[0] for k in systems)
+    return {
+        name: max((k for k in systems if k[0] == name), key=lambda k: (f1(k), -abs(k[1] - 0.5)))
+        for name in names
+    }
+
+
+def development(out: Path, variants: list[str]) -> None:
+    """The tune half's scores of every variant at every threshold, alone and merged: what choices are made on
+    (the report half is not printed)."""
+    from clinrag.evaluation.annotation import span_scores
+
+    docs = read_e3c(E3C)
+    halves = halves_of([d.doc_id for d in docs])
+    gold = {d.doc_id: [(s.start, s.end) for s in d.spans] for d in docs if halves[d.doc_id] == "tune"}
+    dictionary = read_dictionary(out)
+    print("| variant | system | threshold | exact F1 | overlap P | overlap R | overlap F1 |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    rows = [("dictionary", "dictionary", "", {d: [(c.start, c.end) for c in dictionary[d]] for d in gold})]
+    for variant in variants:
+        decoded = load_variant(out, variant)
+        if decoded is not None:
+            for (name, threshold), spans in candidates(dictionary, decoded).items():
+                rows.append((variant, name, threshold, spans))
+    for variant, name, threshold, spans in rows:
+        r = span_scores(gold, {d: spans[d] for d in gold})
+        print(
+            f"| {variant} | {name} | {threshold} | {r['exact']['f1']:.3f} | {r['overlap']['precision']:.3f} | "
+            f"{r['overlap']['recall']:.3f} | {r['overlap']['f1']:.3f} |"
+        )
 
 
 def table(out: Path, variants: list[str]) -> None:
-    from clinrag.text.entities import AnnotationConfig  # noqa: F401  (the dictionary's settings are its defaults)
-
+    """Per variant, the tagger and both at the threshold (and merge order) chosen on the tune half, scored on the
+    report half (never tuned on), on the tune half (development numbers) and on all 36 documents."""
     docs = read_e3c(E3C)
     gold = {d.doc_id: [(s.start, s.end) for s in d.spans] for d in docs}
     halves = halves_of(list(gold))
-    dictionary_raw = json.loads((out / "dictionary.json").read_text(encoding="utf-8"))["docs"]
-    from clinrag.encoders.entities import CodedSpan
-
-    dictionary = {
-        d: [CodedSpan(s, e, "dictionary", key) for s, e, key in v] for d, v in dictionary_raw.items()
-    }
+    tune_gold = {d: g for d, g in gold.items() if halves[d] == "tune"}
+    dictionary = read_dictionary(out)
     systems = {"dictionary": {d: [(s.start, s.end) for s in v] for d, v in dictionary.items()}}
-    timings = {}
+    timings, chosen = {}, {}
     for variant in variants:
-        tagged = load_variant(out, variant)
-        if tagged is None:
+        decoded = load_variant(out, variant)
+        if decoded is None:
             print(f"(skipped: {variant}: folds missing)")
             continue
-        spans = {d: [(s, e) for s, e, _ in v] for d, v in tagged.items()}
-        systems[f"tagger: {variant}"] = spans
-        for prefer in ("dictionary", "tagger"):
-            systems[f"both ({prefer} first): {variant}"] = {
-                d: [(c.start, c.end) for c in combine(dictionary[d], spans[d], "both", prefer=prefer)]
-                for d in gold
-            }
+        offered = candidates(dictionary, decoded)
+        for role, key in choose(tune_gold, offered).items():
+            name = f"{variant}: {key[0]} @ {key[1]}"
+            systems[name] = offered[key]
+            chosen[name] = {"variant": variant, "role": role, "system": key[0], "threshold": key[1]}
         records = [
             json.loads((out / slug(variant) / f"fold{f}.json").read_text(encoding="utf-8"))
             for f in range(FOLDS)
         ]
-        timings[variant] = (
-            sum(r["train_seconds"] for r in records) / FOLDS,
-            sum(r["predict_seconds"] for r in records),
-        )
-        coded = sum(1 for d in gold for c in combine(dictionary[d], spans[d], "tagger") if c.key)
-        timings[variant] += (coded, sum(len(v) for v in spans.values()))
+        timings[variant] = {
+            "train_seconds_per_fold": sum(r["train_seconds"] for r in records) / FOLDS,
+            "train_seconds_max": max(r["train_seconds"] for r in records),
+            "epochs_run": [r["training"]["epochs_run"] for r in records],
+        }
     results = {}
-    for part in ("all", "tune", "report"):
+    for part in ("report", "tune", "all"):
         keep = [d for d in gold if part == "all" or halves[d] == part]
         results[part] = span_scores_with_intervals(
             {d: gold[d] for d in keep},
             {name: {d: s[d] for d in keep} for name, s in systems.items()},
             reference="dictionary",
         )
-    atomic_write_json(
-        out / "e3c_tagger_metrics.json", {"folds": FOLDS, "results": results, "timings": timings}
-    )
-    for part, title in (("all", "All 36 documents"), ("report", "Report half"), ("tune", "Tune half")):
-        res = results[part]
-        n_gold = res["dictionary"]["counts"]["gold"]
-        print(
-            f"\n{title} ({res['documents']} documents, {n_gold} gold spans), {FOLDS}-fold CV by document:\n"
+    best = {  # the tagger alone and merged, each the variant and threshold of the best tune-half overlap F1
+        role: max(
+            (n for n, c in chosen.items() if (c["role"] == "tagger") == (role == "tagger")),
+            key=lambda n: results["tune"][n]["overlap"]["f1"],
+            default=None,
         )
+        for role in ("tagger", "both")
+    }
+    atomic_write_json(
+        out / "e3c_tagger_metrics.json",
+        {"folds": FOLDS, "chosen": chosen, "best_on_tune": best, "results": results, "timings": timings},
+    )
+    print(
+        f"Best on the tune half (overlap F1): tagger alone: {best['tagger']}; with the dictionary: {best['both']}"
+    )
+    titles = {
+        "report": "Report half: never tuned on",
+        "tune": "Tune half: DEVELOPMENT numbers (thresholds and merge order chosen here)",
+        "all": "All 36 documents (half of them the tune half's: partly development)",
+    }
+    for part, title in titles.items():
+        res = results[part]
+        print(f"\n{title}: {res['documents']} documents, {res['dictionary']['counts']['gold']} gold spans\n")
         print(
             "| system | predicted | exact P | exact R | exact F1 [95% CI] | overlap P | overlap R | "
-            "overlap F1 [95% CI] | Δ overlap F1 vs dictionary [CI] |"
+            "overlap F1 [95% CI] | Δ overlap F1 vs dictionary [95% CI] |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name in systems:
@@ -219,17 +303,18 @@ def table(out: Path, variants: list[str]) -> None:
                 f"{e['f1']:.3f} {ci(e['f1_ci'])} | {o['precision']:.3f} | {o['recall']:.3f} | "
                 f"{o['f1']:.3f} {ci(o['f1_ci'])} | {delta} |"
             )
-    print(
-        "\n| variant | training per fold (s) | tagging 36 documents (s) | tagger spans coded by the dictionary |"
-    )
-    print("|---|---:|---:|---:|")
-    for variant, (train_s, predict_s, coded, total) in timings.items():
-        print(f"| {variant} | {train_s:.0f} | {predict_s:.0f} | {coded} of {total} |")
+    print("\n| variant | training per fold, mean (max) s | epochs run per fold |")
+    print("|---|---:|---|")
+    for variant, t in timings.items():
+        print(
+            f"| {variant} | {t['train_seconds_per_fold']:.0f} ({t['train_seconds_max']:.0f}) | "
+            f"{', '.join(map(str, t['epochs_run']))} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["dictionary", "fold", "table"])
+    parser.add_argument("command", choices=["dictionary", "fold", "development", "table"])
     parser.add_argument("--variant", choices=list(VARIANTS))
     parser.add_argument("--folds", default=",".join(str(f) for f in range(FOLDS)))
     parser.add_argument("--variants", default=";".join(VARIANTS))
@@ -241,6 +326,8 @@ def main() -> None:
         if not args.variant:
             parser.error("fold needs --variant")
         run_folds(args.variant, [int(f) for f in args.folds.split(",")], args.out)
+    elif args.command == "development":
+        development(args.out, [v.strip() for v in args.variants.split(";") if v.strip()])
     else:
         table(args.out, [v.strip() for v in args.variants.split(";") if v.strip()])
 

@@ -294,3 +294,28 @@ def test_annotate_and_train_entities_commands(run_cli, tmp_path, tagger_dir, enc
         "train-entities", "--out", tmp_path / "t3", "--set", "encoder=/nowhere", "--quaero", corpus
     )
     assert result.code == 2 and "/nowhere" in result.stderr
+
+
+def test_span_scores_with_document_bootstrap_intervals():
+    from clinrag.evaluation.annotation import span_scores, span_scores_with_intervals
+    from clinrag.evaluation.bootstrap import BootstrapSpec
+
+    rng = random.Random(0)
+    gold = {f"d{i}": [(10 * k, 10 * k + 5) for k in range(rng.randint(2, 6))] for i in range(30)}
+    good = {d: [s for s in spans if rng.random() < 0.8] for d, spans in gold.items()}
+    poor = {d: [(s, e - 2) for s, e in spans if rng.random() < 0.5] for d, spans in gold.items()}
+    result = span_scores_with_intervals(
+        gold, {"good": good, "poor": poor}, BootstrapSpec(500), reference="poor"
+    )
+    assert result["bootstrap"]["unit"] == "document" and result["documents"] == 30
+    for name, predicted in (("good", good), ("poor", poor)):
+        plain = span_scores(gold, predicted)
+        for kind in ("exact", "overlap"):
+            scores = result[name][kind]
+            assert {k: scores[k] for k in ("precision", "recall", "f1")} == plain[kind]
+            low, high = scores["f1_ci"]
+            assert low <= scores["f1"] <= high
+    assert result["poor"]["exact"]["f1"] == 0.0  # every span of "poor" ends 2 characters early
+    versus = result["good"]["vs_reference"]["exact"]
+    assert versus["f1_difference"] > 0.5 and versus["ci"][0] > 0 and versus["p_value"] == 0.0
+    assert "vs_reference" not in result["poor"]
