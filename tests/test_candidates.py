@@ -225,7 +225,7 @@ def test_a_value_only_weak_candidates_held_is_not_answered_where_nothing_is_writ
     assert model.choose("nihss_arrivee", weak)[0] == "6"  # what the table teaches for such cells
     assert model.choose("nihss_arrivee", [])[0] == ""  # nothing written: not documented
     assert model.fallbacks_bare == {"nihss_arrivee": ""}
-    old = ValueModel(**{**asdict(model), "fallbacks_bare": {}, "fallbacks_bare_deceased": {}})
+    old = ValueModel(**{**asdict(model), "fallbacks_bare": {}})
     assert old.choose("nihss_arrivee", [])[0] == "6"  # a model saved before VERSION 7 answers as it did
 
 

@@ -50,7 +50,7 @@ VERSION = 7
 middle of the best ones, not the lowest; 3: "72a" is an age in years; 4: the patient's death a feature, and
 the deceased's fallbacks; a number's fallback only the value most of its cells hold; 5: a scale's values only
 where its name stands in their clause; 6: nor a number that counts things, unless the scale's name announces
-it; 7: the fallbacks of cells without any candidate learned apart)."""
+it; 7: the fallback of a living patient's cell without any candidate learned apart)."""
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 """Thresholds tried per variable in the cross-validation."""
 MIN_PATIENTS_CV = 4
@@ -359,10 +359,10 @@ class ValueModel:
         values: Per category variable, the values with an intercept of their own.
         fallbacks_deceased: Per variable, the fallback of the patients whose record reports their death, where
             the train table gives them one (a Rankin of 6 that no passage writes).
-        fallbacks_bare, fallbacks_bare_deceased: The same two for a cell no passage offers any candidate for,
-            learned from the train cells without one: a value the train cells that have weak candidates hold (a
+        fallbacks_bare: Per variable, the fallback of a living patient's cell no passage offers any candidate for,
+            learned from the train cells without one: a value the train cells with weak candidates hold (a
             cohort whose every NIHSS is written) is not answered to a record that writes none. A model saved
-            without them (VERSION < 7) answers ``fallbacks`` there.
+            without it (VERSION < 7) answers ``fallbacks`` there.
     """
 
     variables: list[str]
@@ -373,7 +373,6 @@ class ValueModel:
     values: dict[str, list[str]] = field(default_factory=dict)
     fallbacks_deceased: dict[str, str] = field(default_factory=dict)
     fallbacks_bare: dict[str, str] = field(default_factory=dict)
-    fallbacks_bare_deceased: dict[str, str] = field(default_factory=dict)
 
     def columns(self) -> list[str]:
         """The names of the regression's columns (for reading the weights)."""
@@ -422,11 +421,13 @@ class ValueModel:
             if probabilities[best] >= self.thresholds.get(name, 0.0):
                 return found[best].cell, probabilities[best], found[best]
         top = max(probabilities, default=0.0)
-        if not found and name in self.fallbacks_bare:
-            own, dead = self.fallbacks_bare, self.fallbacks_bare_deceased
+        if deceased and name in self.fallbacks_deceased:
+            fallbacks = self.fallbacks_deceased
+        elif not found and name in self.fallbacks_bare:
+            fallbacks = self.fallbacks_bare
         else:
-            own, dead = self.fallbacks, self.fallbacks_deceased
-        return (dead if deceased and name in dead else own).get(name, ""), 1.0 - top, None
+            fallbacks = self.fallbacks
+        return fallbacks.get(name, ""), 1.0 - top, None
 
     def to_json(self) -> dict:
         return {"features": list(FEATURES), **asdict(self)}
@@ -499,12 +500,14 @@ def learn_value_model(
         for threshold in THRESHOLDS:
             answered = {i for i, _ in mine if i in held and held[i][1] >= threshold}
             right = sum(held[i][0] == table.get(pid, {}).get(name, "") for i, pid in mine if i in answered)
-            fallbacks = []  # cells with candidates under the threshold, then cells without any; alive, dead
-            for unread, dead in ((False, False), (False, True), (True, False), (True, True)):
+            fallbacks = []  # the living's cells with candidates under the threshold, the deceased's, the living's
+            for dead, unread in ((False, False), (True, None), (False, True)):  # cells without any candidate
                 left = Counter(
                     table.get(pid, {}).get(name, "")
                     for i, pid in mine
-                    if i not in answered and (i in bare) == unread and (pid in deceased) == dead
+                    if i not in answered
+                    and (pid in deceased) == dead
+                    and (unread is None or (i in bare) == unread)
                 )
                 fallback = max(left.items(), key=lambda kv: (kv[1], kv[0] == ""))[0] if left else None
                 if fallback and kinds[name] != "category" and 2 * left[fallback] <= sum(left.values()):
@@ -518,13 +521,11 @@ def learn_value_model(
         # bound on its own, and the lowest threshold would then answer any number of any other text
         best = max(right for right, _, _ in scored)
         plateau = [(threshold, fallbacks) for right, threshold, fallbacks in scored if right == best]
-        model.thresholds[name], (alive, dead, bare_alive, bare_dead) = plateau[len(plateau) // 2]
+        model.thresholds[name], (alive, dead, bare) = plateau[len(plateau) // 2]
         model.fallbacks[name] = alive if alive is not None else ""
         if dead is not None and dead != model.fallbacks[name]:
             model.fallbacks_deceased[name] = dead
-        model.fallbacks_bare[name] = bare_alive if bare_alive is not None else ""
-        if bare_dead is not None and bare_dead != model.fallbacks_bare[name]:
-            model.fallbacks_bare_deceased[name] = bare_dead
+        model.fallbacks_bare[name] = bare if bare is not None else ""
     return model
 
 
