@@ -220,11 +220,13 @@ def test_a_value_only_weak_candidates_held_is_not_answered_where_nothing_is_writ
         else:
             table[pid] = {"nihss_arrivee": str(i)}
             cells.append((pid, NIHSS, _cell(str(i), str(i + 10), right_first=True)))
+        table[pid]["mrs_m3"] = "" if i % 2 else "2"  # a second variable, never written
+        cells.append((pid, RANKIN, []))
     model = learn_value_model(table, cells)
     weak = [Candidate("11", 0, 0, 1, {"timepoint_other": 1.0})]
     assert model.choose("nihss_arrivee", weak)[0] == "6"  # what the table teaches for such cells
     assert model.choose("nihss_arrivee", [])[0] == ""  # nothing written: not documented
-    assert model.fallbacks_bare == {"nihss_arrivee": ""}
+    assert model.fallbacks_bare == {"nihss_arrivee": "", "mrs_m3": ""}  # 2 is held by half: no fallback
     old = ValueModel(**{**asdict(model), "fallbacks_bare": {}})
     assert old.choose("nihss_arrivee", [])[0] == "6"  # a model saved before VERSION 7 answers as it did
 

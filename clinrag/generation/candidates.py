@@ -521,11 +521,11 @@ def learn_value_model(
         # bound on its own, and the lowest threshold would then answer any number of any other text
         best = max(right for right, _, _ in scored)
         plateau = [(threshold, fallbacks) for right, threshold, fallbacks in scored if right == best]
-        model.thresholds[name], (alive, dead, bare) = plateau[len(plateau) // 2]
+        model.thresholds[name], (alive, dead, unwritten) = plateau[len(plateau) // 2]
         model.fallbacks[name] = alive if alive is not None else ""
         if dead is not None and dead != model.fallbacks[name]:
             model.fallbacks_deceased[name] = dead
-        model.fallbacks_bare[name] = bare if bare is not None else ""
+        model.fallbacks_bare[name] = unwritten if unwritten is not None else ""
     return model
 
 
