@@ -24,7 +24,8 @@ whether its value is the table cell (by the type's comparison rules). With ``tra
 whose passages do not state its table value gets, in place of its last passage, the best-ranked passage of the
 record that does by the weak-label rules (:func:`clinrag.generation.lora.with_weak_evidence`, as the LoRA pairs).
 A seeded share of the train patients (``train.dev_share``) is held out for early stopping. Gold evidence is never
-read.
+read. With ``training.augment`` (the run's), the fit cells' weak positives are also rewritten and labelled again by
+the weak labeller (:mod:`clinrag.generation.segment_training`).
 
 **Provenance**: a value chosen among spans is supported by its passage, with the value's own document offsets
 (``value_start``, ``value_end``); a class answer by the best-ranked passage shown that states it by the weak-label
