@@ -70,8 +70,11 @@ def train_pseudo_command(
     detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config, progress=not quiet)
     detector.save(out_dir, replace=overwrite)
     summary = detector.summary
+    made = summary.get("augmentation")
     out.print(
-        f"identifier model trained on {summary['examples']} texts ({summary['identifiers']} identifiers, "
+        f"identifier model trained on {summary['examples']} texts"
+        + (f" ({made['kept']} of {made['made']} augmented texts kept, {made['method']})" if made else "")
+        + f" ({summary['identifiers']} identifiers, "
         f"{summary['tokens']} tokens, {summary['seconds']:.0f} s, final loss {summary['epoch_losses'][-1]:.4f}): "
         f"{out_dir}",
         markup=False,

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from clinrag.config import apply_overrides, build_settings, load_yaml_mapping, override_origins
+from clinrag.encoders.augment import AugmentConfig
 from clinrag.errors import ClinragError
 from clinrag.generation.pipeline import PipelineSettings
 
@@ -45,6 +46,10 @@ class TrainingConfig(_Config):
     """Fine-tune a dense retriever's encoder on weak labels (``retriever.train``) instead of using it as is."""
     reader: Literal["lora", "none"] = "lora"
     """``lora``: tune LoRA adapters of the decoder (``reader.lora``); ``none``: zero-shot (or ``reader.adapter``)."""
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    """Augmented training cells of the ``segment_bilstm`` reader (:mod:`clinrag.generation.segment_training`):
+    ``method`` none (default), rules, llm or rules+llm; ``per_example`` variants of each weak positive; ``seed``.
+    Left out of the run's config.yaml while ``none``."""
 
 
 class VocabularyConfig(_Config):
@@ -136,6 +141,12 @@ class ExperimentConfig(PipelineSettings):
         check_training = getattr(kind, "check_training", None)  # a reader that trains a model of its own
         if check_training is not None:
             check_training(self.reader, tunes)
+        if self.training.augment.active and not (check_training is not None and tunes):
+            raise ClinragError(
+                f"training.augment.method={self.training.augment.method}: augmentation trains the segment_bilstm "
+                f"reader (reader.type segment_bilstm, training.reader lora), not reader.type {self.reader.type} "
+                f"with training.reader {self.training.reader}"
+            )
         if self.vocabulary.lexicon:
             lexicon_file(self.vocabulary.lexicon)
         if self.merge:
@@ -169,4 +180,6 @@ def dump_experiment(config: ExperimentConfig) -> str:
     the run's config.yaml (and the check that an output folder holds a run of the same config) is the same
     whether the report embeds patient text or not."""
     data = config.model_dump(mode="json", exclude=set(PRESENTATION_FIELDS))
+    if not config.training.augment.active:  # as a clinrag before training.augment wrote it
+        del data["training"]["augment"]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

@@ -24,7 +24,8 @@ whether its value is the table cell (by the type's comparison rules). With ``tra
 whose passages do not state its table value gets, in place of its last passage, the best-ranked passage of the
 record that does by the weak-label rules (:func:`clinrag.generation.lora.with_weak_evidence`, as the LoRA pairs).
 A seeded share of the train patients (``train.dev_share``) is held out for early stopping. Gold evidence is never
-read.
+read. With ``training.augment`` (the run's), the fit cells' weak positives are also rewritten and labelled again by
+the weak labeller (:mod:`clinrag.generation.segment_training`).
 
 **Provenance**: a value chosen among spans is supported by its passage, with the value's own document offsets
 (``value_start``, ``value_end``); a class answer by the best-ranked passage shown that states it by the weak-label
@@ -290,36 +291,6 @@ def head_labels(var: Variable) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------------------------------
-def training_examples(
-    cohort: Cohort, requests: list[CellRequest], count: int, chars: int
-) -> list[tuple[str, Any]]:
-    """``(patient_id, TextExample)`` of each training cell, targets from the table alone: a class head's cell
-    ("non documenté" when empty), each stated value's ``answer`` / ``other``. Cells of free-text variables and
-    value cells whose text states no value are left out (nothing to learn)."""
-    from clinrag.data.values import cells_match
-    from clinrag.encoders.segment import TextExample
-
-    if cohort.table is None:
-        raise ClinragError("the segment reader learns from the table: the cohort has no table.csv")
-    requests = [r for r in requests if class_head(r.variable)]
-    examples = []
-    for request, view in zip(requests, cell_views(requests, count, chars), strict=True):
-        var = request.variable
-        head = class_head(var)
-        cell = cohort.table.get(request.patient_id, {}).get(var.name, "")
-        if head == VALUE_HEAD:
-            if not view.values:
-                continue
-            target = [
-                (v.start, v.end, ANSWER if cell and cells_match(var, cell, v.cell) else OTHER)
-                for v in view.values
-            ]
-        else:
-            target = cell or NOT_DOCUMENTED
-        examples.append((request.patient_id, TextExample(view.text, {head: target})))
-    return examples
-
-
 def held_out(patients: list[str], share: float, seed: int) -> set[str]:
     """The train patients held out for early stopping: a seeded draw by patient id (never all of them)."""
     if share <= 0 or len(patients) < 2:
@@ -405,8 +376,11 @@ class SegmentReader:
         requests: list[CellRequest],
         out: Path,
         progress: bool = False,
+        augment: Any = None,
     ) -> dict[str, Any]:
-        """Train on the train cells ``requests`` (labels from ``cohort.table`` alone) and write the folder.
+        """Train on the train cells ``requests`` (labels from ``cohort.table`` alone) and write the folder; with
+        ``augment`` (an active :class:`~clinrag.encoders.augment.AugmentConfig`: ``training.augment``), the fit
+        cells' weak positives are rewritten too (:mod:`clinrag.generation.segment_training`).
 
         Returns:
             The record written (``clinrag_segment_reader.json``).
@@ -427,13 +401,24 @@ class SegmentReader:
             )
             for var in variables.values()
         }
-        examples = training_examples(cohort, requests, config.passages, config.max_passage_chars)
-        if not examples:
+        from clinrag.generation.segment_training import augmented_cells, training_examples
+
+        cells = training_examples(cohort, requests, config.passages, config.max_passage_chars)
+        if not cells:
             raise ClinragError("no training cell for the segment reader (no train patient with a table row)")
-        patients = sorted({pid for pid, _ in examples})
+        patients = sorted({cell.patient_id for cell in cells})
         dev_patients = held_out(patients, config.train.dev_share, config.train.seed)
-        fit = [example for pid, example in examples if pid not in dev_patients]
-        dev = [example for pid, example in examples if pid in dev_patients]
+        fit = [cell.example for cell in cells if cell.patient_id not in dev_patients]
+        dev = [cell.example for cell in cells if cell.patient_id in dev_patients]
+        augmentation = None
+        if augment is not None and augment.active:  # new cells from the fit cells' weak positives
+            added, augmentation = augmented_cells(
+                cohort,
+                [c for c in cells if c.patient_id not in dev_patients],
+                augment,
+                config.max_passage_chars,
+            )
+            fit += added
         settings = SegmentConfig(
             encoder=config.encoder,
             heads=heads,
@@ -464,6 +449,7 @@ class SegmentReader:
                 "held_out_patients": len(dev_patients),
                 "cells": len(fit),
                 "held_out_cells": len(dev),
+                **({"augmentation": augmentation} if augmentation is not None else {}),
                 "epochs_run": model.summary.get("epochs_run"),
                 "best_epoch": model.summary.get("best_epoch"),
                 "seconds": round(time.perf_counter() - begun, 1),

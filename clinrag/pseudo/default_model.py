@@ -123,7 +123,7 @@ def prepare_identifier_model(
         summary = read_record(existing).get("training") or {}
         data = summary.get("data") or {}
         same = (
-            summary.get("settings") == config.model_dump()
+            summary.get("settings") == config.recorded()
             and [f.get("sha256") for f in data.get("eds_pseudo", [])] == [_sha(path) for path in eds_pseudo]
             and data.get("synthetic", {}).get("patients") == synthetic_patients
             and data.get("synthetic", {}).get("seed") == SYNTHETIC_SEED

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clinrag.encoders.augment import AugmentConfig
 from clinrag.errors import ClinragError
 from clinrag.pseudo.labels import LABELS, Span
 from clinrag.pseudo.vocabulary import common_words, fold
@@ -69,6 +70,16 @@ class NerConfig(BaseModel):
     """torch device (``cuda`` on a GPU server)."""
     threads: int | None = Field(2, ge=1)
     """torch CPU threads while training and detecting (None: torch's default)."""
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    """Augmented training texts (:mod:`clinrag.encoders.augment`): ``--set augment.method=rules`` writes
+    ``augment.per_example`` variants of each training text, every identifier kept verbatim at its new offsets
+    (a variant whose identifiers are not all there is dropped); ``none`` (the default) trains on the texts as
+    given."""
+
+    def recorded(self) -> dict[str, Any]:
+        """The settings a trained model records (``augment`` only when it is used: a model trained without it
+        records what a clinrag before it recorded)."""
+        return self.model_dump(exclude=None if self.augment.active else {"augment"})
 
     def segment_config(self) -> Any:
         """The :class:`~clinrag.encoders.segment.SegmentConfig` these settings make."""
@@ -149,18 +160,21 @@ class NerDetector:
         Raises:
             ClinragError: No example, or an encoder folder that is not one.
         """
+        from clinrag.encoders.augment import Labelled, augment
         from clinrag.encoders.segment import SegmentModel, TextExample
 
         config = config or NerConfig()
         if not examples:
             raise ClinragError("no training text: the NER detector needs texts with gold identifier spans")
         model = SegmentModel(config.segment_config())
-        model.fit(
-            [TextExample(e.text, {HEAD: [(s.start, s.end, s.label) for s in e.spans]}) for e in examples],
-            progress=progress,
-        )
+        labelled = [Labelled.of(e.text, [(s.start, s.end, s.label) for s in e.spans]) for e in examples]
+        added = augment(labelled, config.augment)  # re-check: every identifier still there, same string
+        labelled += [variant.example for variant in added.variants]
+        model.fit([TextExample(e.text, {HEAD: list(e.spans)}) for e in labelled], progress=progress)
         model.summary["identifiers"] = sum(len(e.spans) for e in examples)
-        model.summary["settings"] = config.model_dump()
+        model.summary["settings"] = config.recorded()
+        if config.augment.active:
+            model.summary["augmentation"] = {"method": config.augment.method, **added.summary()}
         if data is not None:
             model.summary["data"] = data
         return cls(model)

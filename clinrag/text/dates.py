@@ -86,6 +86,8 @@ _NUMBER_WORD = (
     r"premier|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
     r"vingt|trente|et"
 )
+NUMBER_WORDS: tuple[str, ...] = tuple(_NUMBER_WORD.split("|"))
+"""The French number words of dates, one a word (the augmenter writes small numbers with them)."""
 _YEAR_WORD = rf"{_NUMBER_WORD}|mille|mil|cents?|quarante|cinquante|soixante|quatre-vingts?"
 
 # ---------------------------------------------------------------------------------------------------------

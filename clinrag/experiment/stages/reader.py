@@ -98,6 +98,11 @@ class ReaderStage(Stage):
                 "encoder": self.identity["model"],
                 "reader": reader_class(reader.type).training_settings(reader),
                 "variables": [v.name for v in self.tuned],
+                **(
+                    {"augment": config.training.augment.model_dump()}
+                    if config.training.augment.active
+                    else {}
+                ),
             }
         return {
             # the passages the pairs show: the train cells' top-k hits and their weak evidence
@@ -127,7 +132,12 @@ class ReaderStage(Stage):
             requests = with_weak_evidence(requests, run.weak_evidence or {}, run.store, run.cohort)
         if self.own:
             reader_class(reader.type).train_model(
-                reader, run.cohort, requests, staging, progress=run.progress
+                reader,
+                run.cohort,
+                requests,
+                staging,
+                progress=run.progress,
+                augment=run.config.training.augment,
             )
             return
         pairs = labelled_pairs(run.cohort, requests)
@@ -142,11 +152,27 @@ class ReaderStage(Stage):
             run.config = run.config.model_copy(
                 update={"reader": kind.with_trained(run.config.reader, folder)}
             )
-            return f"{run.config.reader.type} reader trained on train"
+            added = _augmentation(folder)
+            return f"{run.config.reader.type} reader trained on train" + (
+                f" (augmented {added['method']}: {added['cells']} weak positives, {added['made']} new cells made, "
+                f"{added['kept']} kept by the weak labeller)"
+                if added
+                else ""
+            )
         run.trained["adapter"] = folder
         reader = run.config.reader.model_copy(update={"adapter": str(folder)})
         run.config = run.config.model_copy(update={"reader": reader})
         return "LoRA adapters tuned on train"
+
+
+def _augmentation(folder: Path) -> dict[str, Any] | None:
+    """The augmentation counts a trained segment reader folder records (None: trained without)."""
+    import json
+
+    from clinrag.generation.segment import RECORD_NAME
+
+    record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+    return (record.get("training") or {}).get("augmentation")
 
 
 class PriorsStage(Stage):
