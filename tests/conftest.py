@@ -113,6 +113,16 @@ def tiny_encoder_dir(tmp_path_factory, synth_cohort_dir) -> Path:
     return build_tiny_encoder(tmp_path_factory.mktemp("encoder") / "tiny-bert", texts)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_for_shared_fixtures(tmp_path_factory):
+    """The same private cache for module and session fixtures, which are set up before the function-scoped
+    fixture below: what they compute must not depend on the models prepared on this machine (the default
+    identifier model in ~/.cache makes ``pseudonymize``'s default detector the hybrid one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLINRAG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "clinrag-cache"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Embedding caches of tests live in a session temp folder, never in the user's ~/.cache."""

@@ -505,3 +505,22 @@ def test_rules_redact_eds_pseudo_dev_set(shared_data):
     assert result["redact_full"] >= 0.76
     assert result["token"]["micro"]["f1"] >= 0.90
     assert result["redact_precision"] >= 0.97
+
+
+def test_a_model_span_adds_around_the_rules_span_it_overlaps_never_replaces_it():
+    """The trained model's span that runs past a rule's (a badly bounded number) keeps the rule's span whole and
+    adds only what lies outside it: two digits at least for a number, not a word such as "tél"."""
+    text = "Né le 03/02/1961 à Lorient, tél. 06 12 34 56 78 ; IPP 80012345."
+    birth = text.index("03/02/1961")
+    phone = text.index("06 12")
+    model = [
+        Span.of(text, birth - 3, birth + 13, "DATE_NAISSANCE", "model"),  # "le 03/02/1961 à L"
+        Span.of(text, phone - 5, phone + 14, "TEL", "model"),  # "tél. 06 12 34 56 78"
+        Span.of(text, text.index("80012345") - 2, len(text) - 1, "IPP", "model"),
+    ]
+    found = {(s.text, s.label, s.source) for s in detect(text, extra=model)}
+    assert ("03/02/1961", "DATE_NAISSANCE", "rules") in found  # the rule's span, whole
+    assert any(s[0] == "06 12 34 56 78" and s[1] == "TEL" for s in found)
+    # no word added from the model's edges
+    assert not any(s[0].lower().startswith(("tél", "le ")) for s in found)
+    assert not any(s[0] == "L" for s in found)
