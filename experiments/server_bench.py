@@ -24,15 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
+from clinrag.generation.loopback import LoopbackServer, free_port, llama_cpp_command
 from clinrag.io import atomic_write_json, atomic_write_text
 from clinrag.models import embedded_model_path
 
@@ -41,55 +39,6 @@ SETTINGS = {
     "decoder": {"values": "llm", "booleans": "llm", "unmentioned": "read"},
     "default": {},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_llama_cpp(gguf: Path, port: int, threads: int, log: Path) -> tuple[subprocess.Popen, float]:
-    """``python -m llama_cpp.server`` on 127.0.0.1:``port``; returns the process once it answers, and the
-    seconds it took to start."""
-    import httpx
-
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(gguf),
-        "--model_alias",
-        "smollm2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "2048",
-        "--n_threads",
-        str(threads),
-        "--n_threads_batch",
-        str(threads),
-        "--logits_all",
-        "false",
-    ]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-    while time.perf_counter() - started < 300:
-        if process.poll() is not None:
-            sys.exit(f"llama.cpp server exited; see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2, trust_env=False).status_code == 200:
-                return process, time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)
-    sys.exit("llama.cpp server did not answer in 300 s")
 
 
 def run(config: dict, cohort: Path, out: Path, cache: Path, threads: int) -> dict:
@@ -148,10 +97,14 @@ def main() -> None:
         "evaluation": {"retrieval": False, "baselines": []},
         "cell_batch": 32,
     }
-    port = _free_port()
-    server, startup = start_llama_cpp(
-        embedded_model_path("smollm2-135m-instruct"), port, args.threads, out / "llama_cpp.log"
-    )
+    port = free_port()
+    gguf = embedded_model_path("smollm2-135m-instruct")
+    command = llama_cpp_command(gguf, port, "smollm2", threads=args.threads)
+    server = LoopbackServer("llama.cpp server", command, port, "smollm2", out / "llama_cpp.log")
+    try:
+        startup = server.start(wait=300)
+    except RuntimeError as err:
+        sys.exit(f"{err}; see {server.log}")
     rows = {}
     try:
         for setting, fields in SETTINGS.items():
@@ -174,8 +127,7 @@ def main() -> None:
                 remote, cohort, out / f"{setting}-llamacpp", cache, args.threads
             )
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        server.stop()
     import llama_cpp
     import torch
     import transformers

@@ -22,8 +22,6 @@ import csv
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,57 +36,12 @@ from clinrag.data.variables import Variable
 from clinrag.errors import ClinragError
 from clinrag.generation.base import CellRequest, build_reader
 from clinrag.generation.constraints import NOT_DOCUMENTED
+from clinrag.generation.loopback import LoopbackServer, free_port, llama_cpp_command
 from clinrag.generation.server import ServerReaderConfig
 from clinrag.text.passages import Passage
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class LoopbackServer:
-    """An OpenAI-compatible server on 127.0.0.1:PORT, started (in its own process group) and killed by the
-    tests; ``model`` is the name requests give it."""
-
-    def __init__(self, name: str, command: list[str], port: int, model: str, log: Path):
-        self.name, self.command, self.port, self.model, self.log = name, command, port, model, log
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self, wait: float = 180.0) -> None:
-        import httpx
-
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            self.command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer in time")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            # the whole group: transformers serve runs its engine in a child process
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-        self.process = None
+SERVER_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def _started(server: LoopbackServer):
@@ -97,31 +50,6 @@ def _started(server: LoopbackServer):
     except RuntimeError as err:
         pytest.skip(f"{server.name} cannot run here: {err}")
     return server
-
-
-def llama_cpp_command(gguf: Path, port: int, alias: str, threads: int = 2) -> list[str]:
-    """``python -m llama_cpp.server`` serving ``gguf`` as ``alias`` on 127.0.0.1:``port``, on the CPU."""
-    return [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(gguf),
-        "--model_alias",
-        alias,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "2048",
-        "--n_threads",
-        str(threads),
-        "--n_threads_batch",
-        str(threads),
-        "--logits_all",
-        "false",  # the server's default (true) keeps a context-sized logits array the reader does not use
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +62,12 @@ def llama_cpp_server(tmp_path_factory):
         gguf = embedded_model_path("smollm2-135m-instruct")
     except ClinragError as err:
         pytest.skip(f"the embedded decoder's GGUF file is not available: {err}")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama_cpp") / "server.log"
     server = _started(
-        LoopbackServer("llama.cpp server", llama_cpp_command(gguf, port, "smollm2"), port, "smollm2", log)
+        LoopbackServer(
+            "llama.cpp server", llama_cpp_command(gguf, port, "smollm2"), port, "smollm2", log, SERVER_ENV
+        )
     )
     yield server
     server.stop()
@@ -157,7 +87,7 @@ def transformers_server(tmp_path_factory):
         folder = prepare_embedded_decoder()
     except ClinragError as err:
         pytest.skip(f"the embedded decoder is not available: {err}")
-    port = _free_port()
+    port = free_port()
     command = [
         str(Path(sys.executable).parent / "transformers"),
         "serve",
@@ -174,7 +104,7 @@ def transformers_server(tmp_path_factory):
         "warning",
     ]
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    server = _started(LoopbackServer("transformers serve", command, port, str(folder), log))
+    server = _started(LoopbackServer("transformers serve", command, port, str(folder), log, SERVER_ENV))
     yield server
     server.stop()
 
