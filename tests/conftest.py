@@ -178,6 +178,28 @@ def build_tiny_llama(
     return folder
 
 
+def tiny_run_config(tiny_llama_dir: Path, **extra) -> dict:
+    """A small experiment config on the tiny Llama (bm25, k 2, the decoder LoRA-tuned and reading the dates), with
+    ``extra`` top-level fields replacing its own (``variables`` among them)."""
+    config = {
+        "name": "tiny",
+        "retriever": {"type": "bm25"},
+        "retrieval": {"k": 2, "eval_ks": [1, 2]},
+        "reader": {
+            "model": str(tiny_llama_dir),
+            "max_passage_chars": 80,
+            # the decoder reads the dates here, so that the LoRA stage runs (by default dates are candidates)
+            "dates": "llm",
+            "lora": {"r": 4, "alpha": 8, "epochs": 1, "last_layers": 1, "max_pairs": 24, "batch_size": 4},
+        },
+        "training": {"reader": "lora"},
+        "evaluation": {"bootstrap": 50},
+        "cell_batch": 4,
+    }
+    config.update(extra)
+    return config
+
+
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory, synth_cohort_dir) -> Path:
     """A tiny random Llama whose tokenizer was trained on the synthetic cohort's text."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_run_config
 
 from clinrag.experiment.config import ExperimentConfig
 from clinrag.experiment.runner import run_experiment
@@ -34,23 +35,11 @@ def cohort(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained(cohort, tiny_llama_dir, tmp_path_factory) -> dict:
     """A run on the cohort (bm25, the tiny Llama LoRA-tuned, reading the dates with the decoder so that the
-    workers generate), read by the local engine: its config file, folder and stage cache."""
+    workers generate: conftest's tiny config), read by the local engine: its config file, folder and stage
+    cache."""
     root = tmp_path_factory.mktemp("trained")
-    config = {
-        "name": "tiny-distributed",
-        "variables": ["nihss_admission", "thrombolyse", "toast", "date_avc", "glycemie_admission"],
-        "retriever": {"type": "bm25"},
-        "retrieval": {"k": 2, "eval_ks": [1, 2]},
-        "reader": {
-            "model": str(tiny_llama_dir),
-            "max_passage_chars": 80,
-            "dates": "llm",
-            "lora": {"r": 4, "alpha": 8, "epochs": 1, "last_layers": 1, "max_pairs": 16, "batch_size": 4},
-        },
-        "training": {"reader": "lora"},
-        "evaluation": {"bootstrap": 50},
-        "cell_batch": 4,
-    }
+    variables = ["nihss_admission", "thrombolyse", "toast", "date_avc", "glycemie_admission"]
+    config = tiny_run_config(tiny_llama_dir, name="tiny-distributed", variables=variables)
     config_file = root / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     validated = ExperimentConfig.model_validate(config)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_run_config
 
 from clinrag.data.validate import load_cohort
 from clinrag.errors import ClinragError
@@ -33,24 +34,7 @@ def small_cohort(tmp_path_factory) -> Path:
 
 
 def _config(tiny_llama_dir: Path, **extra) -> dict:
-    config = {
-        "name": "tiny",
-        "variables": VARIABLES,
-        "retriever": {"type": "bm25"},
-        "retrieval": {"k": 2, "eval_ks": [1, 2]},
-        "reader": {
-            "model": str(tiny_llama_dir),
-            "max_passage_chars": 80,
-            # the decoder reads the dates here, so that the LoRA stage runs (by default dates are candidates)
-            "dates": "llm",
-            "lora": {"r": 4, "alpha": 8, "epochs": 1, "last_layers": 1, "max_pairs": 24, "batch_size": 4},
-        },
-        "training": {"reader": "lora"},
-        "evaluation": {"bootstrap": 50},
-        "cell_batch": 4,
-    }
-    config.update(extra)
-    return config
+    return tiny_run_config(tiny_llama_dir, **{"variables": VARIABLES, **extra})
 
 
 def _write_config(path: Path, config: dict) -> Path:
