@@ -54,6 +54,7 @@ from clinrag.pseudo._places import (
 from clinrag.pseudo._spaced import find_spaced_numbers
 from clinrag.pseudo._tables import find_table_cells
 from clinrag.pseudo.labels import LABEL_PRIORITY, Span
+from clinrag.pseudo.surrogates import DATE_LABELS, LAYOUT_LABELS
 from clinrag.pseudo.vocabulary import fold, protected_ranges
 
 Rule = Callable[[str], Iterable[Span]]
@@ -165,7 +166,7 @@ def outside_of(text: str, spans: Iterable[Span], kept: Sequence[Span]) -> Iterat
 
 _TRIM = " \t\n\r.,;:()[]{}/-'\"«»"
 """Characters cut from the ends of a model span's part (:func:`outside_of`)."""
-_NUMBER_LABELS = frozenset({"DATE", "DATE_NAISSANCE", "IPP", "NDA", "SECU", "TEL", "ZIP"})
+_NUMBER_LABELS = LAYOUT_LABELS | DATE_LABELS
 """Labels of identifiers written with digits: a model span's part of them needs two digits (not "tel")."""
 
 
