@@ -38,7 +38,6 @@ from pathlib import Path
 import torch
 
 DEVICES = ("cpu", "cuda")
-EMBEDDED = "embedded:smollm2-135m-instruct"
 # Layer shapes of the public Llama checkpoints (their config.json): hidden size, layers, attention heads, key/value
 # heads, MLP size, tied input/output embeddings.
 LLAMA_SHAPES = {
@@ -66,18 +65,20 @@ def plan_devices(
     return runs, notes
 
 
-def build_decoder(name: str, device: str, dtype: str, tokenizer_folder: Path):
+def build_decoder(name: str, device: str, dtype: str, tokenizer_folder: Path | None = None):
     """The benchmark's decoder: the embedded one loaded from its folder, or a random-weight Llama of ``name``'s
-    shape with the embedded tokenizer, built in ``dtype`` on ``device``."""
+    shape with the tokenizer of ``tokenizer_folder`` (default: the embedded decoder's), built in ``dtype`` on
+    ``device``."""
     from clinrag.generation.config import ReaderConfig
-    from clinrag.generation.decoder import Decoder
+    from clinrag.generation.decoder import Decoder, resolve_decoder_path
 
     config = ReaderConfig(device=device, dtype=dtype)
     if name == "embedded":
         return Decoder(config)
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder), local_files_only=True)
+    folder = tokenizer_folder or resolve_decoder_path(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     hidden, layers, heads, kv_heads, mlp, tied = LLAMA_SHAPES[name]
     shape = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -127,7 +128,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     from clinrag.data.validate import load_cohort
     from clinrag.generation.constraints import options
-    from clinrag.generation.decoder import resolve_decoder_path
     from clinrag.generation.reader import CellRequest, LLMReader
     from clinrag.retrieval.base import retrieve
     from clinrag.retrieval.bm25 import BM25Retriever
@@ -149,7 +149,6 @@ def main(argv: list[str] | None = None) -> None:
             if len(requests[path]) < args.cells:
                 hits = retrieve(bm25, store, pid, var, 3)
                 requests[path].append(CellRequest(pid, var, [store.passages[h.index] for h in hits]))
-    tokenizer_folder = resolve_decoder_path(EMBEDDED)
     described = (
         "embedded decoder SmolLM2-135M-Instruct"
         if args.model == "embedded"
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for device, dtype in runs:
-        decoder = build_decoder(args.model, device, dtype, tokenizer_folder)
+        decoder = build_decoder(args.model, device, dtype)
         parameters = sum(p.numel() for p in decoder.model.parameters())
         print(f"<!-- {device} {dtype}: {parameters / 1e9:.2f} B parameters -->", flush=True)
         for path in ("options", "grammar"):
