@@ -259,3 +259,14 @@ def test_the_segment_reader_trains_on_reverified_augmented_cells(tiny_encoder_di
     assert (
         "augmentation" not in plain["training"] and plain["training"]["cells"] < record["training"]["cells"]
     )
+
+
+def test_the_paraphraser_reads_with_the_readers_decoder_and_samples_by_its_seed(tiny_llama_dir):
+    """``method: llm``'s decoder (a tiny random Llama here): loaded as the reader loads one, its sample a string
+    that depends on the seed only."""
+    from clinrag.encoders.paraphrase import Paraphraser
+
+    paraphraser = Paraphraser(str(tiny_llama_dir), max_new_tokens=12)
+    assert paraphraser.decoder.folder == tiny_llama_dir
+    first = paraphraser(NOTE, seed=3)
+    assert isinstance(first, str) and paraphraser(NOTE, seed=3) == first

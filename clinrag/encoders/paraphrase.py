@@ -21,23 +21,16 @@ class Paraphraser:
     """
 
     def __init__(self, decoder: str, max_new_tokens: int = 256, device: str = "cpu"):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from clinrag.generation.config import ReaderConfig
+        from clinrag.generation.decoder import Decoder
 
-        from clinrag.generation.decoder import resolve_decoder_path
-
-        folder = resolve_decoder_path(decoder)
+        self.decoder = Decoder(ReaderConfig(model=decoder, device=device))
         self.max_new_tokens = max_new_tokens
-        self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self.model = (
-            AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True).to(device).eval()
-        )
-        self.device = device
-        self._torch = torch
 
     def __call__(self, example: Any, seed: int) -> str:
         """A sampled paraphrase of ``example``'s text (seeded)."""
-        torch = self._torch
+        import torch
+
         keep = "; ".join(f"« {s} »" for s in dict.fromkeys(example.strings()))
         messages = [
             {"role": "system", "content": "Tu réécris des extraits de dossiers médicaux en français."},
@@ -49,21 +42,17 @@ class Paraphraser:
                 + example.text,
             },
         ]
-        if getattr(self.tokenizer, "chat_template", None):
-            prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        else:
-            prompt = "\n\n".join(m["content"] for m in messages) + "\n\n"
-        ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+        tokenizer = self.decoder.tokenizer
+        ids = torch.tensor([self.decoder.prompt_ids(messages)], device=self.decoder.device)
         torch.manual_seed(seed)
         with torch.no_grad():
-            out = self.model.generate(
-                **ids,
-                max_new_tokens=min(
-                    self.max_new_tokens, 16 + 2 * len(self.tokenizer(example.text)["input_ids"])
-                ),
+            out = self.decoder.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=min(self.max_new_tokens, 16 + 2 * len(tokenizer(example.text)["input_ids"])),
                 do_sample=True,
                 temperature=0.7,
                 top_p=0.9,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
             )
-        return self.tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+        return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
