@@ -67,6 +67,25 @@ def test_french_phone_numbers(phone):
     assert found(f"Joignable au {phone} le matin.") == [(phone, "TEL")]
 
 
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "zéro six, douze, trente-quatre, quatre-vingt-dix-neuf, zéro sept",
+        "zéro quatre soixante-dix-sept quatre-vingts onze vingt",
+        "zéro deux cinquante et un… 91 07 33",
+    ],
+)
+def test_phone_numbers_dictated_in_words(phone):
+    assert found(f"Sa fille est joignable au {phone} point à la ligne") == [(phone, "TEL")]
+
+
+@pytest.mark.parametrize(
+    "text", ["NIHSS à zéro, un point à quatre heures", "Rankin zéro deux trois jours après"]
+)
+def test_zero_and_a_few_numbers_in_words_are_no_phone(text):
+    assert found(text) == []
+
+
 def test_phone_announced_by_context_in_any_grouping():
     assert found("Tél : 014 556 78 90") == [("014 556 78 90", "TEL")]
 
@@ -177,6 +196,13 @@ def test_dates_in_every_french_form(date):
     assert found(f"Vu le {date} en consultation.") == [(date, "DATE")]
 
 
+def test_an_abbreviated_weekday_belongs_to_its_date():
+    # Mail clients and agendas head a message with "Date : jeu. 16 janv. 2025 17:42".
+    assert found("Envoyé : lun. 9 sept. 2024 08:41") == [("lun. 9 sept. 2024", "DATE")]
+    # Without its dot, "mar" is no weekday: the date alone is found.
+    assert found("vu mar 12 mars") == [("12 mars", "DATE")]
+
+
 def test_day_and_month_only():
     assert found("Contrôle le 12/03 puis le 2/8.") == [("12/03", "DATE"), ("2/8", "DATE")]
 
@@ -272,6 +298,13 @@ def test_common_words_are_not_addresses(text):
     assert found(text) == []
 
 
+def test_a_hamlet_named_with_d_en():
+    # Occitan and Pyrenean place names: "Couflens d'en Haut", "Mas d'en Bas"
+    assert labels_of("Vu à domicile au hameau de Sentein d'en Haut ce matin", "ADRESSE") == [
+        "hameau de Sentein d'en Haut"
+    ]
+
+
 @pytest.mark.parametrize(
     "hospital",
     [
@@ -282,10 +315,21 @@ def test_common_words_are_not_addresses(text):
         "Centre hospitalier de Versailles",
         "Centre Hospitalier Universitaire de Nantes",
         "l'Hôpital Nord",
+        # rehabilitation centres by their official name or acronym, health hubs and "médipôles"
+        "Centre de Médecine Physique et de Réadaptation de Coubert",
+        "CMPR de Kerpape",
+        "Centre de réadaptation du Pôle Santé de Lorient",
+        "Médipôle de Villeurbanne",
     ],
 )
 def test_hospitals(hospital):
     assert labels_of(f"Transféré vers {hospital} le soir.", "HOPITAL") == [hospital]
+
+
+def test_a_hospital_department_named_pole_is_no_hospital():
+    assert labels_of("CHU de Nantes, Pôle Neurosciences ; le pôle santé mentale", "HOPITAL") == [
+        "CHU de Nantes"
+    ]
 
 
 def test_clinique_as_an_adjective_is_no_hospital():

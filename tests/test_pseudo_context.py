@@ -162,12 +162,17 @@ def test_hospital_sites_on_the_hospital_line_only():
         ("IDE : Maëva", [("Maëva", "PRENOM")]),
         ("Prénom(s) : Lise, Andrée", [("Lise", "PRENOM"), ("Andrée", "PRENOM")]),
         ("Vu avec Gwendal (IDE) ce matin.", [("Gwendal", "PRENOM")]),
+        ("Pansement refait.\nMaïwenn IDE / Soizic ASH", [("Maïwenn", "PRENOM"), ("Soizic", "PRENOM")]),
         ("Pte BRIAND Rozenn, 80 ans", [("BRIAND", "NOM"), ("Rozenn", "PRENOM")]),
         ("Dr M. Tanguy", [("M.", "PRENOM"), ("Tanguy", "NOM")]),
     ],
 )
 def test_names_after_kinship_roles_and_forms(text, expected):
     assert found(text) == expected
+
+
+def test_a_role_after_a_word_inside_a_sentence_signs_no_name():
+    assert found("Drépanocytose hétérozygote, Hb AS, ferritine basse.") == []
 
 
 def test_names_in_the_columns_of_a_table():

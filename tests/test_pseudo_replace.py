@@ -236,6 +236,9 @@ def test_textual_dates_are_exact():
     assert weekday is not None
     days = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
     assert weekday.split()[0] == days[(dt.date(2024, 3, 4) + shift).weekday()]
+    abbreviated = shift_date_text("lun. 4 mars 2024", key)
+    assert abbreviated is not None
+    assert abbreviated.split()[0] == days[(dt.date(2024, 3, 4) + shift).weekday()][:3] + "."
     # A month-year moves as its 15th does; a day-month within a leap year.
     middle = dt.date(2024, 3, 15) + shift
     assert shift_date_text("mars 2024", key) == f"{months[middle.month - 1]} {middle.year}"

@@ -17,10 +17,11 @@ _HOSPITAL_KIND = (
     r" sp[ée]cialis[ée]| d[ée]partemental)?|groupe(?:ment)? hospitalier(?: universitaire)?|centre de sant[ée]|"
     # maternity wards, medical and dialysis centres, homes for the elderly and the disabled
     r"maternit[ée]|centre m[ée]dical|centre de dialyse|foyer(?:-logement| logement)?|r[ée]sidence autonomie)|"
-    r"MAS|FAM|"
+    r"MAS|FAM|CMPR|CRRF|M[ée]dip[ôo]le|(?i:p[ôo]le sant[ée])|"
     r"Institut|Fondation|"
     # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit
-    r"(?i:(?:centre|clinique) de (?:r[ée][ée]ducation|r[ée]adaptation)(?: fonctionnelle)?)|"
+    r"(?i:(?:centre|clinique) de (?:r[ée][ée]ducation|r[ée]adaptation|m[ée]decine physique et de r[ée]adaptation)"
+    r"(?: fonctionnelle)?)|"
     r"[Cc]entre (?:MPR|SSR)|SSR|EHPAD|USLD|[Mm]aison de retraite"
 )
 # An adjective may come between the kind and the name ("Hôpital européen Georges-Pompidou"); "l'" is part of
@@ -70,6 +71,9 @@ _ARTICLES = {"le", "la", "les"}
 
 _PARTICLES = {"de", "du", "des", "d'", "l'"}
 
+# "Pôle Santé Sarthe et Loir" names an establishment (where "pôle" alone opens a hospital's department).
+_POLE_SANTE = re.compile(r"(?i:p[ôo]le sant[ée])(?![\w])")
+
 
 def _hospital_end(text: str, name_start: int, name_end: int) -> int:
     """Where the hospital's name ends: before a service word or a title, and never on a particle. An article
@@ -81,7 +85,11 @@ def _hospital_end(text: str, name_start: int, name_end: int) -> int:
         if folded in _ARTICLES and (index == 0 or previous in _PARTICLES):
             previous = folded
             continue  # alone, it is trimmed below
-        if folded in _HOSPITAL_STOP and word.group()[0].isupper():
+        if (
+            folded in _HOSPITAL_STOP
+            and word.group()[0].isupper()
+            and not _POLE_SANTE.match(text, name_start + word.start())
+        ):
             break
         end = name_start + word.end()
         previous = folded

@@ -283,10 +283,22 @@ _ROLE_THEN_NAME = re.compile(
     rf"(?: (?i:de nuit|de jour|de garde|du matin|du soir))?[ \t]*\([ \t]*(?=[{_UPPER}])"
 )
 
+# A nurse's or carer's signature, the name then the role's initials without parentheses, opening a line or after
+# a slash: "Clémence IDE / Ahmed AS", "Le Bihan IDEC" (words of three letters at least: "Hb AS" is no name).
+_SIGNED_ROLE = re.compile(
+    rf"(?:^|(?<=/))[ \t]*(?P<name>{_WORD}(?:[ \t]{_WORD})?)[ \t]+(?:IDE|IDEL|IDEC|IBODE|IADE|IPA|AS|ASH|AES)"
+    rf"(?=[ \t]*(?:[/,;]|$))",
+    re.MULTILINE,
+)
+
 
 def find_role_names(text: str) -> Iterator[Span]:
     """Names followed by a role or a kinship in parentheses ("Gaëlle (IDE)", "Ainhoa (épouse)"), or given in
-    parentheses after a role ("l'AS de nuit (Solène)")."""
+    parentheses after a role ("l'AS de nuit (Solène)"), or signed with a nursing role ("Clémence IDE")."""
+    for match in _SIGNED_ROLE.finditer(text):
+        tokens = scan_name(text, match.start("name"), max_words=len(match["name"].split()))
+        if tokens and tokens[-1].end == match.end("name") and all(t.end - t.start >= 3 for t in tokens):
+            yield from name_spans(text, tokens, _first_name_if_single(tokens))
     for match in _ROLE_THEN_NAME.finditer(text):
         tokens = scan_name(text, match.end(), max_words=3)
         if tokens and text[tokens[-1].end : tokens[-1].end + 1] == ")":

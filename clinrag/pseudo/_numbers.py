@@ -66,9 +66,22 @@ _PHONE_CONTEXT = re.compile(
     r"(?P<number>[+(]?\d[\d() .\-]{6,24}\d)(?!\w)"
 )
 
+# A phone number dictated in words, as French speakers say it: "zéro", the digit after it, then the pairs
+# ("zéro six, douze, quarante et un, quatre-vingt-dix-neuf, zéro sept"), some maybe in figures ("… 91 07 33").
+# Four groups at least after the first two digits, so that "zéro sur quatre" or a score "zéro, un" never is one.
+_TENS = r"dix|vingts?|trente|quarante|cinquante|soixante|quatre-vingts?|cents?"
+_UNITS = r"z[ée]ro|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|onze|douze|treize|quatorze|quinze|seize"
+_SAID_NUMBER = rf"(?:{_TENS}|{_UNITS})(?:(?:-| et |-et-)(?:{_TENS}|{_UNITS}))*"
+_SPELLED_PHONE = re.compile(
+    rf"(?<![\w-])(?i:z[ée]ro[ ,]+(?:un|deux|trois|quatre|cinq|six|sept|huit|neuf)"
+    rf"(?:(?:[ ,]+|[ ,]*…[ ,]*)(?:{_SAID_NUMBER}|\d\d)(?![\w-])){{4,}})"
+)
+
 
 def find_phones(text: str) -> Iterator[Span]:
-    """French and international phone numbers, in pairs, digit by digit, or announced by "Tél :"."""
+    """French and international phone numbers, in pairs, digit by digit, in words, or announced by "Tél :"."""
+    for match in _SPELLED_PHONE.finditer(text):
+        yield Span.of(text, match.start(), match.end(), "TEL")
     for pattern in _PHONE_PATTERNS:
         for match in pattern.finditer(text):
             if 8 <= len(digits_of(match.group())) <= 15:

@@ -17,7 +17,7 @@ from clinrag.text.dates import FULL_MONTH_PATTERN as _FULL_MONTHS
 # "d'Estienne"); _ANY_WORD also admits lower case, for addresses typed all in lower case.
 _PROPER_WORD = rf"[{_UPPER}][{_LETTER}'’]*(?:-[{_LETTER}]+)*"
 _ANY_WORD = rf"[{_LETTER}][{_LETTER}'’]*(?:-[{_LETTER}]+)*"
-_PARTICLE = r"(?:de la|de l'|de|du|des|d'|la|le|les|l'|aux?|sur|en|et)"
+_PARTICLE = r"(?:de la|de l'|de|du|des|d['’]en|d'|la|le|les|l'|aux?|sur|en|et)"
 _ZIP_PATTERN = r"(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3}"
 
 # ---------------------------------------------------------------------------------------------------------

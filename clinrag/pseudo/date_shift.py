@@ -18,6 +18,7 @@ from clinrag.text.dates import (
     FULL_MONTHS,
     ISO_TIMESTAMP,
     MONTH_FORMS,
+    WEEKDAY_ABBREVIATIONS,
     WEEKDAYS,
     expand_year,
     month_name,
@@ -90,7 +91,10 @@ def _shift_compact(m: re.Match[str], key: PatientKey) -> str:
 
 def _shift_text(m: re.Match[str], key: PatientKey) -> str:
     weekday = m["weekday"]
-    if weekday is not None and fold(weekday) not in WEEKDAYS:
+    abbreviated = weekday is not None and weekday.endswith(".")
+    if weekday is not None and fold(weekday.rstrip(".")) not in (
+        WEEKDAY_ABBREVIATIONS if abbreviated else WEEKDAYS
+    ):
         raise ValueError(f"'{weekday}' is not a weekday")
     day = 1 if m["day"].lower() == "1er" else int(m["day"])
     year = int(m["year"]) if m["year"] else _REFERENCE_YEAR
@@ -102,7 +106,8 @@ def _shift_text(m: re.Match[str], key: PatientKey) -> str:
     if m["year"]:
         written += f"{m['sep2']}{new.year:04d}"
     if weekday is not None:
-        written = f"{match_case(WEEKDAYS[new.weekday()], weekday)}{m['wsep']}{written}"
+        name = WEEKDAY_ABBREVIATIONS[new.weekday()] + "." if abbreviated else WEEKDAYS[new.weekday()]
+        written = f"{match_case(name, weekday)}{m['wsep']}{written}"
     return written
 
 

@@ -51,6 +51,8 @@ MONTHS: tuple[tuple[str, ...], ...] = (
 )
 #: The days of the week, Monday first as :meth:`datetime.date.weekday` counts them.
 WEEKDAYS: tuple[str, ...] = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+#: Their abbreviations, written with a dot in dated headers ("jeu. 16 janv. 2025", mail clients, agendas).
+WEEKDAY_ABBREVIATIONS: tuple[str, ...] = tuple(day[:3] for day in WEEKDAYS)
 #: Every form of :data:`MONTHS`, accents stripped, to its month number ("fevr": 2).
 MONTH_FORMS: dict[str, int] = {strip_accents(form): n for n, forms in enumerate(MONTHS, 1) for form in forms}
 #: The full month names alone, accents stripped ("fevrier": 2).
@@ -319,9 +321,9 @@ IDENTIFYING_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     # 12/03, 2/8: a day and a month, or a score, a pressure, a fraction
     "day_month": re.compile(r"(?<![\w/.\-|])(?P<day>\d{1,2}) ?/ ?(?P<month>\d{1,2})(?![\w]| ?/ ?\d)"),
-    # 12 mars 2024, 1er mars, mardi 12 mars, 3 janv.
+    # 12 mars 2024, 1er mars, mardi 12 mars, jeu. 16 janv. 2025, 3 janv.
     "written": re.compile(
-        rf"(?<![\w])(?:(?:{'|'.join(WEEKDAYS)}),? )?"
+        rf"(?<![\w])(?:(?:{'|'.join(WEEKDAYS)}|(?:{'|'.join(WEEKDAY_ABBREVIATIONS)})\.),? )?"
         rf"(?P<day>1er|\d{{1,2}}),? ?(?P<month>{MONTH_PATTERN})\.?(?:,? ?(?P<year>\d{{4}}))?(?![\w])",
         re.IGNORECASE,
     ),
@@ -364,7 +366,7 @@ DATE_FORMATS: dict[str, re.Pattern[str]] = {
     "compact": re.compile(r"(?P<day>\d{2})(?P<month>\d{2})(?P<year>\d{4})"),
     # lundi 4 mars 2024, 1er mars, 3 janv.
     "written": re.compile(
-        rf"(?:(?P<weekday>[^\W\d_]+)(?P<wsep>,? ))?(?P<day>1er|\d{{1,2}})(?P<sep1>,? ?)(?P<month>{_MONTH_WORD})"
+        rf"(?:(?P<weekday>[^\W\d_]+\.?)(?P<wsep>,? ))?(?P<day>1er|\d{{1,2}})(?P<sep1>,? ?)(?P<month>{_MONTH_WORD})"
         rf"(?:(?P<sep2>,? ?)(?P<year>\d{{4}}))?",
         re.IGNORECASE,
     ),
