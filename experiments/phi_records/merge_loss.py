@@ -1,7 +1,7 @@
 """Diagnostic: what the hybrid detector's merge keeps of its two parts. Redact (identifier tokens covered), redact
 full and redact precision of the rules, the model, the hybrid (the model's spans merged into the rules' first
 pass, :class:`~clinrag.pseudo.pipeline.HybridDetector`) and the plain union of the rules' and the model's spans,
-on the development sets only (dev, test, test2, eds-pseudo; never test3). Aggregate numbers only.
+on the development sets only (dev, test, test2, eds-pseudo; never test3 or test4). Aggregate numbers only.
 
 Usage: .venv/bin/python experiments/phi_records/merge_loss.py --model NER_DIR [--sets dev test test2 eds-pseudo]
 """
