@@ -203,6 +203,13 @@ def test_an_abbreviated_weekday_belongs_to_its_date():
     assert found("vu mar 12 mars") == [("12 mars", "DATE")]
 
 
+def test_the_middle_of_a_month():
+    assert found("Revu mi-avril, puis mi-mars 2023 à domicile.") == [
+        ("mi-avril", "DATE"),
+        ("mi-mars 2023", "DATE"),
+    ]
+
+
 def test_day_and_month_only():
     assert found("Contrôle le 12/03 puis le 2/8.") == [("12/03", "DATE"), ("2/8", "DATE")]
 

@@ -175,6 +175,16 @@ def test_a_role_after_a_word_inside_a_sentence_signs_no_name():
     assert found("Drépanocytose hétérozygote, Hb AS, ferritine basse.") == []
 
 
+def test_a_town_of_two_words_after_its_postcode():
+    assert found("1 avenue de l'Hôpital – 74370 Épagny Metz-Tessy\nNeurologie") == [
+        ("1 avenue de l'Hôpital", "ADRESSE"),
+        ("74370", "ZIP"),
+        ("Épagny Metz-Tessy", "VILLE"),
+    ]
+    # a common word after the town ends it
+    assert found("59000 Lille Hôpital Salengro\n")[:2] == [("59000", "ZIP"), ("Lille", "VILLE")]
+
+
 def test_names_in_the_columns_of_a_table():
     text = "| Nom | Prénom | IPP |\n|-----|--------|-----|\n| LUCAS | Armel | 80012345 |\n| Kerneis | Annick | — |"
     assert found(text) == [

@@ -93,6 +93,8 @@ _MONTH_ALONE = re.compile(
     rf"(?<![\w])(?i:en|depuis|d[ée]but|fin|courant|jusqu'en|au mois de|le mois de|mi-)[ \t]?"
     rf"(?P<month>(?i:{FULL_MONTH_PATTERN}))(?![\w])"
 )
+# "mi-avril", "mi-mars 2023": the half of the month is part of the date, as eds-pseudo marks it.
+_MID_MONTH = re.compile(rf"(?<![\w-])(?i:mi-(?:{FULL_MONTH_PATTERN}))(?: (?:19|20)\d{{2}})?(?![\w])")
 _YEAR_ALONE = re.compile(
     r"\((?P<paren>(?:19|20)\d{2})\)|(?:(?m:^)|(?<=\s))[-•*][ \t]*(?P<item>(?:19|20)\d{2})(?![\w,.])"
 )
@@ -116,6 +118,8 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
             yield m.span("day")
     for m in _MONTH_ALONE.finditer(text):
         yield m.span("month")
+    for m in _MID_MONTH.finditer(text):
+        yield m.span()
     for m in _YEAR_ALONE.finditer(text):
         group = "paren" if m["paren"] else "item"
         if not _unit_follows(text, m.end(group)):

@@ -253,7 +253,12 @@ _CITY = (
 _ZIP = _ZIP_PATTERN
 # Postcodes of neighbouring countries, written with their country's letter ("CH-1205 Genève", "B-6830").
 _FOREIGN_ZIP = r"(?:(?<=\bCH-)|(?<=\b[BLDIEF]-))\d{4,5}"
-_ZIP_CITY = re.compile(rf"(?<![\w])(?P<zip>{_ZIP}|{_FOREIGN_ZIP})(?:, ?| - | – | )(?P<city>{_CITY})(?![\w])")
+# After a postcode, a town of two capitalized words when the line or the field ends after them ("74370 Épagny
+# Metz-Tessy", "97350 Saint Georges –").
+_TWO_WORD_TOWN = rf"{_TOWN_COMPOUND} {_TOWN_COMPOUND}(?=[ \t]*(?:\n|$|[–,;(]| - )){_CEDEX}"
+_ZIP_CITY = re.compile(
+    rf"(?<![\w])(?P<zip>{_ZIP}|{_FOREIGN_ZIP})(?:, ?| - | – | )(?P<city>{_TWO_WORD_TOWN}|{_CITY})(?![\w])"
+)
 _CITY_ZIP = re.compile(rf"(?<![\w])(?P<city>{_CITY}),? (?:\(?)(?P<zip>{_ZIP})(?![\w])")
 # A postcode announced as such: "dans le 75012", "code postal : 75012", "CP 75012".
 _ZIP_CONTEXT = re.compile(rf"(?:\bdans le|\b(?i:code postal|cp)\b ?:?) (?P<zip>{_ZIP})(?![\w])")
