@@ -175,6 +175,15 @@ def test_a_role_after_a_word_inside_a_sentence_signs_no_name():
     assert found("Drépanocytose hétérozygote, Hb AS, ferritine basse.") == []
 
 
+def test_the_tower_entrance_and_flat_of_an_address():
+    assert labels_of("Vit chez sa fille, cité des Tilleuls, tour 4, entrée B, 93000 Bobigny.", "ADRESSE") == [
+        "cité des Tilleuls, tour 4, entrée B"
+    ]
+    assert labels_of("12 rue Haute APPT 188 à Rennes", "ADRESSE") == ["12 rue Haute APPT 188"]
+    # a complement needs a number or a capital letter: "tour de taille" is no tower
+    assert labels_of("Vu rue Foch, tour de taille 90 cm", "ADRESSE") == ["rue Foch"]
+
+
 def test_a_town_of_two_words_after_its_postcode():
     assert found("1 avenue de l'Hôpital – 74370 Épagny Metz-Tessy\nNeurologie") == [
         ("1 avenue de l'Hôpital", "ADRESSE"),

@@ -119,6 +119,10 @@ def _address_end(text: str, start: int, name_start: int, name_end: int) -> int:
         lower = word.group()[0].islower() and not re.match(r"[dl]['’]", word.group())  # "Jeanne d’Arc"
         if folded in _ADDRESS_STOP or (capitalized and lower and folded not in _ADDRESS_PARTICLES):
             break
+        if _ADDRESS_COMPLEMENT.match(text, name_start + word.start() - 1) and (
+            _without_trailing_particles(text, start, end) > name_start
+        ):
+            break  # "12 rue Haute APPT 188": the complement is read after the name (not "rue de la Tour 4")
         end = name_start + word.end()
     return _without_trailing_particles(text, start, end)  # "12 rue de"
 
@@ -129,12 +133,13 @@ def _without_trailing_particles(text: str, start: int, end: int) -> int:
     return start + tail.start() if tail else end
 
 
-# What may follow the street: a flat, building, staircase or floor ("APPT 188", "bât. B", "2e étage"), repeated,
+# What may follow the street: a flat, building, tower, staircase or floor ("APPT 188", "bât. B", "tour 4", "2e
+# étage"), repeated,
 # then a postcode without its city.
 _ADDRESS_COMPLEMENT = re.compile(
     r"(?:,? (?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|[ée]tage|r[ée]sidence|porte|studio|"
-    r"chambre|pavillon|logement|log|lot|bp|cs)\.? ?"
-    r"\w{1,5}(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage)(?![\w]))+"
+    r"chambre|pavillon|logement|log|lot|tour|entr[ée]e|bloc|bp|cs)\.? ?"
+    r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage)(?![\w]))+"
 )
 _ADDRESS_ZIP = re.compile(r",? ?(?P<zip>(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3})(?![\w])")
 
