@@ -342,3 +342,40 @@ def test_rules_redact_the_dev_half_of_the_hand_written_records():
     assert result["redact_full"] >= 0.8
     assert result["redact_precision"] >= 0.97
     assert result["protected_intact"]["share"] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# round 5 of the rules (errors of the hand-written records test4, then a development set)
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # SSR were renamed SMR ("soins médicaux et de réadaptation") in 2022
+        ("Orientation : SMR Les Tilleuls refusée.", [("SMR Les Tilleuls", "HOPITAL")]),
+        (
+            "Transfert à l'hôpital neurologique Pierre-Wertheimer.",
+            [("l'hôpital neurologique Pierre-Wertheimer", "HOPITAL")],
+        ),
+        # the numbers of a SAMU regulation file, an emergency passage, a transport sheet
+        ("Dossier de régulation n° 25-069-004512 ouvert", [("25-069-004512", "NDA")]),
+        ("Mode d'entrée : urgences (passage n° U25-0041177)", [("U25-0041177", "NDA")]),
+        ("Fiche d'intervention secondaire n° T25-0912", [("T25-0912", "NDA")]),
+        ("Lieu de vie : Saint-Chély-d'Apcher", [("Saint-Chély-d'Apcher", "VILLE")]),
+        ("Vit au village de Castelnau-Haut avec son fils.", [("village de Castelnau-Haut", "ADRESSE")]),
+        ("domicilié trente-quatre rue des Écoles", [("trente-quatre rue des Écoles", "ADRESSE")]),
+        ("hospitalisée du dix au dix-sept juin", [("dix", "DATE"), ("dix-sept juin", "DATE")]),
+        ("demeurant PK 18,3 côté mer, Papara", [("PK 18,3 côté mer", "ADRESSE"), ("Papara", "VILLE")]),
+        ("avec l'aide à domicile (Nadia).", [("Nadia", "PRENOM")]),
+    ],
+)
+def test_identifiers_of_round_five(text, expected):
+    assert found(text) == expected
+
+
+def test_a_nir_key_in_a_field_of_its_own():
+    assert found("NIR : 2850375123456   Clé 47\n") == [("2850375123456", "SECU"), ("47", "SECU")]
+
+
+def test_an_eponym_that_is_also_a_surname_is_protected_in_its_phrase_only():
+    assert found("Signe de Hoffmann positif, phénomène de Raynaud.") == []
+    assert found("Lit 12 — M. HOFFMANN Gérard, 81 ans") == [("HOFFMANN", "NOM"), ("Gérard", "PRENOM")]

@@ -89,6 +89,15 @@ _RANGE_START = re.compile(
     rf"(?<![\w])(?i:les?|du|des|entre|depuis le)[ \t]+(?P<day>1er|\d{{1,2}})[ \t]*(?:et|au|à|-|–)[ \t]*"
     rf"(?=(?:1er|\d{{1,2}})[ \t]*(?:(?i:{MONTH_PATTERN})(?![\w])|[/.\-][ \t]*\d{{1,2}}))"
 )
+# The same in words, as dictated: "hospitalisé du trois au onze décembre", "du dix au dix-sept juin".
+_DAY_WORD = (
+    r"(?:premier|deux|trois|quatre|cinq|six|sept|huit|neuf|dix(?:-sept|-huit|-neuf)?|onze|douze|treize|quatorze|"
+    r"quinze|seize|vingt(?:-et-un| et un|-deux|-trois|-quatre|-cinq|-six|-sept|-huit|-neuf)?|trente(?:-et-un| et un)?)"
+)
+_SPELLED_RANGE_START = re.compile(
+    rf"(?<![\w])(?i:les?|du|entre)[ \t]+(?P<day>(?i:{_DAY_WORD}))[ \t]+(?i:et|au)[ \t]+"
+    rf"(?=(?i:{_DAY_WORD})[ \t]+(?i:{FULL_MONTH_PATTERN})(?![\w]))"
+)
 _MONTH_ALONE = re.compile(
     rf"(?<![\w])(?i:en|depuis|d[ée]but|fin|courant|jusqu'en|au mois de|le mois de|mi-)[ \t]?"
     rf"(?P<month>(?i:{FULL_MONTH_PATTERN}))(?![\w])"
@@ -118,6 +127,8 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
             yield m.span("day")
     for m in _MONTH_ALONE.finditer(text):
         yield m.span("month")
+    for m in _SPELLED_RANGE_START.finditer(text):
+        yield m.span("day")
     for m in _MID_MONTH.finditer(text):
         yield m.span()
     for m in _YEAR_ALONE.finditer(text):

@@ -19,16 +19,18 @@ _HOSPITAL_KIND = (
     r"maternit[ée]|centre m[ée]dical|centre de dialyse|foyer(?:-logement| logement)?|r[ée]sidence autonomie)|"
     r"MAS|FAM|CMPR|CRRF|M[ée]dip[ôo]le|(?i:p[ôo]le sant[ée])|"
     r"Institut|Fondation|"
-    # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit
+    # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit (SSR, named SMR since
+    # 2022: "soins médicaux et de réadaptation")
     r"(?i:(?:centre|clinique) de (?:r[ée][ée]ducation|r[ée]adaptation|m[ée]decine physique et de r[ée]adaptation)"
     r"(?: fonctionnelle)?)|"
-    r"[Cc]entre (?:MPR|SSR)|SSR|EHPAD|USLD|[Mm]aison de retraite"
+    r"[Cc]entre (?:MPR|SSR|SMR)|SSR|SMR|EHPAD|USLD|[Mm]aison de retraite"
 )
 # An adjective may come between the kind and the name ("Hôpital européen Georges-Pompidou"); "l'" is part of
 # the span, as eds-pseudo annotates it.
 _HOSPITAL_ADJECTIVE = (
     r"(?i:(?:europ[ée]en|universitaire|priv[ée]|militaire|intercommunal|g[ée]n[ée]ral|r[ée]gional|"
-    r"d[ée]partemental|local|psychiatrique|p[ée]diatrique|territorial|mutualiste)s?|d'instruction des arm[ée]es)"
+    r"d[ée]partemental|local|psychiatrique|p[ée]diatrique|territorial|mutualiste|neurologique|cardiologique|"
+    r"g[ée]riatrique|g[ée]rontologique|maritime)s?|d'instruction des arm[ée]es)"
 )
 # The name, possibly between quotes ("EHPAD « Les Myrtilles »"); particles in any case ("CH DE LA CÔTE BASQUE").
 _HOSPITAL = re.compile(

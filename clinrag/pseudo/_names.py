@@ -22,7 +22,8 @@ from clinrag.pseudo.vocabulary import common_words, first_names, fold, is_protec
 # "IBODE"), military ranks of army hospitals ("MC", "Médecin en chef", "Sgt") and foreign civilities ("Sr.").
 _TITLE = (
     r"(?:(?i:docteur|professeur|madame|monsieur|mademoiselle|ma[iî]tre|m[ée]decin (?:en chef|principal|g[ée]n[ée]ral)"
-    r"|sergent(?:-chef)?|adjudant(?:-chef)?|caporal(?:-chef)?|capitaine|lieutenant|commandant|colonel)|"
+    r"|sergent(?:-chef)?|adjudant(?:-chef)?|caporal(?:-chef)?|capitaine|lieutenant|commandant|colonel|"
+    r"ambulanci[eè]re?|brancardi[eè]re?)|"
     r"Dr|DR|Dre|Pr|PR|Prof|Mme|MME|Mmes|Mr|MR|Mlle|MLLE|Melle|M|MM|Mrs|Ms|Sr|Sra|Interne|INTERNE|Externe|"
     r"Infirmi[eè]re?|IDE|IDEL|IPA|AS|ASH|ARM|IBODE|IADE|MC|MP|Sgt|Cdt|Cne|Ltn)"
 )
@@ -279,7 +280,8 @@ _ROLE_AFTER = re.compile(
 # A role, then a first name in parentheses: "l'AS de nuit (Solène)", "l'interne (Hugo)".
 _ROLE_THEN_NAME = re.compile(
     rf"(?<![\w])(?i:ide|as|ash|aide-soignante?|infirmi[èe]re?|interne|externe|kin[ée]|cadre|secr[ée]taire|"
-    rf"ergoth[ée]rapeute|orthophoniste|psychologue|di[ée]t[ée]ticienne?|ambulancier|brancardier|{_KIN})"
+    rf"ergoth[ée]rapeute|orthophoniste|psychologue|di[ée]t[ée]ticienne?|ambulancier|brancardier|"
+    rf"aide à domicile|auxiliaire de vie|{_KIN})"
     rf"(?: (?i:de nuit|de jour|de garde|du matin|du soir))?[ \t]*\([ \t]*(?=[{_UPPER}])"
 )
 

@@ -107,6 +107,8 @@ _NIR_START = r"(?<![\w])(?<!\b\d )"
 _NIR_WITH_KEY = re.compile(rf"{_NIR_START}(?=({_NIR_BODY} ?\d ?\d)(?![\w]))")
 # Without a key: what follows may not read as its key (two digits, then the end of the number).
 _NIR_WITHOUT_KEY = re.compile(rf"{_NIR_START}(?=({_NIR_BODY})(?![\w])(?! ?\d ?\d(?![\w/.\-])))")
+# A NIR's key printed in a field of its own after it: "1481299350019   Clé 21".
+_KEY_FIELD = re.compile(r"[ \t]{1,12}(?i:cl[ée])[ \t]*:?[ \t]*(?P<key>\d{2})(?![\w])")
 _NIR_CONTEXT = re.compile(
     r"(?i:s[ée]curit[ée] sociale|\bn\.?i\.?r\b|\bnss\b|\bn° ?ss\b|immatriculation|assur[ée]\(?e?\)?|"
     r"assurance maladie|n° d'identification|id national)[^\n\d]{0,40}$"
@@ -188,6 +190,8 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
             well_formed = nir_is_valid(nir) if length == 15 else nir_structure_ok(nir)
             if well_formed or announced:
                 yield Span.of(text, start, end, "SECU")
+                if length == 13 and (key := _KEY_FIELD.match(text, end)):
+                    yield Span.of(text, *key.span("key"), "SECU")  # the key in a field of its own
     # announced, any grouping and 11 to 15 digits: "N° de sécurité sociale : 402 654 803 958 12"
     for m in _ANNOUNCED_NUMBER.finditer(text):
         announced = _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start())
@@ -206,7 +210,10 @@ _STRONG = {
     r"r[ée]f[ée]rence interne(?: d[eu] l[ae] patiente?| du patient)?",
     "NDA": r"\bNDA\b|\bN\.D\.A\.?|n° ?(?:de )?s[ée]jour|num[ée]ro (?:de )?s[ée]jour|dossier n°|"
     r"identifiant (?:de |d['’])?(?:la |l['’])?(?:visite|venue|hospitalisation|s[ée]jour)|"
-    r"n° ?(?:de |d')?(?:venue|dossier|admission)|num[ée]ro (?:de |d')?(?:venue|dossier|admission)",
+    r"n° ?(?:de |d')?(?:venue|dossier|admission)|num[ée]ro (?:de |d')?(?:venue|dossier|admission)|"
+    # a SAMU regulation file, an emergency passage, a transport or intervention sheet: "Dossier de régulation n°
+    # 25-074-018852", "passage n° U25-0032881", "Fiche d'intervention secondaire n° T25-1187"
+    r"(?:dossier|passage|fiche|intervention|mission|affaire)(?: [a-zà-ÿ'’]+){0,3} n°",
 }
 _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
 _ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"

@@ -37,7 +37,8 @@ _AMBIGUOUS_WAY = (
 )
 _STREET_NUMBER = r"\d{1,4}(?:-\d{1,4})?(?: ?(?:bis|ter|quater|[A-Da-d]))?"
 _SPELLED_NUMBER = (
-    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt"
+    r"(?:vingt|trente|quarante|cinquante|soixante)(?:-et-un|-deux|-trois|-quatre|-cinq|-six|-sept|-huit|-neuf| et un)?|"
+    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize"
 )
 _PROPER_NAME = rf"(?P<name>(?: (?:{_PARTICLE} ?)?{_PROPER_WORD}){{1,5}})"
 _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
@@ -66,12 +67,16 @@ _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
         rf"(?<![\w])(?:{_STREET_NUMBER},? )?(?i:rue|avenue|boulevard|bd|place|all[ée]e|cours|quai|chemin|square)"
         rf" (?i:du|des) (?P<name>(?:1er|\d{{1,2}}) (?i:{_FULL_MONTHS})(?: \d{{4}})?)(?![\w])"
     ),
+    # Polynesian addresses by the kilometre mark of the coast road: "PK 12,5 côté mer", "PK 4 côté montagne"
+    re.compile(
+        r"(?<![\w])PK ?\d{1,3}(?:[,.]\d{1,3})? (?i:c[ôo]t[ée] (?:mer|montagne|lagon))(?P<name>)(?![\w])"
+    ),
     # "27 Grand'Rue": a way that needs no name
     re.compile(rf"(?<![\w])(?:{_STREET_NUMBER}),? (?i:grand['’ -]rue|grande[ -]rue)(?P<name>)(?![\w])"),
     # places named, not numbered: "lieu-dit Kerbriant", "hameau de La Chaume", "Maison Etxeberria", "ferme de la
     # Brosse", "quartier des Ribes", "résidence Les Glycines", "Section Bois-Debout", "Chalet Les Gentianes"
     re.compile(
-        rf"(?<![\w-])(?i:lieu[- ]dit|lieudit|hameau|quartier|section|r[ée]sidence|villa|chalet|maison|ferme|"
+        rf"(?<![\w-])(?i:lieu[- ]dit|lieudit|hameau|village|quartier|section|r[ée]sidence|villa|chalet|maison|ferme|"
         rf"domaine|mas|cit[ée]|lotissement|b[âa]timent|immeuble|moulin|manoir|ch[âa]teau|bastide){_PROPER_NAME}"
     ),
 )
@@ -139,7 +144,8 @@ def _without_trailing_particles(text: str, start: int, end: int) -> int:
 _ADDRESS_COMPLEMENT = re.compile(
     r"(?:,? (?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|[ée]tage|r[ée]sidence|porte|studio|"
     r"chambre|pavillon|logement|log|lot|tour|entr[ée]e|bloc|bp|cs)\.? ?"
-    r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage)(?![\w]))+"
+    r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage|[ée]t\.)(?![\w])|"
+    rf",? (?i:r[ée]sidence|cit[ée]|immeuble|villa){_PROPER_NAME.replace('?P<name>', '?:')})+"
 )
 _ADDRESS_ZIP = re.compile(r",? ?(?P<zip>(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3})(?![\w])")
 
@@ -321,7 +327,7 @@ _TOWN_CUES: tuple[re.Pattern[str], ...] = (
     ),
     # form fields: "Lieu de naissance : Capesterre", "à : Doullens", "Commune : SÈTE"
     re.compile(
-        rf"(?i:\b(?:lieu de naissance|lieu de r[ée]sidence|commune|ville|localit[ée]|n[ée]e? à|n[ée]\(e\) à)|"
+        rf"(?i:\b(?:lieu de naissance|lieu de r[ée]sidence|lieu de vie|commune|ville|localit[ée]|n[ée]e? à|n[ée]\(e\) à)|"
         rf"(?<![\w])à)[ \t]*:[ \t]*(?P<town>{_CITY})(?![\w])"
     ),
 )
