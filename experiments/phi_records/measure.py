@@ -33,6 +33,7 @@ SETS = {
     "test2": ROOT / "experiments/data/phi_records/test2.jsonl",
     "test3": ROOT / "experiments/data/phi_records/test3.jsonl",
     "test4": ROOT / "experiments/data/phi_records/test4.jsonl",
+    "test5": ROOT / "experiments/data/phi_records/test5.jsonl",
     "eds-pseudo": ROOT.parent / "shared/data/eds-pseudo/dev.jsonl",
 }
 
