@@ -49,9 +49,10 @@ def _prepare_identifiers(eds_pseudo: list[Path], force: bool, progress: bool) ->
 
     prepared = prepare_identifier_model(eds_pseudo, force=force, progress=progress)
     data = prepared.data
-    eds = sum(f.get("notes", 0) for f in data.get("eds_pseudo", []))
+    files = data.get("eds_pseudo", [])
+    notes = sum(f.get("notes", 0) for f in files)
     synthetic = data.get("synthetic", {}).get("documents", 0)
-    learned = f"{eds} eds-pseudo notes and {synthetic} synthetic documents"
+    learned = f"{notes} notes of {len(files)} eds-pseudo-format file(s) and {synthetic} synthetic documents"
     if prepared.trained:
         out.print(
             f"identifier model ready: {prepared.folder} (trained in {prepared.seconds:.0f} s on {learned})",
@@ -61,7 +62,7 @@ def _prepare_identifiers(eds_pseudo: list[Path], force: bool, progress: bool) ->
         out.print(
             f"identifier model ready: {prepared.folder} (already prepared, from {learned})", markup=False
         )
-    if not eds:
+    if not notes:
         out.print(
             "note: the identifier model learned from synthetic identifiers alone; give --eds-pseudo FILE "
             "(eds-pseudo's dev.jsonl) for the model measured in docs/pseudonymization.md",

@@ -4,8 +4,10 @@ the box (``detector: hybrid``, no ``--model``).
 
 It learns from eds-pseudo's notes with their gold identifiers (``--eds-pseudo FILE``: AP-HP's public
 ``dev.jsonl``, 800 fictitious notes, which clinrag does not ship; scripts/setup.sh passes
-``../shared/data/eds-pseudo/dev.jsonl`` when it is there) and from the identifiers of a small synthetic cohort
-that clinrag's generator writes in memory (``phi.jsonl``'s spans: :data:`SYNTHETIC_PATIENTS` patients, seed
+``../shared/data/eds-pseudo/dev.jsonl`` when it is there, and the hand-written free-text records of
+``experiments/data/phi_records`` that are development sets, in the same format) and from the identifiers of a small
+synthetic cohort that
+clinrag's generator writes in memory (``phi.jsonl``'s spans: :data:`SYNTHETIC_PATIENTS` patients, seed
 :data:`SYNTHETIC_SEED`), with the settings of :class:`~clinrag.pseudo.ner.NerConfig` (a frozen encoder: a few
 minutes on 2 CPU cores, seeded). The folder's training summary records what it learned from (files and their
 SHA-256, synthetic patients and seed) and the settings; running ``prepare`` again with the same data keeps it.
