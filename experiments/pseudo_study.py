@@ -140,7 +140,13 @@ def main() -> None:
         "hybrid (rules: development)": _row(evaluate_detection(notes, [pooled["hybrid"][i] for i in scored])),
     }
     results = {
-        "eds_pseudo": {"notes": len(notes), "folds": args.folds, "run": run, "rows": rows, "per_fold": per_fold},
+        "eds_pseudo": {
+            "notes": len(notes),
+            "folds": args.folds,
+            "run": run,
+            "rows": rows,
+            "per_fold": per_fold,
+        },
         "synthetic_test": {"seed": args.synth_seed, "rows": synth_rows},
         "training": {
             "overrides": args.overrides,
@@ -178,7 +184,9 @@ def main() -> None:
             f"{_fmt(row['model']['redact_precision'])}), hybrid {_fmt(row['hybrid']['redact'])} (precision "
             f"{_fmt(row['hybrid']['redact_precision'])}), {row['seconds']:.0f} s"
         )
-    print(f"settings: {' '.join(args.overrides) or 'NerConfig defaults'}; training seconds per fold: {timings}")
+    print(
+        f"settings: {' '.join(args.overrides) or 'NerConfig defaults'}; training seconds per fold: {timings}"
+    )
     atomic_write_json(args.out / "results.json", results)
     atomic_write_text(args.out / "table.md", table + "\n")
 
