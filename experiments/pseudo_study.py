@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from clinrag.cli._app import typed_settings
+from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_json, atomic_write_text
 from clinrag.pseudo.corpora import Note, cohort_notes, evidence_ranges, folds, load_eds_pseudo
 from clinrag.pseudo.default_model import training_data
@@ -88,8 +89,13 @@ def main() -> None:
     parser.add_argument("--synth-seed", type=int, default=919, help="synthetic test cohort's seed (0: none)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs/pseudo_study")
     args = parser.parse_args()
+    try:  # checked before any work: a wrong key or value is one line, exit code 2
+        config = typed_settings(
+            NerConfig, None, args.overrides, encoder=args.encoder, threshold=args.threshold
+        )
+    except ClinragError as err:
+        parser.error(str(err))
     args.out.mkdir(parents=True, exist_ok=True)
-    config = typed_settings(NerConfig, None, args.overrides, encoder=args.encoder, threshold=args.threshold)
     eds = load_eds_pseudo(args.eds_pseudo)
     fold_of = folds(eds, args.folds, seed=0)
     synthetic, synthetic_data = training_data([])
