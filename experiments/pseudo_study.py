@@ -18,7 +18,7 @@ records the overrides, the settings, each fold's rows, training time, losses and
 Prints the tables and writes ``results.json`` and ``table.md`` to ``--out``.
 
 Usage: .venv/bin/python experiments/pseudo_study.py [--eds-pseudo FILE] [--folds 4] [--encoder NAME]
-       [--set KEY=VALUE ...] [--synth-seed 919] [--out runs/pseudo_study]
+       [--set KEY=VALUE ...] [--extra FILE ...] [--synth-seed 919] [--out runs/pseudo_study]
 """
 
 from __future__ import annotations
@@ -86,6 +86,14 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="NerConfig override, repeatable, as `clinrag train-pseudo --set` (augment.method=rules, epochs=16)",
     )
+    parser.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="an eds-pseudo-format file every fold also learns from (repeatable; the default model's setup passes "
+        "the development records of experiments/data/phi_records)",
+    )
     parser.add_argument("--synth-seed", type=int, default=919, help="synthetic test cohort's seed (0: none)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs/pseudo_study")
     args = parser.parse_args()
@@ -99,6 +107,7 @@ def main() -> None:
     eds = load_eds_pseudo(args.eds_pseudo)
     fold_of = folds(eds, args.folds, seed=0)
     synthetic, synthetic_data = training_data([])
+    extra = [note for path in args.extra for note in load_eds_pseudo(path)]
     run = args.only_folds if args.only_folds is not None else list(range(args.folds))
 
     pooled: dict[str, list] = {"model": [None] * len(eds), "hybrid": [None] * len(eds)}
@@ -108,7 +117,7 @@ def main() -> None:
     for fold in run:
         train = [n for n, f in zip(eds, fold_of, strict=True) if f != fold]
         started = time.perf_counter()
-        ner = NerDetector.train(_examples(train + synthetic), config)
+        ner = NerDetector.train(_examples(train + extra + synthetic), config)
         timings.append(round(time.perf_counter() - started, 1))
         held = [i for i, f in enumerate(fold_of) if f == fold]
         notes = [eds[i] for i in held]
@@ -158,6 +167,10 @@ def main() -> None:
             "overrides": args.overrides,
             "settings": config.model_dump(),
             "synthetic": synthetic_data["synthetic"],
+            "extra": [
+                {"file": str(path), "notes": n}
+                for path, n in zip(args.extra, [len(load_eds_pseudo(p)) for p in args.extra], strict=True)
+            ],
             "seconds_per_fold": timings,
         },
     }
