@@ -154,7 +154,7 @@ def list_models() -> list[dict[str, str]]:
     rows.append(
         {
             "name": IDENTIFIER_MODEL,
-            "role": "identifier detector (segment encoder + BiLSTM), trained at setup on eds-pseudo and synthetic PHI",
+            "role": "identifier detector (segment encoder + BiLSTM), trained at setup on eds-pseudo, the hand-written records and synthetic PHI",
             "status": "prepared" if identifiers else "not prepared (clinrag models prepare)",
             "path": str(identifiers) if identifiers else "",
         }
