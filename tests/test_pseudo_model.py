@@ -5,6 +5,10 @@ random encoder (tests/conftest.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -301,3 +305,21 @@ def test_train_pseudo_command(run_cli, tmp_path, tiny_encoder_dir):
         "train-pseudo", "--eds-pseudo", data, "--out", tmp_path / "y", "--set", "encoder=/nowhere"
     )
     assert wrong.code == 2 and "/nowhere" in wrong.stderr and not (tmp_path / "y").exists()
+
+
+def test_pseudo_study_reads_set_as_train_pseudo_does_and_refuses_a_wrong_key_before_any_work(tmp_path):
+    """experiments/pseudo_study.py --set KEY=VALUE goes through train-pseudo's parser: a wrong key is one line
+    naming the override, exit code 2, no output folder made."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "study"
+    run = subprocess.run(
+        [sys.executable, str(root / "experiments/pseudo_study.py"), "--out", str(out)]
+        + ["--set", "augment.method=rules", "--set", "augment.methd=rules"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=300,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "override 'augment.methd=rules': unknown field 'augment.methd'" in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()
