@@ -40,7 +40,8 @@ _SPELLED_NUMBER = (
     r"(?:vingt|trente|quarante|cinquante|soixante)(?:-et-un|-deux|-trois|-quatre|-cinq|-six|-sept|-huit|-neuf| et un)?|"
     r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize"
 )
-_PROPER_NAME = rf"(?P<name>(?: (?:{_PARTICLE} ?)?{_PROPER_WORD}){{1,5}})"
+_PROPER_WORDS = rf"(?: (?:{_PARTICLE} ?)?{_PROPER_WORD}){{1,5}}"
+_PROPER_NAME = rf"(?P<name>{_PROPER_WORDS})"
 _ADDRESS_PATTERNS: tuple[re.Pattern[str], ...] = (
     # "12 rue des Lilas", "12 bis, avenue Foch", "deux bd etienne de rourque" (any words after the way, abbreviated
     # ones too: "42 avenue du G.al de Gaulle")
@@ -145,7 +146,7 @@ _ADDRESS_COMPLEMENT = re.compile(
     r"(?:,? (?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|[ée]tage|r[ée]sidence|porte|studio|"
     r"chambre|pavillon|logement|log|lot|tour|entr[ée]e|bloc|bp|cs)\.? ?"
     r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage|[ée]t\.)(?![\w])|"
-    rf",? (?i:r[ée]sidence|cit[ée]|immeuble|villa){_PROPER_NAME.replace('?P<name>', '?:')})+"
+    rf",? (?i:r[ée]sidence|cit[ée]|immeuble|villa){_PROPER_WORDS})+"
 )
 _ADDRESS_ZIP = re.compile(r",? ?(?P<zip>(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3})(?![\w])")
 
