@@ -30,7 +30,7 @@ from pathlib import Path
 from clinrag.cli._app import typed_settings
 from clinrag.errors import ClinragError
 from clinrag.io import atomic_write_json, atomic_write_text
-from clinrag.pseudo.corpora import Note, cohort_notes, evidence_ranges, folds, load_eds_pseudo
+from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, folds, load_eds_pseudo
 from clinrag.pseudo.default_model import training_data
 from clinrag.pseudo.labels import LABELS
 from clinrag.pseudo.ner import Example, NerConfig, NerDetector
@@ -44,10 +44,6 @@ from clinrag.pseudo.pipeline import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _examples(notes: list[Note]) -> list[Example]:
-    return [Example(n.text, n.spans) for n in notes]
 
 
 def _row(result: dict) -> dict:
@@ -117,7 +113,7 @@ def main() -> None:
     for fold in run:
         train = [n for n, f in zip(eds, fold_of, strict=True) if f != fold]
         started = time.perf_counter()
-        ner = NerDetector.train(_examples(train + extra + synthetic), config)
+        ner = NerDetector.train(Example.of_notes(train + extra + synthetic), config)
         timings.append(round(time.perf_counter() - started, 1))
         held = [i for i, f in enumerate(fold_of) if f == fold]
         notes = [eds[i] for i in held]

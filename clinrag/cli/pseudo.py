@@ -67,7 +67,7 @@ def train_pseudo_command(
         notes += load_eds_pseudo(path)
     if not notes:
         raise ClinragError("nothing to train on: give --cohort (with phi.jsonl) and/or --eds-pseudo")
-    detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config, progress=not quiet)
+    detector = NerDetector.train(Example.of_notes(notes), config, progress=not quiet)
     detector.save(out_dir, replace=overwrite)
     summary = detector.summary
     made = summary.get("augmentation")

@@ -134,7 +134,7 @@ def prepare_identifier_model(
             return Prepared(existing, False, data, 0.0)
     notes, data = training_data(eds_pseudo, synthetic_patients)
     started = time.perf_counter()
-    detector = NerDetector.train([Example(n.text, n.spans) for n in notes], config, progress, data=data)
+    detector = NerDetector.train(Example.of_notes(notes), config, progress, data=data)
     seconds = time.perf_counter() - started
     detector.save(folder, replace=True)
     return Prepared(folder, True, data, seconds)

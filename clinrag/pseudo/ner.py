@@ -21,10 +21,10 @@ still load through :func:`load_detector_model` (:mod:`clinrag.pseudo._token_ner`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +32,9 @@ from clinrag.encoders.augment import AugmentConfig
 from clinrag.errors import ClinragError
 from clinrag.pseudo.labels import LABELS, Span
 from clinrag.pseudo.vocabulary import common_words, fold
+
+if TYPE_CHECKING:
+    from clinrag.pseudo.corpora import Note
 
 #: The segment model's head that tags identifiers.
 HEAD = "identifiers"
@@ -109,6 +112,11 @@ class Example:
 
     text: str
     spans: tuple[Span, ...]
+
+    @classmethod
+    def of_notes(cls, notes: Iterable[Note]) -> list[Example]:
+        """The training examples of notes read with their gold identifiers (:mod:`clinrag.pseudo.corpora`)."""
+        return [cls(note.text, note.spans) for note in notes]
 
 
 class NerDetector:

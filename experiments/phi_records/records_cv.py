@@ -42,10 +42,6 @@ ROUNDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _examples(notes: list[Note]) -> list[Example]:
-    return [Example(n.text, n.spans) for n in notes]
-
-
 def _score(ner: NerDetector, notes: list[Note]) -> dict[str, float]:
     row = {}
     for name, kind in (("model", ModelDetector), ("hybrid", HybridDetector)):
@@ -74,14 +70,16 @@ def main() -> None:
     }
     started = time.perf_counter()
     baseline = (
-        NerDetector.load(args.baseline) if args.baseline else NerDetector.train(_examples(base), config)
+        NerDetector.load(args.baseline)
+        if args.baseline
+        else NerDetector.train(Example.of_notes(base), config)
     )
     seconds = {"without records": round(time.perf_counter() - started, 1)}
     rows = {}
     for name, held in rounds.items():
         others = [n for other, notes in rounds.items() if other != name for n in notes]
         started = time.perf_counter()
-        ner = NerDetector.train(_examples(base + others), config)
+        ner = NerDetector.train(Example.of_notes(base + others), config)
         seconds[name] = round(time.perf_counter() - started, 1)
         rows[name] = {"documents": len(held), "without": _score(baseline, held), "with": _score(ner, held)}
         print(f"{name}: {rows[name]}", flush=True)
