@@ -103,7 +103,8 @@ def main() -> None:
     eds = load_eds_pseudo(args.eds_pseudo)
     fold_of = folds(eds, args.folds, seed=0)
     synthetic, synthetic_data = training_data([])
-    extra = [note for path in args.extra for note in load_eds_pseudo(path)]
+    extra_files = [(str(path), load_eds_pseudo(path)) for path in args.extra]
+    extra = [note for _, notes in extra_files for note in notes]
     run = args.only_folds if args.only_folds is not None else list(range(args.folds))
 
     pooled: dict[str, list] = {"model": [None] * len(eds), "hybrid": [None] * len(eds)}
@@ -163,10 +164,7 @@ def main() -> None:
             "overrides": args.overrides,
             "settings": config.model_dump(),
             "synthetic": synthetic_data["synthetic"],
-            "extra": [
-                {"file": str(path), "notes": n}
-                for path, n in zip(args.extra, [len(load_eds_pseudo(p)) for p in args.extra], strict=True)
-            ],
+            "extra": [{"file": path, "notes": len(notes)} for path, notes in extra_files],
             "seconds_per_fold": timings,
         },
     }
