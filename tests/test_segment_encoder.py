@@ -428,3 +428,18 @@ def test_bilstm_matches_torch_bidirectional_lstm_and_ignores_padding():
         assert torch.allclose(together[0, :4], reference(short)[0][0], atol=1e-6)
         assert torch.allclose(together[1], reference(long)[0][0], atol=1e-6)
         assert torch.allclose(ours(short, [4])[0], together[0, :4], atol=1e-6)
+
+
+def test_states_of_several_encoder_layers_side_by_side(encoder_dir):
+    examples, held_out = toy_texts(60, seed=2), toy_texts(30, seed=3)
+    model = SegmentModel(config(encoder_dir, encoder_layers=[1, -1])).fit(examples)
+    last = SegmentModel(config(encoder_dir)).fit(examples)
+    width = model.encoder.config.hidden_size
+    assert model.network.width == 2 * width == 2 * last.network.width
+    (first,) = model.network.features([[model.segmenter(held_out[0].text)]], chunk=4)
+    (alone,) = last.network.features([[last.segmenter(held_out[0].text)]], chunk=4)
+    assert torch.equal(first[:, width:], alone)  # the last layer's states, beside the first layer's
+    assert not torch.equal(first[:, :width], alone)
+    assert span_f1(held_out, model.predict([e.text for e in held_out])) > 0.9
+    with pytest.raises(ClinragError, match="encoder_layers"):
+        SegmentModel(config(encoder_dir, encoder_layers=[model.encoder.config.num_hidden_layers + 1]))

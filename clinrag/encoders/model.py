@@ -35,6 +35,7 @@ class SegmentNetwork(nn.Module):
         pad_id: The tokenizer's padding id.
         level: ``text`` or ``sequence`` (see the module's docstring).
         heads: ``name -> (kind, number of outputs)``.
+        layers: The encoder's ``hidden_states`` whose states are put side by side (``[-1]``: the last layer).
         lstm_hidden: Hidden size of each direction of the BiLSTM.
         lstm_layers: BiLSTM layers.
         dropout: Dropout on the BiLSTM's input and output.
@@ -46,6 +47,7 @@ class SegmentNetwork(nn.Module):
         pad_id: int,
         level: str,
         heads: dict[str, tuple[str, int]],
+        layers: Sequence[int],
         lstm_hidden: int,
         lstm_layers: int,
         dropout: float,
@@ -55,7 +57,9 @@ class SegmentNetwork(nn.Module):
         self.pad_id = pad_id
         self.level = level
         self.kinds = {name: kind for name, (kind, _) in heads.items()}
-        width = encoder.config.hidden_size + (1 if level == "sequence" else 0)
+        self.layers = list(layers)
+        self.width = encoder.config.hidden_size * len(self.layers)
+        width = self.width + (1 if level == "sequence" else 0)
         self.top = nn.ModuleDict(
             {
                 "lstm": BiLSTM(width, lstm_hidden, lstm_layers, dropout),
@@ -94,12 +98,12 @@ class SegmentNetwork(nn.Module):
                     else:
                         flag = hidden.new_tensor([1.0 if index == 0 else 0.0])
                         rows.append(torch.cat([hidden.mean(dim=0), flag])[None])
-            width = self.encoder.config.hidden_size + (1 if self.level == "sequence" else 0)
+            width = self.width + (1 if self.level == "sequence" else 0)
             out.append(torch.cat(rows) if rows else states_like(states, width))
         return out
 
     def _encode(self, segments: list[list[int]], chunk: int) -> list[torch.Tensor]:
-        """The last hidden states of each segment (its own length, padding removed)."""
+        """The states of each segment (its own length, padding removed): those of :attr:`layers` side by side."""
         device = next(self.encoder.parameters()).device
         result: list[torch.Tensor] = []
         for begin in range(0, len(segments), chunk):
@@ -110,7 +114,15 @@ class SegmentNetwork(nn.Module):
             for row, seg in enumerate(batch):
                 ids[row, : len(seg)] = torch.tensor(seg)
                 mask[row, : len(seg)] = 1
-            hidden = self.encoder(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+            if self.layers == [-1]:
+                hidden = self.encoder(
+                    input_ids=ids.to(device), attention_mask=mask.to(device)
+                ).last_hidden_state
+            else:
+                every = self.encoder(
+                    input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True
+                ).hidden_states
+                hidden = torch.cat([every[layer] for layer in self.layers], dim=-1)
             result.extend(hidden[row, : len(seg)] for row, seg in enumerate(batch))
         return result
 

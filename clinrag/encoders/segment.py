@@ -93,6 +93,10 @@ class SegmentConfig(BaseModel):
     """The task heads, by name."""
     segment_length: int = Field(128, ge=8, le=512)
     """Sub-word tokens per segment, special tokens included."""
+    encoder_layers: list[int] = Field(default_factory=lambda: [-1], min_length=1)
+    """The encoder's layers whose states, side by side, are the BiLSTM's input (Hugging Face's
+    ``hidden_states`` indices: 0 the embeddings, -1 the last layer). A sentence-embedding encoder's last layer is
+    trained for pooling: a middle one keeps more of each token (``[-1]``: the last layer alone)."""
     lstm_hidden: int = Field(128, ge=4)
     """Hidden size of each direction of the BiLSTM."""
     lstm_layers: int = Field(1, ge=1, le=4)
@@ -174,6 +178,12 @@ class SegmentModel:
     def __init__(self, config: SegmentConfig, _encoder_folder: str | Path | None = None):
         self.config = config
         self.encoder, self.tokenizer = _load_encoder(_encoder_folder or config.encoder)
+        count = self.encoder.config.num_hidden_layers + 1
+        if any(not -count <= layer < count for layer in config.encoder_layers):
+            raise ClinragError(
+                f"encoder_layers: {config.encoder_layers} is outside the encoder's states "
+                f"(0 to {count - 1}, or -{count} to -1)"
+            )
         self.segmenter = Segmenter(self.tokenizer, config.segment_length)
         self.labels: dict[str, list[str]] = {}
         self.network: Any = None
@@ -234,6 +244,7 @@ class SegmentModel:
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0,
             self.config.level,
             sizes,
+            self.config.encoder_layers,
             self.config.lstm_hidden,
             self.config.lstm_layers,
             self.config.dropout,

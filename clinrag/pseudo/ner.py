@@ -53,6 +53,8 @@ class NerConfig(BaseModel):
     ``fine-tune``: the encoder too (a GPU)."""
     segment_length: int = Field(128, ge=16, le=512)
     """Sub-word tokens per segment, special tokens included."""
+    encoder_layers: list[int] = Field(default_factory=lambda: [-1], min_length=1)
+    """The encoder's layers read, side by side (0 the embeddings, -1 the last layer)."""
     lstm_hidden: int = Field(128, ge=4)
     """Hidden size of each direction of the BiLSTM."""
     epochs: int = Field(8, ge=1)
@@ -93,6 +95,7 @@ class NerConfig(BaseModel):
             encoder=self.encoder,
             heads={HEAD: HeadConfig(kind="tagging", labels=list(LABELS), threshold=self.threshold)},
             segment_length=self.segment_length,
+            encoder_layers=self.encoder_layers,
             lstm_hidden=self.lstm_hidden,
             dropout=self.dropout,
             encoder_training=self.encoder_training,
