@@ -379,3 +379,77 @@ def test_a_nir_key_in_a_field_of_its_own():
 def test_an_eponym_that_is_also_a_surname_is_protected_in_its_phrase_only():
     assert found("Signe de Hoffmann positif, phénomène de Raynaud.") == []
     assert found("Lit 12 — M. HOFFMANN Gérard, 81 ans") == [("HOFFMANN", "NOM"), ("Gérard", "PRENOM")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# round 6 of the rules (errors of the hand-written records test5, then a development set), each written from
+# French clinical writing in general
+# ---------------------------------------------------------------------------------------------------------
+def test_a_weekday_with_the_day_alone_is_a_date():
+    assert found("Rendez-vous proposé le jeudi 21 à 10h30, ou le vendredi 1er.") == [
+        ("jeudi 21", "DATE"),
+        ("vendredi 1er", "DATE"),
+    ]
+    # a time or a duration after the number is not a day; a month after it makes the whole date
+    assert found("Mardi 9 h : visite.") == []
+    assert found("Le mercredi 4 juin au matin.") == [("mercredi 4 juin", "DATE")]
+
+
+@pytest.mark.parametrize(
+    ("context", "number"),
+    [
+        ("N° d'hospitalisation :", "HB25-018834"),
+        ("Numéro d'épisode", "2025E04471"),
+        ("Épisode de soins n°", "25-0447812"),
+        ("N° intervention", "OP-24-1187"),
+        ("N° de dossier :", "VT-52-2026-004417"),
+    ],
+)
+def test_stay_episode_and_intervention_numbers(context, number):
+    assert found(f"{context} {number}") == [(number, "NDA")]
+
+
+def test_digits_read_as_letters_by_an_ocr():
+    text = (
+        "Brest, le 1O mars 2O25. Hospitalisé du 27/O2/2025 au O3/O3/2025. Tél. de l'épouse : O6 l4 22 87 3O."
+    )
+    assert found(text) == [
+        ("Brest", "VILLE"),
+        ("1O mars 2O25", "DATE"),
+        ("27/O2/2025", "DATE"),
+        ("O3/O3/2025", "DATE"),
+        ("O6 l4 22 87 3O", "TEL"),
+    ]
+    # words are left as they are: "Il", "lO" and a run of O without a digit are no number
+    assert found("Il a revu OOO le lO.") == []
+
+
+def test_a_flat_and_building_before_the_street():
+    assert found("Appt 31, bâtiment Les Cèdres, 6 rue Jean Jaurès") == [
+        ("Appt 31, bâtiment Les Cèdres, 6 rue Jean Jaurès", "ADRESSE")
+    ]
+    assert found("Bât. B, esc. 2, 14 avenue de la Gare") == [
+        ("Bât. B, esc. 2, 14 avenue de la Gare", "ADRESSE")
+    ]
+
+
+def test_a_patients_initials():
+    assert found("Patient (initiales : J.-M. R.), 67 ans") == [("J.-M.", "PRENOM"), ("R.", "NOM")]
+    assert found("Déclaration concernant une patiente, initiales B.T., 81 ans") == [
+        ("B.", "PRENOM"),
+        ("T.", "NOM"),
+    ]
+    assert found("Les initiales de l'IRM") == []
+
+
+def test_a_mental_health_hospital():
+    assert found("suivi au CMP de l'EPSM de la Marne") == [("l'EPSM de la Marne", "HOPITAL")]
+
+
+def test_an_eponym_in_a_street_or_hospital_name_goes_with_it():
+    assert found("SMR, 12 avenue Charcot – suivi au CMP de l'EPSM Charcot") == [
+        ("12 avenue Charcot", "ADRESSE"),
+        ("l'EPSM Charcot", "HOPITAL"),
+    ]
+    # alone or in its clinical phrase it stays
+    assert found("Maladie de Charcot écartée, signe de Babinski à droite (Babinski).") == []

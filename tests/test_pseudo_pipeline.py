@@ -191,6 +191,11 @@ def test_evaluate_detection_counts_what_stays_intact():
     )
     assert bad["redact"] == 0.0 and bad["protected_intact"]["share"] == 0.0  # Babinski and NIHSS
     assert bad["evidence_intact"]["share"] == 0.0
+    # a protected word inside a gold identifier is the identifier's: masking it breaks no clinical term
+    street = "Suivi en SMR, 2 avenue Charcot. Pas de maladie de Charcot."
+    note = Note("n2", "n2", street, (Span.of(street, 14, 30, "ADRESSE"),))
+    masked = evaluate_detection([note], [[Span.of(street, 14, 30, "ADRESSE")]])
+    assert masked["protected_intact"] == {"share": 1.0, "n": 1}
 
 
 def test_build_detector_errors():

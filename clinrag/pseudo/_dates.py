@@ -112,6 +112,11 @@ _WEEKDAY_NUMERIC = re.compile(
     r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,? "
     r"(?=(?P<date>(?P<day>\d{1,2})[/.\-](?P<month>\d{1,2})(?:[/.\-](?:\d{4}|\d{2}))?)(?![\w]|[/.\-]\d))"
 )
+# A weekday with the day's number and no month, the month being the letter's own: "proposé le lundi 13 à 14h",
+# "le samedi 18 au matin" (full weekday names only: "mar 3" or "sam 2" may be anything).
+_WEEKDAY_DAY = re.compile(
+    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)[ \t]+(?P<day>1er|3[01]|[12]\d|[1-9])(?![\w])(?![/.\-]\d)"
+)
 # "12-mars-2024", "3.avr.24" (exports of hospital software)
 _HYPHENATED_DATE = re.compile(
     rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
@@ -140,6 +145,9 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
     for m in _WEEKDAY_NUMERIC.finditer(text):
         if valid_date(m["day"], m["month"]) and not _unit_follows(text, m.end("date")):
             yield m.start(), m.end("date")
+    for m in _WEEKDAY_DAY.finditer(text):
+        if not _unit_follows(text, m.end()):
+            yield m.span()
     for m in _SPACED_DATE.finditer(text):
         if valid_date(m["day"], m["month"], int(m["year"])):
             yield m.span()

@@ -23,7 +23,9 @@ _HOSPITAL_KIND = (
     # 2022: "soins médicaux et de réadaptation")
     r"(?i:(?:centre|clinique) de (?:r[ée][ée]ducation|r[ée]adaptation|m[ée]decine physique et de r[ée]adaptation)"
     r"(?: fonctionnelle)?)|"
-    r"[Cc]entre (?:MPR|SSR|SMR)|SSR|SMR|EHPAD|USLD|[Mm]aison de retraite"
+    r"[Cc]entre (?:MPR|SSR|SMR)|SSR|SMR|EHPAD|USLD|[Mm]aison de retraite|"
+    # mental-health hospitals ("EPSM de la Sarthe", "l'établissement public de santé mentale Lille-Métropole")
+    r"EPSM|(?i:[ée]tablissement public de sant[ée] mentale)"
 )
 # An adjective may come between the kind and the name ("Hôpital européen Georges-Pompidou"); "l'" is part of
 # the span, as eds-pseudo annotates it.

@@ -368,6 +368,21 @@ def find_kin_names(text: str) -> Iterator[Span]:
         yield from name_spans(text, scan_name(text, match.end()))
 
 
+# A patient named by initials, as pharmacovigilance declarations and case reports do: "initiales N.L.",
+# "Initiales du patient : M-D", "initiales : JP" (the first name's initial, then the surname's).
+_INITIALS = re.compile(
+    r"(?i:\binitiales?(?: d[ue] (?:la |l['’])?(?:patient|malade)e?)?)[ \t]*:?[ \t]*"
+    r"(?P<first>[A-Z]\.?(?:-[A-Z]\.?)?)[ \t]?-?[ \t]?(?P<last>[A-Z])(?P<dot>\.?)(?![\w])"
+)
+
+
+def find_initials(text: str) -> Iterator[Span]:
+    """The initials given as a patient's name ("initiales N.L."): the first a PRENOM, the second a NOM."""
+    for match in _INITIALS.finditer(text):
+        yield Span.of(text, *match.span("first"), "PRENOM")
+        yield Span.of(text, match.start("last"), match.end("dot"), "NOM")
+
+
 _NAME_RUN = re.compile(
     rf"(?<![\w'’./-])(?:{_INITIAL}|{_WORD})(?:[ \t](?:{_PARTICLE}[ \t])?(?:{_INITIAL}|{_WORD})){{1,4}}"
 )

@@ -210,13 +210,16 @@ _STRONG = {
     r"r[ée]f[ée]rence interne(?: d[eu] l[ae] patiente?| du patient)?",
     "NDA": r"\bNDA\b|\bN\.D\.A\.?|n° ?(?:de )?s[ée]jour|num[ée]ro (?:de )?s[ée]jour|dossier n°|"
     r"identifiant (?:de |d['’])?(?:la |l['’])?(?:visite|venue|hospitalisation|s[ée]jour)|"
-    r"n° ?(?:de |d')?(?:venue|dossier|admission)|num[ée]ro (?:de |d')?(?:venue|dossier|admission)|"
-    # a SAMU regulation file, an emergency passage, a transport or intervention sheet: "Dossier de régulation n°
-    # 25-074-018852", "passage n° U25-0032881", "Fiche d'intervention secondaire n° T25-1187"
-    r"(?:dossier|passage|fiche|intervention|mission|affaire)(?: [a-zà-ÿ'’]+){0,3} n°",
+    r"n° ?(?:de |d')?(?:venue|dossier|admission|hospitalisation|[ée]pisode|intervention)|"
+    r"num[ée]ro (?:de |d')?(?:venue|dossier|admission|hospitalisation|[ée]pisode|intervention)|"
+    # a SAMU regulation file, an emergency passage, a transport or intervention sheet, a care episode (the stay's
+    # unit in hospital software): "Dossier de régulation n° 25-074-018852", "passage n° U25-0032881", "Fiche
+    # d'intervention secondaire n° T25-1187", "Épisode de soins n° 25-0447812"
+    r"(?:dossier|passage|fiche|intervention|mission|affaire|[ée]pisode)(?: [a-zà-ÿ'’]+){0,3} n°",
 }
 _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
-_ID_VALUE = r"(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
+# A site's or software's letters may open the number before a dash ("HB25-018834", "VT-52-2026-004417").
+_ID_VALUE = r"(?:[A-Za-z]{1,4}-)?(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
 # Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ", and up to three
 # words before a colon ("Numéro de dossier à rappeler : ").
 _FILLER = r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
@@ -284,3 +287,17 @@ def find_bare_numbers(text: str, taken: list[Span]) -> Iterator[Span]:
         after_ipp = any(s.label == "IPP" and line_start <= s.start < start for s in (*taken, *found))
         found.append(Span.of(text, start, end, "NDA" if after_ipp else "IPP"))
     yield from found
+
+
+# Digits read by OCR as letters: "1O/O3/2O25", "O6 l4 22 87 3O" (O for 0, l or I for 1), inside a run of digits.
+_OCR_DIGITS = re.compile(
+    r"(?<![A-Za-zÀ-ÿ0-9])(?=[0-9OolI]*[OolI])(?=[0-9OolI]*[0-9])[0-9OolI]{2,}(?![A-Za-zÀ-ÿ0-9])"
+)
+_OCR_TABLE = str.maketrans("OolI", "0011")
+
+
+def ocr_digit_view(text: str) -> str:
+    """The text with the letters an OCR put for digits turned back into digits, in runs of digits and such letters
+    that hold at least one digit ("1O mars 2O25" reads "10 mars 2025"; "Il", "lo" and "OO" are left): the same
+    length, so that spans found in it are spans of the text."""
+    return _OCR_DIGITS.sub(lambda m: m.group().translate(_OCR_TABLE), text)

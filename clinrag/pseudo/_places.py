@@ -148,6 +148,13 @@ _ADDRESS_COMPLEMENT = re.compile(
     r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage|[ée]t\.)(?![\w])|"
     rf",? (?i:r[ée]sidence|cit[ée]|immeuble|villa){_PROPER_WORDS})+"
 )
+# The same before the street, on its line: "Appt 12, bâtiment Les Hortensias, 4 rue Marcel Pagnol", "Bât. C,
+# appt 41, 3 allée des Lilas" (as envelopes and admission forms write it).
+_COMPLEMENT_BEFORE = re.compile(
+    r"(?:(?<![\w])(?:(?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|porte|logement|log|bloc|entr[ée]e)\.? ?"
+    r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|\d{1,2} ?(?:e|er|[èe]me) (?i:[ée]tage|[ée]t\.)|"
+    rf"(?i:r[ée]sidence|cit[ée]|immeuble|villa|b[âa]timent){_PROPER_WORDS})[ \t]*[,–-]?[ \t]*)+$"
+)
 _ADDRESS_ZIP = re.compile(r",? ?(?P<zip>(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3})(?![\w])")
 
 
@@ -168,7 +175,9 @@ def find_addresses(text: str) -> Iterator[Span]:
                     end = m.end()  # a number after the name: "Rue Gabrielle-Perret-Gentil 4"
             if complement := _ADDRESS_COMPLEMENT.match(text, end):
                 end = complement.end()
-            yield Span.of(text, m.start(), end, "ADRESSE")
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            before = _COMPLEMENT_BEFORE.search(text, line_start, m.start())
+            yield Span.of(text, before.start() if before else m.start(), end, "ADRESSE")
             if postcode := _ADDRESS_ZIP.match(text, end):
                 yield Span.of(text, *postcode.span("zip"), "ZIP")
 

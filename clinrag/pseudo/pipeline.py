@@ -576,11 +576,19 @@ def evaluate_detection(
 
     Returns:
         :func:`~clinrag.pseudo.evaluate.score`'s dict, plus ``protected_intact`` (the share of protected
-        clinical terms of the texts that no span touches, with their count) and, when ``kept`` is given,
+        clinical terms of the texts that no span touches, with their count; a term inside a gold identifier, as
+        "Charcot" in "2 avenue Charcot", is left out: it is to be masked) and, when ``kept`` is given,
         ``evidence_intact`` (the same for those ranges).
     """
     result = score([list(n.spans) for n in notes], [list(p) for p in predicted], [n.text for n in notes])
-    protected = [protected_ranges(note.text) for note in notes]
+    protected = [
+        [
+            (a, b)
+            for a, b in protected_ranges(note.text)
+            if not any(g.start < b and a < g.end for g in note.spans)
+        ]
+        for note in notes
+    ]
     result["protected_intact"] = _intact(protected, predicted)
     if kept:
         result["evidence_intact"] = _intact(kept, predicted)

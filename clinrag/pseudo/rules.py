@@ -30,6 +30,7 @@ from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
 from clinrag.pseudo._names import (
     find_first_name_pairs,
     find_greeted_names,
+    find_initials,
     find_kin_names,
     find_listed_names,
     find_name_lines,
@@ -44,6 +45,7 @@ from clinrag.pseudo._numbers import (
     find_patient_and_stay_numbers,
     find_phones,
     find_social_security_numbers,
+    ocr_digit_view,
 )
 from clinrag.pseudo._places import (
     find_addresses,
@@ -73,6 +75,7 @@ RULES: tuple[Rule, ...] = (
     find_titled_names,
     find_kin_names,
     find_greeted_names,
+    find_initials,
     find_role_names,
     find_table_cells,
     find_first_name_pairs,
@@ -80,6 +83,14 @@ RULES: tuple[Rule, ...] = (
 )
 
 _NAME_LABELS = ("NOM", "PRENOM")
+#: The rules of identifiers written with digits, run again on :func:`ocr_digit_view` of a scanned letter.
+DIGIT_RULES: tuple[Rule, ...] = (
+    find_phones,
+    find_social_security_numbers,
+    find_patient_and_stay_numbers,
+    find_dates,
+    find_postcodes_and_cities,
+)
 
 
 def detect(
@@ -103,6 +114,9 @@ def detect(
         Non-overlapping spans, sorted by position.
     """
     candidates = [span for rule in RULES for span in rule(text)]
+    view = ocr_digit_view(text)
+    if view != text:
+        candidates += [Span.of(text, s.start, s.end, s.label) for rule in DIGIT_RULES for s in rule(view)]
     ruled = resolve_overlaps(unprotected_spans(text, candidates))
     first_pass = resolve_overlaps([*ruled, *outside_of(text, unprotected_spans(text, extra), ruled)])
     # Second pass, on what the first found: long numbers nothing explained are the IPP and NDA of headers, and
@@ -171,11 +185,21 @@ _NUMBER_LABELS = LAYOUT_LABELS | DATE_LABELS
 
 
 def unprotected_spans(text: str, spans: Iterable[Span]) -> Iterator[Span]:
-    """The spans that do not touch a protected clinical term."""
+    """The spans that do not touch a protected clinical term, and the rules' streets and hospitals that hold one
+    inside their name ("2 avenue Charcot", "l'EPSM Charcot": the street's or establishment's word before it
+    makes the eponym a place)."""
     ranges = protected_ranges(text)
     for span in spans:
-        if not any(start < span.end and span.start < end for start, end in ranges):
+        touched = [(start, end) for start, end in ranges if start < span.end and span.start < end]
+        if not touched or (
+            span.source == "rules"
+            and span.label in _PLACE_LABELS
+            and all(span.start < start and end <= span.end for start, end in touched)
+        ):
             yield span
+
+
+_PLACE_LABELS = frozenset({"ADRESSE", "HOPITAL"})
 
 
 def _unique(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
