@@ -3,7 +3,7 @@
 The raw files (``raw/*.txt``) hold French clinical documents written by hand, each opened by a header line
 ``### r01 | kind | setting``, with every identifier marked inline as ``[[LABEL:text]]`` (LABEL one of
 ``clinrag.pseudo.labels.LABELS``). This script only removes the marks and records their offsets: it writes
-``dev.jsonl``, ``test.jsonl``, ``test2.jsonl``, ``test3.jsonl``, ``test4.jsonl`` and ``test5.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
+``dev.jsonl``, ``test.jsonl``, ``test2.jsonl`` … ``test6.jsonl``, ``train7.jsonl``, ``train8.jsonl`` and ``train9.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
 ``start``, ``end``, ``label``, as eds-pseudo; plus ``kind`` and ``setting``), and prints the counts per label.
 
 The splits were fixed before any measurement. Round 1 (``raw/lot*.txt``, r01-r68): the documents are ordered
@@ -12,7 +12,11 @@ by ``sha256("phi_records:" + id)`` and the first half (34) is ``dev``, the rest 
 (``raw/round3_*.txt``, r101-r130, written by another helper before the segment-encoder identifier model was
 measured, to hold it out): ``test3``. Round 4 (``raw/round4_*.txt``, r131-r166, written by a third helper before
 the default detector was measured on it, to hold it out): ``test4``. Round 5 (``raw/round5_*.txt``, r167-r202,
-written by a fourth helper before the default detector was measured on it, to hold it out): ``test5``.
+written by a fourth helper before the default detector was measured on it, to hold it out): ``test5``. Round 6
+(``raw/round6_*.txt``, r284-r319, written by a fifth helper, to hold out the default detector of round 6 of the
+rules and of the model trained with rounds 7-9): ``test6``. Rounds 7, 8 and 9 (``raw/round7_*.txt`` …, r203-r283,
+written at the same time by three other helpers, each on a kind of writing of its own, as training data for the
+identifier model): ``train7``, ``train8``, ``train9``.
 
 Usage: .venv/bin/python experiments/phi_records/build.py [--data experiments/data/phi_records] [--check]
 (``--check``: rebuild in memory and fail when the JSONL files on disk differ.)
@@ -39,17 +43,25 @@ def _rank(doc_id: str) -> str:
     return hashlib.sha256(f"phi_records:{doc_id}".encode()).hexdigest()
 
 
-SPLITS = ("dev", "test", "test2", "test3", "test4", "test5")
+SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "train7", "train8", "train9")
+#: The last round written to be held out; the rounds after it were written as training data for the model.
+LAST_TEST_ROUND = 6
 
 
 def splits(records: list[dict]) -> dict[str, str]:
-    """``id -> "dev" | "test" | "test2" | ... | "test5"``: round 1's documents in hash order, the first half dev
-    and the rest test; round 2's documents test2, round 3's test3, round 4's test4, round 5's test5 (decided
-    before any measurement)."""
+    """``id -> "dev" | "test" | "test2" | ... | "test6" | "train7" | ...``: round 1's documents in hash order, the
+    first half dev and the rest test; round N's documents testN up to round 6, trainN after it (decided before any
+    measurement)."""
     ordered = sorted((r["id"] for r in records if r["round"] == 1), key=_rank)
     half = len(ordered) // 2
     split = {doc_id: "dev" if index < half else "test" for index, doc_id in enumerate(ordered)}
-    split.update({r["id"]: f"test{r['round']}" for r in records if r["round"] > 1})
+    split.update(
+        {
+            r["id"]: f"{'test' if r['round'] <= LAST_TEST_ROUND else 'train'}{r['round']}"
+            for r in records
+            if r["round"] > 1
+        }
+    )
     return split
 
 
