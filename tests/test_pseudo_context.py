@@ -453,3 +453,54 @@ def test_an_eponym_in_a_street_or_hospital_name_goes_with_it():
     ]
     # alone or in its clinical phrase it stays
     assert found("Maladie de Charcot écartée, signe de Babinski à droite (Babinski).") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a letter's reference to its file, a coverage agreement, an insurer's claim, a care home's resident
+        ("V/Réf. : SIN-2026-11873", [("SIN-2026-11873", "NDA")]),
+        ("Référence à rappeler : GT/2024/0716", [("GT/2024/0716", "NDA")]),
+        ("N° de prise en charge : 26-0098812", [("26-0098812", "NDA")]),
+        ("N° résident : EH-0412", [("EH-0412", "IPP")]),
+        ("Réf : HAS 2019", []),
+        # a NIR written in groups, its key in a field of its own
+        (
+            "N° de sécurité sociale : 2 63 11 29 019 004   Clé : 41",
+            [("2 63 11 29 019 004", "SECU"), ("41", "SECU")],
+        ),
+        # planning tables abbreviate the weekday with its dot; a month after "fin", "début", "du mois de"
+        ("Semaine du mar. 3 au ven. 6", [("mar. 3", "DATE"), ("ven. 6", "DATE")]),
+        (
+            "Bilan prévu début octobre, après l'AVC du mois de juin.",
+            [("début octobre", "DATE"), ("juin", "DATE")],
+        ),
+        # a form's boxes, one digit each
+        ("Né(e) le : 1 2 / 0 9 / 1 9 4 7", [("1 2 / 0 9 / 1 9 4 7", "DATE_NAISSANCE")]),
+        # home hospitalisation, Guyane's health centres, the public hospitals of Paris and Marseille
+        ("Relais par l'HAD Soins Ouest le 4.", [("l'HAD Soins Ouest", "HOPITAL")]),
+        ("Evasan depuis le CDPS de Grand-Santi", [("CDPS de Grand-Santi", "HOPITAL")]),
+        (
+            "Assistance Publique - Hôpitaux de Paris",
+            [("Assistance Publique - Hôpitaux de Paris", "HOPITAL")],
+        ),
+    ],
+)
+def test_round_6_file_numbers_dates_and_establishments(text, expected):
+    assert found(text) == expected
+
+
+def test_names_by_their_initials_at_a_signature():
+    # care teams list each other by first name and initial; letters are signed with initials and surname
+    assert [text for text, _ in found("Transmissions : Océane B. (IDE), relève par Yannick")] == [
+        "Océane",
+        "B.",
+    ]
+    assert found("Bien à vous,\nG. Lemercier\nCadre de santé") == [("G.", "PRENOM"), ("Lemercier", "NOM")]
+    assert found("Pour le directeur et par délégation, A.-C. Rivallan, attachée") == [
+        ("A.-C.", "PRENOM"),
+        ("Rivallan", "NOM"),
+    ]
+    # "M." alone is Monsieur; a germ or a vitamin is no name
+    assert ("M.", "PRENOM") not in found("Cordialement,\nM. Lemercier")
+    assert found("Hémocultures à E. faecalis, vitamine B12.") == []

@@ -99,7 +99,7 @@ _SPELLED_RANGE_START = re.compile(
     rf"(?=(?i:{_DAY_WORD})[ \t]+(?i:{FULL_MONTH_PATTERN})(?![\w]))"
 )
 _MONTH_ALONE = re.compile(
-    rf"(?<![\w])(?i:en|depuis|d[ée]but|fin|courant|jusqu'en|au mois de|le mois de|mi-)[ \t]?"
+    rf"(?<![\w])(?:(?P<part>(?i:d[ée]but|fin|courant|mi-))|(?i:en|depuis|jusqu'en|(?:au|le|du) mois de))[ \t]?"
     rf"(?P<month>(?i:{FULL_MONTH_PATTERN}))(?![\w])"
 )
 # "mi-avril", "mi-mars 2023": the half of the month is part of the date, as eds-pseudo marks it.
@@ -113,13 +113,19 @@ _WEEKDAY_NUMERIC = re.compile(
     r"(?=(?P<date>(?P<day>\d{1,2})[/.\-](?P<month>\d{1,2})(?:[/.\-](?:\d{4}|\d{2}))?)(?![\w]|[/.\-]\d))"
 )
 # A weekday with the day's number and no month, the month being the letter's own: "proposé le lundi 13 à 14h",
-# "le samedi 18 au matin" (full weekday names only: "mar 3" or "sam 2" may be anything).
+# "le samedi 18 au matin", "du lun. 16 au ven. 20/11" (abbreviated with their dot only: "mar 3" or "sam 2" may be
+# anything).
 _WEEKDAY_DAY = re.compile(
-    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)[ \t]+(?P<day>1er|3[01]|[12]\d|[1-9])(?![\w])(?![/.\-]\d)"
+    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|(?:lun|mar|mer|jeu|ven|sam|dim)\.)[ \t]*"
+    r"(?<=[ \t.])(?P<day>1er|3[01]|[12]\d|[1-9])(?![\w])(?![/.\-]\d)"
 )
 # "12-mars-2024", "3.avr.24" (exports of hospital software)
 _HYPHENATED_DATE = re.compile(
     rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
+)
+# A form's boxes, one digit each: "0 6 / 0 4 / 1 9 7 9".
+_BOXED_DATE = re.compile(
+    r"(?<![\w])(?P<day>\d \d) ?/ ?(?P<month>\d \d) ?/ ?(?P<year>(?:1 9|2 0) \d \d)(?![\w])"
 )
 _SPACED_DATE = re.compile(
     r"(?<![\w])(?<!\d )(?P<day>\d{1,2}) (?P<month>\d{1,2}) (?P<year>(?:19|20)\d{2})(?![\w])(?! \d\b)"
@@ -131,7 +137,7 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
         if m["day"] == "1er" or 1 <= int(m["day"]) <= 31:
             yield m.span("day")
     for m in _MONTH_ALONE.finditer(text):
-        yield m.span("month")
+        yield (m.start("part") if m["part"] else m.start("month")), m.end()  # "fin septembre" whole
     for m in _SPELLED_RANGE_START.finditer(text):
         yield m.span("day")
     for m in _MID_MONTH.finditer(text):
@@ -147,6 +153,10 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
             yield m.start(), m.end("date")
     for m in _WEEKDAY_DAY.finditer(text):
         if not _unit_follows(text, m.end()):
+            yield m.span()
+    for m in _BOXED_DATE.finditer(text):
+        day, month, year = (m[name].replace(" ", "") for name in ("day", "month", "year"))
+        if valid_date(day, month, int(year)):
             yield m.span()
     for m in _SPACED_DATE.finditer(text):
         if valid_date(m["day"], m["month"], int(m["year"])):

@@ -12,7 +12,7 @@ from clinrag.pseudo.vocabulary import common_words, fold
 
 _HOSPITAL_KIND = (
     r"CHU|CHRU|CHR|CHI|CHIC|CHG|CHS|CHT|CH|GHU|GHT|GH|HIA|H[ôo]p\.|HOP|Clinique|CLINIQUE|clinique|"
-    r"(?i:h[ôo]pital|h[ôo]pitaux|hospices?(?: civils)?|polyclinique|"
+    r"(?i:assistance publique ?[–-] ?h[ôo]pitaux|h[ôo]pital|h[ôo]pitaux|hospices?(?: civils)?|polyclinique|"
     r"centre hospitalier(?: universitaire| r[ée]gional(?: universitaire)?| intercommunal| g[ée]n[ée]ral| territorial|"
     r" sp[ée]cialis[ée]| d[ée]partemental)?|groupe(?:ment)? hospitalier(?: universitaire)?|centre de sant[ée]|"
     # maternity wards, medical and dialysis centres, homes for the elderly and the disabled
@@ -25,7 +25,9 @@ _HOSPITAL_KIND = (
     r"(?: fonctionnelle)?)|"
     r"[Cc]entre (?:MPR|SSR|SMR)|SSR|SMR|EHPAD|USLD|[Mm]aison de retraite|"
     # mental-health hospitals ("EPSM de la Sarthe", "l'établissement public de santé mentale Lille-Métropole")
-    r"EPSM|(?i:[ée]tablissement public de sant[ée] mentale)"
+    r"EPSM|(?i:[ée]tablissement public de sant[ée] mentale)|"
+    # home hospitalisation and Guyane's health centres ("HAD Santé Service", "CDPS de Maripasoula")
+    r"HAD|CDPS"
 )
 # An adjective may come between the kind and the name ("Hôpital européen Georges-Pompidou"); "l'" is part of
 # the span, as eds-pseudo annotates it.

@@ -383,6 +383,35 @@ def find_initials(text: str) -> Iterator[Span]:
         yield Span.of(text, match.start("last"), match.end("dot"), "NOM")
 
 
+# A surname given by its initial after a known first name ("Sandrine V.", "Élodie M.", as care teams sign and
+# list each other), and initials before a surname at a signature's place: a line's start or after a comma
+# ("L. Arnaud", "Pour le directeur, M.-J. Payet"; "M." alone is Monsieur, no initial).
+_FIRST_NAME_INITIAL = re.compile(
+    rf"(?<![\w'’.-])(?P<first>[{_UPPER}][{_LETTER}]+(?:-[{_UPPER}][{_LETTER}]+)?)[ \t]+"
+    rf"(?P<initial>[{_UPPER}]\.)(?![\w]|-?[{_UPPER}]\.)"
+)
+_INITIALS_SURNAME = re.compile(
+    rf"(?:(?m:^)[ \t]*|(?<=, ))(?P<first>(?!M\.[ \t])[{_UPPER}]\.(?:-[{_UPPER}]\.)?)[ \t]+"
+    rf"(?P<last>[{_UPPER}][{_LETTER}'’]+(?:-[{_UPPER}][{_LETTER}'’]+)*)(?=[ \t]*(?:[,(–]|-[ \t]|$))",
+    re.MULTILINE,
+)
+
+
+def find_initialled_names(text: str) -> Iterator[Span]:
+    """A known first name with its surname's initial ("Sandrine V."), and initials before a surname at a line's
+    start or after a comma ("L. Arnaud,", "M.-J. Payet")."""
+    for match in _FIRST_NAME_INITIAL.finditer(text):
+        first = fold(match["first"])
+        if first.split("-")[0] in first_names() and first not in common_words():
+            yield Span.of(text, *match.span("first"), "PRENOM")
+            yield Span.of(text, *match.span("initial"), "NOM")
+    for match in _INITIALS_SURNAME.finditer(text):
+        if fold(match["last"]) in common_words() or is_protected(match["last"]):
+            continue
+        yield Span.of(text, *match.span("first"), "PRENOM")
+        yield Span.of(text, *match.span("last"), "NOM")
+
+
 _NAME_RUN = re.compile(
     rf"(?<![\w'’./-])(?:{_INITIAL}|{_WORD})(?:[ \t](?:{_PARTICLE}[ \t])?(?:{_INITIAL}|{_WORD})){{1,4}}"
 )

@@ -197,6 +197,8 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
         announced = _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start())
         if announced and 11 <= len(digits_of(m.group())) <= 15:
             yield Span.of(text, m.start(), m.end(), "SECU")
+            if len(digits_of(m.group())) == 13 and (key := _KEY_FIELD.match(text, m.end())):
+                yield Span.of(text, *key.span("key"), "SECU")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -215,11 +217,16 @@ _STRONG = {
     # a SAMU regulation file, an emergency passage, a transport or intervention sheet, a care episode (the stay's
     # unit in hospital software): "Dossier de régulation n° 25-074-018852", "passage n° U25-0032881", "Fiche
     # d'intervention secondaire n° T25-1187", "Épisode de soins n° 25-0447812"
-    r"(?:dossier|passage|fiche|intervention|mission|affaire|[ée]pisode)(?: [a-zà-ÿ'’]+){0,3} n°",
+    r"(?:dossier|passage|fiche|intervention|mission|affaire|[ée]pisode)(?: [a-zà-ÿ'’]+){0,3} n°|"
+    # a letter's reference to its file ("N/Réf. : …", "Réf. à rappeler : …", "Nos références : dossier …"), a
+    # coverage agreement or an insurer's claim ("N° de prise en charge", "dossier sinistre")
+    r"(?:\b[NV]/ ?|\bnos |\bvos |\bnotre |\bvotre )?r[ée]f(?:[ée]rences?|\.)?(?: [àa] rappeler| dossier)?(?= ?:)|"
+    r"n° (?:de )?prise en charge|dossier sinistre",
+    "RESIDENT": r"n° (?:de )?r[ée]sident",
 }
 _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
 # A site's or software's letters may open the number before a dash ("HB25-018834", "VT-52-2026-004417").
-_ID_VALUE = r"(?:[A-Za-z]{1,4}-)?(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
+_ID_VALUE = r"(?:[A-Za-z]{1,4}[-/])?(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
 # Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ", and up to three
 # words before a colon ("Numéro de dossier à rappeler : ").
 _FILLER = r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
@@ -233,6 +240,7 @@ def _context_pattern(words: str, value: str) -> re.Pattern[str]:
 _GROUPED_ID = r"\d{2,4}(?: \d{2,4}){1,3}(?!\d| \d)"
 _ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("IPP", _context_pattern(_STRONG["IPP"], _ID_VALUE), 4),
+    ("IPP", _context_pattern(_STRONG["RESIDENT"], _ID_VALUE), 4),  # a care home's resident number
     ("NDA", _context_pattern(_STRONG["NDA"], _ID_VALUE), 4),
     ("IPP", _context_pattern(_STRONG["IPP"], _GROUPED_ID), 6),
     ("NDA", _context_pattern(_STRONG["NDA"], _GROUPED_ID), 6),

@@ -30,6 +30,7 @@ from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
 from clinrag.pseudo._names import (
     find_first_name_pairs,
     find_greeted_names,
+    find_initialled_names,
     find_initials,
     find_kin_names,
     find_listed_names,
@@ -76,6 +77,7 @@ RULES: tuple[Rule, ...] = (
     find_kin_names,
     find_greeted_names,
     find_initials,
+    find_initialled_names,
     find_role_names,
     find_table_cells,
     find_first_name_pairs,
@@ -185,21 +187,18 @@ _NUMBER_LABELS = LAYOUT_LABELS | DATE_LABELS
 
 
 def unprotected_spans(text: str, spans: Iterable[Span]) -> Iterator[Span]:
-    """The spans that do not touch a protected clinical term, and the rules' streets and hospitals that hold one
-    inside their name ("2 avenue Charcot", "l'EPSM Charcot": the street's or establishment's word before it
-    makes the eponym a place)."""
+    """The spans that do not touch a protected clinical term, and the rules' numbered streets and hospitals that
+    hold one inside their name ("2 avenue Charcot", "l'EPSM Charcot": the number and the street's or
+    establishment's word before it make the eponym a place; "au cours Holter" stays clinical)."""
     ranges = protected_ranges(text)
     for span in spans:
         touched = [(start, end) for start, end in ranges if start < span.end and span.start < end]
         if not touched or (
             span.source == "rules"
-            and span.label in _PLACE_LABELS
+            and (span.label == "HOPITAL" or (span.label == "ADRESSE" and span.text[0].isdigit()))
             and all(span.start < start and end <= span.end for start, end in touched)
         ):
             yield span
-
-
-_PLACE_LABELS = frozenset({"ADRESSE", "HOPITAL"})
 
 
 def _unique(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
