@@ -504,3 +504,13 @@ def test_names_by_their_initials_at_a_signature():
     # "M." alone is Monsieur; a germ or a vitamin is no name
     assert ("M.", "PRENOM") not in found("Cordialement,\nM. Lemercier")
     assert found("Hémocultures à E. faecalis, vitamine B12.") == []
+
+
+def test_a_day_alone_after_words_that_announce_a_date_and_mails_with_clinical_words():
+    assert found("Chirurgien en congés jusqu'au 21, relais à partir du 3.") == [("21", "DATE"), ("3", "DATE")]
+    assert found("Anticoagulation jusqu'au 3e mois, à partir du 10 mg/j.") == []
+    # an e-mail address is never a clinical term, whatever words its writer chose
+    assert found("Résultats à irm.centre@imagerie-sud.fr ou doppler@cab-angio.fr") == [
+        ("irm.centre@imagerie-sud.fr", "MAIL"),
+        ("doppler@cab-angio.fr", "MAIL"),
+    ]

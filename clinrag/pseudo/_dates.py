@@ -119,6 +119,12 @@ _WEEKDAY_DAY = re.compile(
     r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|(?:lun|mar|mer|jeu|ven|sam|dim)\.)[ \t]*"
     r"(?<=[ \t.])(?P<day>1er|3[01]|[12]\d|[1-9])(?![\w])(?![/.\-]\d)"
 )
+# The day alone, the month being the letter's own, after words that only announce a date: "en congés jusqu'au
+# 26", "relais par l'IDE à partir du 17" (not "du 15" or "le 15": the SAMU's number).
+_DAY_ALONE = re.compile(
+    r"(?<![\w])(?i:jusqu'au|jusqu’au|[àa] partir du|[àa] compter du)[ \t]+(?P<day>1er|3[01]|[12]\d|[1-9])"
+    r"(?![\w])(?![/.,:\-]\d)"
+)
 # "12-mars-2024", "3.avr.24" (exports of hospital software)
 _HYPHENATED_DATE = re.compile(
     rf"(?<![\w])(?P<day>\d{{1,2}})[-.](?P<month>(?i:{MONTH_PATTERN}))\.?[-.](?P<year>(?:19|20)?\d{{2}})(?![\w])"
@@ -154,6 +160,9 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
     for m in _WEEKDAY_DAY.finditer(text):
         if not _unit_follows(text, m.end()):
             yield m.span()
+    for m in _DAY_ALONE.finditer(text):
+        if not _unit_follows(text, m.end()):
+            yield m.span("day")
     for m in _BOXED_DATE.finditer(text):
         day, month, year = (m[name].replace(" ", "") for name in ("day", "month", "year"))
         if valid_date(day, month, int(year)):
