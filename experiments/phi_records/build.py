@@ -3,7 +3,7 @@
 The raw files (``raw/*.txt``) hold French clinical documents written by hand, each opened by a header line
 ``### r01 | kind | setting``, with every identifier marked inline as ``[[LABEL:text]]`` (LABEL one of
 ``clinrag.pseudo.labels.LABELS``). This script only removes the marks and records their offsets: it writes
-``dev.jsonl``, ``test.jsonl``, ``test2.jsonl`` … ``test6.jsonl``, ``train7.jsonl``, ``train8.jsonl`` and ``train9.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
+``dev.jsonl``, ``test.jsonl``, ``test2.jsonl`` … ``test8.jsonl``, ``train7.jsonl``, ``train8.jsonl`` and ``train9.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
 ``start``, ``end``, ``label``, as eds-pseudo; plus ``kind`` and ``setting``), and prints the counts per label.
 
 The splits were fixed before any measurement. Round 1 (``raw/lot*.txt``, r01-r68): the documents are ordered
@@ -16,7 +16,10 @@ written by a fourth helper before the default detector was measured on it, to ho
 (``raw/round6_*.txt``, r284-r319, written by a fifth helper, to hold out the default detector of round 6 of the
 rules and of the model trained with rounds 7-9): ``test6``. Rounds 7, 8 and 9 (``raw/round7_*.txt`` …, r203-r283,
 written at the same time by three other helpers, each on a kind of writing of its own, as training data for the
-identifier model): ``train7``, ``train8``, ``train9``.
+identifier model): ``train7``, ``train8``, ``train9``. Rounds 10 and 11 (``raw/round10_*.txt``, r320-r355, and
+``raw/round11_*.txt``, r356-r391, written by two more helpers after test6 was measured, to hold out the same
+default detector again): ``test7`` (documents in a hospital store's proportions, as test6) and ``test8`` (kinds
+chosen away from the usual ones, as test5).
 
 Usage: .venv/bin/python experiments/phi_records/build.py [--data experiments/data/phi_records] [--check]
 (``--check``: rebuild in memory and fail when the JSONL files on disk differ.)
@@ -43,25 +46,25 @@ def _rank(doc_id: str) -> str:
     return hashlib.sha256(f"phi_records:{doc_id}".encode()).hexdigest()
 
 
-SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "train7", "train8", "train9")
-#: The last round written to be held out; the rounds after it were written as training data for the model.
-LAST_TEST_ROUND = 6
+#: The split of each round after the first (decided before any measurement): rounds 2-6 and 10-11 were written to
+#: be held out (test2 … test8), rounds 7-9 as training data for the model.
+ROUND_SPLITS = {
+    **{n: f"test{n}" for n in range(2, 7)},
+    **{n: f"train{n}" for n in (7, 8, 9)},
+    10: "test7",
+    11: "test8",
+}
+SPLITS = ("dev", "test", *dict.fromkeys(ROUND_SPLITS.values()))
 
 
 def splits(records: list[dict]) -> dict[str, str]:
     """``id -> "dev" | "test" | "test2" | ... | "test6" | "train7" | ...``: round 1's documents in hash order, the
-    first half dev and the rest test; round N's documents testN up to round 6, trainN after it (decided before any
+    first half dev and the rest test; the other rounds' as :data:`ROUND_SPLITS` says (decided before any
     measurement)."""
     ordered = sorted((r["id"] for r in records if r["round"] == 1), key=_rank)
     half = len(ordered) // 2
     split = {doc_id: "dev" if index < half else "test" for index, doc_id in enumerate(ordered)}
-    split.update(
-        {
-            r["id"]: f"{'test' if r['round'] <= LAST_TEST_ROUND else 'train'}{r['round']}"
-            for r in records
-            if r["round"] > 1
-        }
-    )
+    split.update({r["id"]: ROUND_SPLITS[r["round"]] for r in records if r["round"] > 1})
     return split
 
 
@@ -120,7 +123,10 @@ def read_records(raw: Path) -> list[dict]:
                 blocks[-1][1].append(line)
             elif line.strip():
                 raise ValueError(f"{path.name}:{number}: text before the first header")
-        round_ = int(path.name[5]) if re.match(r"round\d_", path.name) else 1
+        numbered = re.match(r"round(\d+)_", path.name)
+        round_ = int(numbered[1]) if numbered else 1
+        if round_ > 1 and round_ not in ROUND_SPLITS:
+            raise ValueError(f"{path.name}: round {round_} has no split (ROUND_SPLITS)")
         for meta, lines in blocks:
             text, entities = unmark("\n".join(lines).strip("\n"), f"{path.name}:{meta['id']}")
             records.append({**meta, "round": round_, "text": text, "entities": entities})
