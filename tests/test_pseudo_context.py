@@ -451,7 +451,8 @@ def test_an_eponym_in_a_street_or_hospital_name_goes_with_it():
         ("12 avenue Charcot", "ADRESSE"),
         ("l'EPSM Charcot", "HOPITAL"),
     ]
-    # alone or in its clinical phrase it stays
+    # alone, in its clinical phrase, or an acronym in a service's name, it stays
+    assert found("Revu à la clinique AIT du CHU.") == []
     assert found("Maladie de Charcot écartée, signe de Babinski à droite (Babinski).") == []
 
 

@@ -189,15 +189,23 @@ _NUMBER_LABELS = LAYOUT_LABELS | DATE_LABELS
 def unprotected_spans(text: str, spans: Iterable[Span]) -> Iterator[Span]:
     """The spans that do not touch a protected clinical term, and the rules' numbered streets and hospitals that
     hold one inside their name ("2 avenue Charcot", "l'EPSM Charcot": the number and the street's or
-    establishment's word before it make the eponym a place; "au cours Holter" stays clinical), and e-mail
+    establishment's word before it make the eponym a place; "au cours Holter" stays clinical, and so does an
+    acronym: "la clinique AIT du CHU" is a service for transient ischaemic attacks), and e-mail
     addresses ("doppler.sud@…", "irm.centre@…" are no clinical terms)."""
     ranges = protected_ranges(text)
     for span in spans:
         touched = [(start, end) for start, end in ranges if start < span.end and span.start < end]
-        if not touched or span.label == "MAIL" or (
-            span.source == "rules"
-            and (span.label == "HOPITAL" or (span.label == "ADRESSE" and span.text[0].isdigit()))
-            and all(span.start < start and end <= span.end for start, end in touched)
+        if (
+            not touched
+            or span.label == "MAIL"
+            or (
+                span.source == "rules"
+                and (span.label == "HOPITAL" or (span.label == "ADRESSE" and span.text[0].isdigit()))
+                and all(
+                    span.start < start and end <= span.end and not text[start:end].isupper()
+                    for start, end in touched
+                )
+            )
         ):
             yield span
 
