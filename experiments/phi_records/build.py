@@ -19,7 +19,9 @@ written at the same time by three other helpers, each on a kind of writing of it
 identifier model): ``train7``, ``train8``, ``train9``. Rounds 10 and 11 (``raw/round10_*.txt``, r320-r355, and
 ``raw/round11_*.txt``, r356-r391, written by two more helpers after test6 was measured, to hold out the same
 default detector again): ``test7`` (documents in a hospital store's proportions, as test6) and ``test8`` (kinds
-chosen away from the usual ones, as test5).
+chosen away from the usual ones, as test5). Rounds 12 and 13 (r392-r427, r428-r463, written after test7 and test8
+were measured, to confirm on text no one had read with the default frozen): ``test9`` (as test7) and ``test10``
+(as test8).
 
 Usage: .venv/bin/python experiments/phi_records/build.py [--data experiments/data/phi_records] [--check]
 (``--check``: rebuild in memory and fail when the JSONL files on disk differ.)
@@ -46,13 +48,15 @@ def _rank(doc_id: str) -> str:
     return hashlib.sha256(f"phi_records:{doc_id}".encode()).hexdigest()
 
 
-#: The split of each round after the first (decided before any measurement): rounds 2-6 and 10-11 were written to
-#: be held out (test2 … test8), rounds 7-9 as training data for the model.
+#: The split of each round after the first (decided before any measurement): rounds 2-6 and 10-13 were written to
+#: be held out (test2 … test10), rounds 7-9 as training data for the model.
 ROUND_SPLITS = {
     **{n: f"test{n}" for n in range(2, 7)},
     **{n: f"train{n}" for n in (7, 8, 9)},
     10: "test7",
     11: "test8",
+    12: "test9",
+    13: "test10",
 }
 SPLITS = ("dev", "test", *dict.fromkeys(ROUND_SPLITS.values()))
 
