@@ -41,6 +41,6 @@ def test_rounds_go_to_their_split(build, tmp_path):
     assert build.splits(records) == {"r900": "train7", "r901": "test7"}
     assert records[1]["text"] == "Vu par le Dr Kerléo."
     assert records[1]["entities"] == [{"start": 13, "end": 19, "label": "NOM"}]
-    (raw / "round12_a.txt").write_text("### r902 | note | CH\ntexte\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="round 12 has no split"):
+    (raw / "round14_a.txt").write_text("### r902 | note | CH\ntexte\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="round 14 has no split"):
         build.read_records(raw)
