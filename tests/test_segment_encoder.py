@@ -29,6 +29,7 @@ from clinrag.encoders.segment import (
     SegmentModel,
     SequenceExample,
     TextExample,
+    encoder_layers,
     read_record,
 )
 from clinrag.errors import ClinragError
@@ -443,3 +444,18 @@ def test_states_of_several_encoder_layers_side_by_side(encoder_dir):
     assert span_f1(held_out, model.predict([e.text for e in held_out])) > 0.9
     with pytest.raises(ClinragError, match="encoder_layers"):
         SegmentModel(config(encoder_dir, encoder_layers=[model.encoder.config.num_hidden_layers + 1]))
+    with pytest.raises(ClinragError, match="encoder_layers"):
+        SegmentModel(config(encoder_dir, encoder_layers=[]))
+
+
+def test_thirds_of_any_encoders_depth(encoder_dir):
+    # the layers at a third, two thirds and the end, whatever the encoder's depth
+    assert encoder_layers("thirds", 12) == [4, 8, 12]
+    assert encoder_layers("thirds", 6) == [2, 4, 6]
+    assert encoder_layers("thirds", 2) == [1, 2]
+    assert encoder_layers("thirds", 1) == [1]
+    model = SegmentModel(config(encoder_dir, encoder_layers="thirds"))
+    depth = model.encoder.config.num_hidden_layers
+    assert model.layers == encoder_layers("thirds", depth)
+    with pytest.raises(ValueError, match="encoder_layers"):
+        config(encoder_dir, encoder_layers="halves")

@@ -93,10 +93,13 @@ class SegmentConfig(BaseModel):
     """The task heads, by name."""
     segment_length: int = Field(128, ge=8, le=512)
     """Sub-word tokens per segment, special tokens included."""
-    encoder_layers: list[int] = Field(default_factory=lambda: [-1], min_length=1)
-    """The encoder's layers whose states, side by side, are the BiLSTM's input (Hugging Face's
-    ``hidden_states`` indices: 0 the embeddings, -1 the last layer). A sentence-embedding encoder's last layer is
-    trained for pooling: a middle one keeps more of each token (``[-1]``: the last layer alone)."""
+    encoder_layers: list[int] | Literal["thirds"] = Field(default_factory=lambda: [-1])
+    """The encoder's layers whose states, side by side, are the BiLSTM's input (Hugging Face's ``hidden_states``
+    indices: 0 the embeddings, -1 the last layer), or ``"thirds"``: the layers at a third, two thirds and the end
+    of the encoder's depth, whatever it is (4, 8 and 12 of a 12-layer encoder; 2, 4 and 6 of a 6-layer one). A
+    sentence-embedding encoder's last layer is trained for pooling: the middle ones keep more of each token.
+    ``[-1]``: the last layer alone."""
+
     lstm_hidden: int = Field(128, ge=4)
     """Hidden size of each direction of the BiLSTM."""
     lstm_layers: int = Field(1, ge=1, le=4)
@@ -167,6 +170,23 @@ class ClassScore:
     probabilities: dict[str, float]
 
 
+def encoder_layers(setting: list[int] | str, depth: int) -> list[int]:
+    """The ``hidden_states`` indices that :attr:`SegmentConfig.encoder_layers` names for an encoder of ``depth``
+    layers.
+
+    Raises:
+        ClinragError: An index outside the encoder's ``depth + 1`` states, or no index.
+    """
+    if setting == "thirds":
+        return sorted({max(1, round(depth / 3)), max(1, round(2 * depth / 3)), depth})
+    count = depth + 1
+    if not setting or any(not -count <= layer < count for layer in setting):
+        raise ClinragError(
+            f"encoder_layers: {setting} is outside the encoder's states (0 to {depth}, or -{count} to -1)"
+        )
+    return list(setting)
+
+
 class SegmentModel:
     """A segment encoder with its BiLSTM and heads; see the module's docstring.
 
@@ -178,12 +198,7 @@ class SegmentModel:
     def __init__(self, config: SegmentConfig, _encoder_folder: str | Path | None = None):
         self.config = config
         self.encoder, self.tokenizer = _load_encoder(_encoder_folder or config.encoder)
-        count = self.encoder.config.num_hidden_layers + 1
-        if any(not -count <= layer < count for layer in config.encoder_layers):
-            raise ClinragError(
-                f"encoder_layers: {config.encoder_layers} is outside the encoder's states "
-                f"(0 to {count - 1}, or -{count} to -1)"
-            )
+        self.layers = encoder_layers(config.encoder_layers, self.encoder.config.num_hidden_layers)
         self.segmenter = Segmenter(self.tokenizer, config.segment_length)
         self.labels: dict[str, list[str]] = {}
         self.network: Any = None
@@ -244,7 +259,7 @@ class SegmentModel:
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0,
             self.config.level,
             sizes,
-            self.config.encoder_layers,
+            self.layers,
             self.config.lstm_hidden,
             self.config.lstm_layers,
             self.config.dropout,

@@ -53,10 +53,11 @@ class NerConfig(BaseModel):
     ``fine-tune``: the encoder too (a GPU)."""
     segment_length: int = Field(128, ge=16, le=512)
     """Sub-word tokens per segment, special tokens included."""
-    encoder_layers: list[int] = Field(default_factory=lambda: [4, 8, -1], min_length=1)
-    """The encoder's layers read, side by side (0 the embeddings, -1 the last layer). multilingual-e5-small's
-    last layer is trained for sentence embeddings; its 4th and 8th keep more of each token: the model alone on
-    free text it never saw, 0.79-0.90 -> 0.89-0.96 (docs/pseudonymization.md). ``[-1]`` reads the last alone."""
+    encoder_layers: list[int] | Literal["thirds"] = "thirds"
+    """The encoder's layers read, side by side (0 the embeddings, -1 the last layer), or ``"thirds"``: those at a
+    third, two thirds and the end of its depth (4, 8, 12 of multilingual-e5-small). Its last layer is trained for
+    sentence embeddings; the middle ones keep more of each token: the model alone on free text it never saw,
+    0.79-0.90 -> 0.89-0.96 (docs/pseudonymization.md). ``[-1]`` reads the last alone."""
     lstm_hidden: int = Field(128, ge=4)
     """Hidden size of each direction of the BiLSTM."""
     epochs: int = Field(8, ge=1)
