@@ -38,7 +38,7 @@ fi
 # by side, 1,359 texts). `CLINRAG_TRAIN_IDENTIFIERS=0 bash scripts/setup.sh` skips it; `pseudonymize`
 # then uses the rules alone and says so.
 # The model also learns from the hand-written free-text records of experiments/data/phi_records that are not
-# held out (never test6): development rounds 1-5 and the training rounds 7-9. In leave-one-round-out studies they
+# held out (never test6-test10): development rounds 1-5 and the training rounds 7-9. In leave-one-round-out studies they
 # raised the model's recall on the round it had not seen (docs/pseudonymization.md).
 EDS_PSEUDO="${EDS_PSEUDO:-../shared/data/eds-pseudo/dev.jsonl}"
 RECORDS=()
