@@ -20,6 +20,8 @@ from clinrag.text.dates import (
     IDENTIFYING_PATTERNS,
     MONTH_FORMS,
     MONTH_PATTERN,
+    WEEKDAY_ABBREVIATIONS,
+    WEEKDAYS,
     expand_year,
 )
 
@@ -107,23 +109,25 @@ _MID_MONTH = re.compile(rf"(?<![\w-])(?i:mi-(?:{FULL_MONTH_PATTERN}))(?: (?:19|2
 _YEAR_ALONE = re.compile(
     r"\((?P<paren>(?:19|20)\d{2})\)|(?:(?m:^)|(?<=\s))[-•*][ \t]*(?P<item>(?:19|20)\d{2})(?![\w,.])"
 )
+_WEEKDAY = "|".join(WEEKDAYS)
+_WEEKDAY_ABBREVIATION = "|".join(WEEKDAY_ABBREVIATIONS)
+# A day of the month by its number.
+_DAY_NUMBER = r"(?P<day>1er|3[01]|[12]\d|[1-9])"
 # A weekday before a numeric date belongs to it: "Lundi 15/01/2024", "mer. 08/05/2024".
 _WEEKDAY_NUMERIC = re.compile(
-    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lun|mar|mer|jeu|ven|sam|dim)\.?,? "
+    rf"(?<![\w])(?i:{_WEEKDAY}|{_WEEKDAY_ABBREVIATION})\.?,? "
     r"(?=(?P<date>(?P<day>\d{1,2})[/.\-](?P<month>\d{1,2})(?:[/.\-](?:\d{4}|\d{2}))?)(?![\w]|[/.\-]\d))"
 )
 # A weekday with the day's number and no month, the month being the letter's own: "proposé le lundi 13 à 14h",
 # "le samedi 18 au matin", "du lun. 16 au ven. 20/11" (abbreviated with their dot only: "mar 3" or "sam 2" may be
 # anything).
 _WEEKDAY_DAY = re.compile(
-    r"(?<![\w])(?i:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|(?:lun|mar|mer|jeu|ven|sam|dim)\.)[ \t]*"
-    r"(?<=[ \t.])(?P<day>1er|3[01]|[12]\d|[1-9])(?![\w])(?![/.\-]\d)"
+    rf"(?<![\w])(?i:{_WEEKDAY}|(?:{_WEEKDAY_ABBREVIATION})\.)[ \t]*(?<=[ \t.]){_DAY_NUMBER}(?![\w])(?![/.\-]\d)"
 )
 # The day alone, the month being the letter's own, after words that only announce a date: "en congés jusqu'au
 # 26", "relais par l'IDE à partir du 17" (not "du 15" or "le 15": the SAMU's number).
 _DAY_ALONE = re.compile(
-    r"(?<![\w])(?i:jusqu'au|jusqu’au|[àa] partir du|[àa] compter du)[ \t]+(?P<day>1er|3[01]|[12]\d|[1-9])"
-    r"(?![\w])(?![/.,:\-]\d)"
+    rf"(?<![\w])(?i:jusqu'au|jusqu’au|[àa] partir du|[àa] compter du)[ \t]+{_DAY_NUMBER}(?![\w])(?![/.,:\-]\d)"
 )
 # "12-mars-2024", "3.avr.24" (exports of hospital software)
 _HYPHENATED_DATE = re.compile(

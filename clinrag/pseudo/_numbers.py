@@ -189,16 +189,19 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
             announced = _NIR_CONTEXT.search(text, max(0, start - _CONTEXT_WINDOW), start) is not None
             well_formed = nir_is_valid(nir) if length == 15 else nir_structure_ok(nir)
             if well_formed or announced:
-                yield Span.of(text, start, end, "SECU")
-                if length == 13 and (key := _KEY_FIELD.match(text, end)):
-                    yield Span.of(text, *key.span("key"), "SECU")  # the key in a field of its own
+                yield from _nir_and_key_field(text, start, end, length)
     # announced, any grouping and 11 to 15 digits: "N° de sécurité sociale : 402 654 803 958 12"
     for m in _ANNOUNCED_NUMBER.finditer(text):
         announced = _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start())
         if announced and 11 <= len(digits_of(m.group())) <= 15:
-            yield Span.of(text, m.start(), m.end(), "SECU")
-            if len(digits_of(m.group())) == 13 and (key := _KEY_FIELD.match(text, m.end())):
-                yield Span.of(text, *key.span("key"), "SECU")
+            yield from _nir_and_key_field(text, m.start(), m.end(), len(digits_of(m.group())))
+
+
+def _nir_and_key_field(text: str, start: int, end: int, digits: int) -> Iterator[Span]:
+    """A NIR's span, and its key's when a NIR of 13 digits has it in a field of its own after it."""
+    yield Span.of(text, start, end, "SECU")
+    if digits == 13 and (key := _KEY_FIELD.match(text, end)):
+        yield Span.of(text, *key.span("key"), "SECU")
 
 
 # ---------------------------------------------------------------------------------------------------------

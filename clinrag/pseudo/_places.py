@@ -142,17 +142,19 @@ def _without_trailing_particles(text: str, start: int, end: int) -> int:
 # What may follow the street: a flat, building, tower, staircase or floor ("APPT 188", "bât. B", "tour 4", "2e
 # étage"), repeated,
 # then a postcode without its city.
+# A complement's number or letter: "APPT 188", "bât. B2".
+_COMPLEMENT_VALUE = r"\.? ?(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])"
 _ADDRESS_COMPLEMENT = re.compile(
     r"(?:,? (?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|[ée]tage|r[ée]sidence|porte|studio|"
-    r"chambre|pavillon|logement|log|lot|tour|entr[ée]e|bloc|bp|cs)\.? ?"
-    r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|,? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage|[ée]t\.)(?![\w])|"
+    rf"chambre|pavillon|logement|log|lot|tour|entr[ée]e|bloc|bp|cs){_COMPLEMENT_VALUE}|"
+    r",? \d{1,2} ?(?:e|er|[èe]me)? (?i:[ée]tage|[ée]t\.)(?![\w])|"
     rf",? (?i:r[ée]sidence|cit[ée]|immeuble|villa){_PROPER_WORDS})+"
 )
 # The same before the street, on its line: "Appt 12, bâtiment Les Hortensias, 4 rue Marcel Pagnol", "Bât. C,
 # appt 41, 3 allée des Lilas" (as envelopes and admission forms write it).
 _COMPLEMENT_BEFORE = re.compile(
-    r"(?:(?<![\w])(?:(?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|porte|logement|log|bloc|entr[ée]e)\.? ?"
-    r"(?:\d\w{0,4}|[A-Z][A-Z\d]{0,3})(?![\w])|\d{1,2} ?(?:e|er|[èe]me) (?i:[ée]tage|[ée]t\.)|"
+    r"(?:(?<![\w])(?:(?i:appt|apt|appartement|b[âa]t(?:iment)?|esc(?:alier)?|porte|logement|log|bloc|entr[ée]e)"
+    rf"{_COMPLEMENT_VALUE}|\d{{1,2}} ?(?:e|er|[èe]me) (?i:[ée]tage|[ée]t\.)|"
     rf"(?i:r[ée]sidence|cit[ée]|immeuble|villa|b[âa]timent){_PROPER_WORDS})[ \t]*[,–-]?[ \t]*)+$"
 )
 _ADDRESS_ZIP = re.compile(r",? ?(?P<zip>(?:0[1-9]|[1-8]\d|9[0-8]|2[AB]) ?\d{3})(?![\w])")

@@ -26,6 +26,7 @@ import numpy as np
 from clinrag.data.validate import load_cohort
 from clinrag.evaluation.bootstrap import BootstrapSpec, draw_resamples, percentile_interval, ratio_replicates
 from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, load_eds_pseudo
+from clinrag.pseudo.evaluate import score
 from clinrag.pseudo.labels import LABELS
 from clinrag.pseudo.pipeline import PseudoConfig, build_detector, detect_notes, evaluate_detection
 
@@ -80,7 +81,7 @@ def redact_interval(notes: list, predicted: list) -> list[float] | None:
     0): a document's identifiers are not independent of each other."""
     covered, total = [], []
     for note, spans in zip(notes, predicted, strict=True):
-        one = evaluate_detection([note], [spans])
+        one = score([list(note.spans)], [list(spans)], [note.text])
         tokens = sum(one["token"]["per_label"][label]["support"] for label in LABELS)
         total.append(tokens)
         covered.append((one["redact"] or 0.0) * tokens)
