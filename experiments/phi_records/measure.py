@@ -39,7 +39,7 @@ SETS = {
     "test4": ROOT / "experiments/data/phi_records/test4.jsonl",
     "test5": ROOT / "experiments/data/phi_records/test5.jsonl",
     **{f"test{n}": ROOT / f"experiments/data/phi_records/test{n}.jsonl" for n in (6, 7, 8, 9, 10)},
-    **{f"train{n}": ROOT / f"experiments/data/phi_records/train{n}.jsonl" for n in (7, 8, 9)},
+    **{f"train{n}": ROOT / f"experiments/data/phi_records/train{n}.jsonl" for n in (7, 8, 9, 18, 19)},
     "eds-pseudo": ROOT.parent / "shared/data/eds-pseudo/dev.jsonl",
 }
 

@@ -1,19 +1,21 @@
 """Does the identifier model generalise better to free text when it also learns from the hand-written records?
 
 Leave-one-round-out over the rounds of ``experiments/data/phi_records`` that are not held out (round 1 = dev +
-test, round 2 = test2 … round 5 = test5, and the training rounds 7, 8, 9): for each round held out, a model is
+test, round 2 = test2 … round 6 = test6, the training rounds 7, 8, 9, and rounds 10-13 = test7-test10, whose
+first looks are done): for each round held out, a model is
 trained exactly as the default one (:class:`~clinrag.pseudo.ner.NerConfig`'s settings, eds-pseudo's notes and the
 synthetic cohort of :func:`clinrag.pseudo.default_model.training_data`) plus the records of *every other* round,
 and scores the held-out round, model alone and hybrid. The baseline is one model trained the same way with the
 records of ``--baseline-rounds`` only (none by default), or a given folder (``--baseline``). The model's numbers
 are held out (it never saw the round); the hybrid's are development numbers for rounds 1-5 (the rules were written
-reading their errors) and first looks for rounds 7-9 until their errors are read. test6, the held-out set, is never
-read here.
+reading their errors) and first looks for the others until their errors are read. The held-out sets of the
+second confirmation (rounds 14-17) are never read here.
 
 Aggregate numbers only. Usage:
     .venv/bin/python experiments/phi_records/records_cv.py [--eds-pseudo FILE] [--held-out ROUND ...]
         [--baseline MODEL | --baseline-rounds ROUND ...] [--out DIR]
-(rounds are named "round 1" … "round 9"; e.g. ``--held-out "round 7" "round 8" "round 9" --baseline-rounds
+(rounds are named "round 1" … "round 19"; ``--together`` holds the rounds given out of one model instead of one
+model each; ``--thresholds 0.2 0.1`` scores each model at those tagging thresholds too; e.g. ``--held-out "round 7" "round 8" "round 9" --baseline-rounds
 "round 1" "round 2" "round 3" "round 4"``: does a model learn more from rounds 5, 7, 8 and 9 than from rounds 1-4?)
 """
 
@@ -44,18 +46,33 @@ ROUNDS: dict[str, tuple[str, ...]] = {
     "round 3": ("test3",),
     "round 4": ("test4",),
     "round 5": ("test5",),
+    "round 6": ("test6",),
     "round 7": ("train7",),
     "round 8": ("train8",),
     "round 9": ("train9",),
+    "round 10": ("test7",),
+    "round 11": ("test8",),
+    "round 12": ("test9",),
+    "round 13": ("test10",),
+    "round 18": ("train18",),
+    "round 19": ("train19",),
 }
 
 
-def _score(ner: NerDetector, notes: list[Note]) -> dict[str, float]:
+def _score(ner: NerDetector, notes: list[Note], thresholds: list[float]) -> dict[str, float]:
+    """Model alone and hybrid, at the model's own threshold and at each of ``thresholds`` (keys ``model@0.2``…)."""
     row = {}
-    for name, kind in (("model", ModelDetector), ("hybrid", HybridDetector)):
-        result = evaluate_detection(notes, detect_notes(kind(PseudoConfig(), ner), notes))
-        row[name] = round(result["redact"], 3)
-        row[f"{name}_precision"] = round(result["redact_precision"], 3)
+    own = ner.threshold
+    try:
+        for threshold in [None, *thresholds]:
+            ner.threshold = own if threshold is None else threshold
+            suffix = "" if threshold is None else f"@{threshold:g}"
+            for name, kind in (("model", ModelDetector), ("hybrid", HybridDetector)):
+                result = evaluate_detection(notes, detect_notes(kind(PseudoConfig(), ner), notes))
+                row[name + suffix] = round(result["redact"], 3)
+                row[f"{name}_precision{suffix}"] = round(result["redact_precision"], 3)
+    finally:
+        ner.threshold = own
     return row
 
 
@@ -82,6 +99,18 @@ def main() -> None:
         default=None,
         help="the rounds to hold out (default: all)",
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="hold the --held-out rounds out together: one model trained on every other round scores each",
+    )
+    parser.add_argument(
+        "--thresholds",
+        nargs="+",
+        type=float,
+        default=[],
+        help="also score each model at these tagging thresholds (NerConfig.threshold; the models are not retrained)",
+    )
     args = parser.parse_args()
     held_out = args.held_out or list(ROUNDS)
     if set(held_out) & set(args.baseline_rounds):
@@ -102,14 +131,20 @@ def main() -> None:
     )
     seconds = {"without records": round(time.perf_counter() - started, 1)}
     rows = {}
-    for name in held_out:
-        held = rounds[name]
-        others = [n for other, notes in rounds.items() if other != name for n in notes]
+    folds = [held_out] if args.together else [[name] for name in held_out]
+    for fold in folds:
+        others = [n for other, notes in rounds.items() if other not in fold for n in notes]
         started = time.perf_counter()
         ner = NerDetector.train(Example.of_notes(base + others), config)
-        seconds[name] = round(time.perf_counter() - started, 1)
-        rows[name] = {"documents": len(held), "without": _score(baseline, held), "with": _score(ner, held)}
-        print(f"{name}: {rows[name]}", flush=True)
+        seconds[" + ".join(fold)] = round(time.perf_counter() - started, 1)
+        for name in fold:
+            held = rounds[name]
+            rows[name] = {
+                "documents": len(held),
+                "without": _score(baseline, held, args.thresholds),
+                "with": _score(ner, held, args.thresholds),
+            }
+            print(f"{name}: {rows[name]}", flush=True)
     print(
         "| held-out round | documents | model without / with records | hybrid without / with (development) |"
     )
