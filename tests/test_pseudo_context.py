@@ -142,13 +142,22 @@ def test_hospital_acronyms_beside_their_name_or_made_of_its_initials():
 
 
 def test_hospital_sites_on_the_hospital_line_only():
+    # "Site" is taken with the name, as writers mark it either way; a capitalized "Site" and a direction on a
+    # hospital's line name its site ("Site Sud" of a CHU), one opening the line under the hospital's too; a site
+    # stays a hospital of its own, not joined to the first across the dash
     assert labels_of("CHU de Strasbourg – Site Hautepierre", "HOPITAL") == [
         "CHU de Strasbourg",
-        "Hautepierre",
+        "Site Hautepierre",
     ]
     assert labels_of("CH de Vannes – site Chubert", "HOPITAL") == ["CH de Vannes", "site Chubert"]
     assert labels_of("Le site Hautepierre du bâtiment", "HOPITAL") == []
-    assert labels_of("CHU d'Amiens – Site Sud", "HOPITAL") == ["CHU d'Amiens"]
+    assert labels_of("CHU d'Amiens – Site Sud", "HOPITAL") == ["CHU d'Amiens", "Site Sud"]
+    assert labels_of("Le CHU d'Amiens, site sud du bâtiment", "HOPITAL") == ["CHU d'Amiens"]
+    assert labels_of("Groupe Hospitalier du Haut-Jura\nSite de Morez\n\nCher confrère", "HOPITAL") == [
+        "Groupe Hospitalier du Haut-Jura",
+        "Site de Morez",
+    ]
+    assert labels_of("Compte rendu\nSite de ponction : fémoral", "HOPITAL") == []
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -479,7 +488,7 @@ def test_an_eponym_in_a_street_or_hospital_name_goes_with_it():
         # a form's boxes, one digit each
         ("Né(e) le : 1 2 / 0 9 / 1 9 4 7", [("1 2 / 0 9 / 1 9 4 7", "DATE_NAISSANCE")]),
         # home hospitalisation, Guyane's health centres, the public hospitals of Paris and Marseille
-        ("Relais par l'HAD Soins Ouest le 4.", [("l'HAD Soins Ouest", "HOPITAL")]),
+        ("Relais par l'HAD Soins Ouest le 4.", [("l'HAD Soins Ouest", "HOPITAL"), ("4", "DATE")]),
         ("Evasan depuis le CDPS de Grand-Santi", [("CDPS de Grand-Santi", "HOPITAL")]),
         (
             "Assistance Publique - Hôpitaux de Paris",
@@ -502,14 +511,130 @@ def test_names_by_their_initials_at_a_signature():
         ("A.-C.", "PRENOM"),
         ("Rivallan", "NOM"),
     ]
-    # "M." alone is Monsieur; a germ or a vitamin is no name
-    assert ("M.", "PRENOM") not in found("Cordialement,\nM. Lemercier")
+    # "M." and a surname alone at a signature's place is the writer's initial (one signs without one's own title):
+    # after a closing formula, before a caregiver's role, or ending the note; elsewhere "M." is Monsieur
+    assert found("Cordialement,\nM. Lemercier") == [("M.", "PRENOM"), ("Lemercier", "NOM")]
+    assert found("Patient calme, bien installé.\nM. Kerbrat, IDE\nRelève") == [
+        ("M.", "PRENOM"),
+        ("Kerbrat", "NOM"),
+    ]
+    assert ("M.", "PRENOM") not in found("Je revois ce jour\nM. Lemercier pour son suivi.")
+    assert ("M.", "PRENOM") not in found("Cordialement,\nM. Lemercier est sorti hier.")
+    # an initial in parentheses after a surname is its first name's
+    assert found("Demandeur : Dr Ferrandon (L.), neurologue") == [("Ferrandon", "NOM"), ("L.", "PRENOM")]
+    # a germ or a vitamin is no name
     assert found("Hémocultures à E. faecalis, vitamine B12.") == []
+
+
+def test_round_7_dates_numbers_places_and_names():
+    # days listed before their month, a month after "de", a spelled year, a dotted day and month, holidays
+    assert found("Deux malaises, le 4 et le 9 mars, puis consultations des 2, 16 et 30 avril à 10 h.") == [
+        ("4", "DATE"),
+        ("9 mars", "DATE"),
+        ("2", "DATE"),
+        ("16", "DATE"),
+        ("30 avril", "DATE"),
+    ]
+    assert found("L'angioscanner d'octobre était normal ; revu en juin deux mille vingt-six.") == [
+        ("octobre", "DATE"),
+        ("juin deux mille vingt-six", "DATE"),
+    ]
+    assert found("Pose de stent le 14.11, contrôle à Pâques et depuis la Toussaint 2023.") == [
+        ("14.11", "DATE"),
+        ("Pâques", "DATE"),
+        ("Toussaint 2023", "DATE"),
+    ]
+    assert found("Revient le dix-huit pour la synthèse.") == [("dix-huit", "DATE")]
+    # file numbers: after a stay's or a care plan's word, letters and digits joined by dashes or a space
+    assert found("Admission n° 71-24-0098812 ; plan d'aide APA n° 29-APA-004411") == [
+        ("71-24-0098812", "NDA"),
+        ("29-APA-004411", "NDA"),
+    ]
+    assert found("Réf. : SMR-NEU-24-11873 ; dossier GHT-0482211 ; Dossier : 44-0081273") == [
+        ("SMR-NEU-24-11873", "NDA"),
+        ("GHT-0482211", "NDA"),
+        ("44-0081273", "NDA"),
+    ]
+    assert found("Réf : HAS 2019, reco ESO.") == []
+    assert found("NHC 00482213, episodi 2024-118") == [("00482213", "IPP")]
+    # a NIR and a postcode dictated in words
+    assert found(
+        "numéro de sécurité sociale deux quarante et un zéro six trente-trois cent douze zéro zéro "
+        "quatre clé dix-sept virgule"
+    ) == [
+        ("deux quarante et un zéro six trente-trois cent douze zéro zéro quatre", "SECU"),
+        ("dix-sept", "SECU"),
+    ]
+    assert found("domiciliée à Mérignac trente-trois mille sept cents point") == [
+        ("Mérignac", "VILLE"),
+        ("trente-trois mille sept cents", "ZIP"),
+    ]
+    # places of an event outdoors, a numbered road
+    assert found("Chute à vélo au col du Tourmalet, puis accident sur la RN 21.") == [
+        ("col du Tourmalet", "ADRESSE"),
+        ("RN 21", "ADRESSE"),
+    ]
+    assert found("AVC du tronc, protubérance et pont de Varole.") == []
+    # a surname in capitals after a title even when it is a common word; a surname in a small company's name
+    assert found("Mme BLANC Odile et M. PETIT") == [("BLANC", "NOM"), ("Odile", "PRENOM"), ("PETIT", "NOM")]
+    assert found("Retour par Ambulances Kerhervé, taxi Rapide refusé.") == [("Kerhervé", "NOM")]
+    # nurses signing a dated entry after a dash
+    assert found("12/03 – Nuit – Maëlys IDE\nPatient calme.") == [("12/03", "DATE"), ("Maëlys", "PRENOM")]
+
+
+def test_pieces_of_one_identifier_are_joined():
+    # a town in pieces, an establishment's name across a dash, an address across its commas, guillemets closed,
+    # a capitalized article taken with its town
+    from clinrag.pseudo.labels import Span
+    from clinrag.pseudo.rules import join_pieces
+
+    def piece(text, part, label):
+        start = text.index(part)
+        return Span.of(text, start, start + len(part), label)
+
+    text = "CH de Mont-de-Marsan – Layné, EHPAD « Les Genêts », à La Teste-de-Buch"
+    pieces = [
+        piece(text, "CH de Mont-de-Marsan", "HOPITAL"),
+        piece(text, "Layné", "HOPITAL"),
+        piece(text, "EHPAD", "HOPITAL"),
+        piece(text, "Les Genêts", "HOPITAL"),
+        piece(text, "Teste-de-Buch", "VILLE"),
+    ]
+    assert [s.text for s in join_pieces(text, pieces)] == [
+        "CH de Mont-de-Marsan – Layné",
+        "EHPAD « Les Genêts »",
+        "La Teste-de-Buch",
+    ]
+    # two establishments each named on its own stay apart; two towns across a dash too
+    text = "CHU de Nantes – Hôpital Laënnec ; Brest – Quimper"
+    pieces = [
+        piece(text, p, label)
+        for p, label in [
+            ("CHU de Nantes", "HOPITAL"),
+            ("Hôpital Laënnec", "HOPITAL"),
+            ("Brest", "VILLE"),
+            ("Quimper", "VILLE"),
+        ]
+    ]
+    assert [s.text for s in join_pieces(text, pieces)] == [
+        "CHU de Nantes",
+        "Hôpital Laënnec",
+        "Brest",
+        "Quimper",
+    ]
 
 
 def test_a_day_alone_after_words_that_announce_a_date_and_mails_with_clinical_words():
     assert found("Chirurgien en congés jusqu'au 21, relais à partir du 3.") == [("21", "DATE"), ("3", "DATE")]
     assert found("Anticoagulation jusqu'au 3e mois, à partir du 10 mg/j.") == []
+    # after "le" or "du" too, the month being the letter's own; not an emergency number called, a dose, a time
+    assert found("Entrée en SMR possible le 9, bilan orthophonique du 14 à reprendre.") == [
+        ("9", "DATE"),
+        ("14", "DATE"),
+    ]
+    assert found("Visite du 12 au 14 annulée.") == [("12", "DATE"), ("14", "DATE")]
+    assert found("En cas de récidive, appeler le 15 ; la famille a fait le 18.") == []
+    assert found("Kardégic : le 75 mg est repris, rendez-vous le 3 h plus tard.") == []
     # an e-mail address is never a clinical term, whatever words its writer chose
     assert found("Résultats à irm.centre@imagerie-sud.fr ou doppler@cab-angio.fr") == [
         ("irm.centre@imagerie-sud.fr", "MAIL"),

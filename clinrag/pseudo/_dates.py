@@ -22,6 +22,7 @@ from clinrag.text.dates import (
     MONTH_PATTERN,
     WEEKDAY_ABBREVIATIONS,
     WEEKDAYS,
+    YEAR_WORD_PATTERN,
     expand_year,
 )
 
@@ -84,11 +85,13 @@ def _candidates(text: str) -> Iterator[tuple[int, int]]:
     yield from _partial_dates(text)
 
 
-# Parts of dates the patterns above leave: the first day of a range ("les 2 et 5 avril", "du 8 au 17 mai"), a
+# Parts of dates the patterns above leave: the first days of a range or a list ("les 2 et 5 avril", "du 8 au 17
+# mai", "le 28 et le 31 janvier", "des 11, 18 et 25 février"), a
 # month alone after a word that makes it a date ("en février", "fin janvier"), a year in parentheses ("(2022)")
 # or opening an item of a list ("- 1981 hystérectomie"), and a date written with spaces ("11 10 1938").
 _RANGE_START = re.compile(
-    rf"(?<![\w])(?i:les?|du|des|entre|depuis le)[ \t]+(?P<day>1er|\d{{1,2}})[ \t]*(?:et|au|à|-|–)[ \t]*"
+    rf"(?<![\w])(?i:les?|du|des|entre|depuis le)[ \t]+(?P<days>(?:(?:1er|\d{{1,2}})[ \t]*,[ \t]*)*(?:1er|\d{{1,2}}))"
+    rf"[ \t]*(?:et|au|à|-|–)[ \t]*(?:(?i:le)[ \t]+)?"
     rf"(?=(?:1er|\d{{1,2}})[ \t]*(?:(?i:{MONTH_PATTERN})(?![\w])|[/.\-][ \t]*\d{{1,2}}))"
 )
 # The same in words, as dictated: "hospitalisé du trois au onze décembre", "du dix au dix-sept juin".
@@ -101,8 +104,46 @@ _SPELLED_RANGE_START = re.compile(
     rf"(?=(?i:{_DAY_WORD})[ \t]+(?i:{FULL_MONTH_PATTERN})(?![\w]))"
 )
 _MONTH_ALONE = re.compile(
-    rf"(?<![\w])(?:(?P<part>(?i:d[ée]but|fin|courant|mi-))|(?i:en|depuis|jusqu'en|(?:au|le|du) mois de))[ \t]?"
-    rf"(?P<month>(?i:{FULL_MONTH_PATTERN}))(?![\w])"
+    rf"(?<![\w])(?:(?P<part>(?i:d[ée]but|fin|courant|mi-))|(?i:en|depuis|jusqu'en|(?:au|le|du) mois d[e'’]|d[e'’]))"
+    rf"[ \t]?(?P<month>(?i:{FULL_MONTH_PATTERN}))(?![\w])"
+)
+# A month with its year spelled out, as dictated: "je le reverrai en mai deux mille vingt-sept".
+_MONTH_SPELLED_YEAR = re.compile(
+    rf"(?<![\w])(?i:{FULL_MONTH_PATTERN}) (?i:deux mille|mille neuf cents?|mil neuf cents?|dix-neuf cents?)"
+    rf"(?:[ \-](?i:{YEAR_WORD_PATTERN})){{0,5}}(?![\w])"
+)
+# The day alone after "le" or "du", the month being the letter's own: "entrée possible le 17", "retour dans le
+# service le 2", "pour la consultation du 13". Not an emergency number called ("appeler le 15", "fait le 18"), a
+# measure ("le 2 mg") or a time ("le 13 h"); not a number before another ("le 2/3").
+_DAY_AFTER_ARTICLE = re.compile(
+    r"(?<![\w'’])(?i:le|du)[ \t]+(?P<day>3[01]|[12]\d|[1-9])(?![\w])(?![/.,:\-]?\d)(?![ \t]*(?:h\b|h\d|heures?\b|%|°))"
+)
+# Both days of a range without its month: "visite du 12 au 14", "absente du 3 au 9".
+_DAY_RANGE = re.compile(
+    r"(?<![\w'’])(?i:du)[ \t]+(?P<first>3[01]|[12]\d|[1-9])[ \t]*(?i:au|-|–)[ \t]*(?P<last>3[01]|[12]\d|[1-9])"
+    r"(?![\w])(?![/.,:\-]?\d)"
+)
+_CALLED = re.compile(
+    r"(?i:appel\w*|compos\w*|contact\w*|fai[ts]|faire|joindre|joint|pr[ée]venir|alert\w*|num[ée]ro|via|par|"
+    r"au|tel|t[ée]l\.?)\W*(?:le|du)[ \t]+$"
+)
+_EMERGENCY_NUMBERS = {"15", "17", "18"}
+# Holidays as dates: "à la Toussaint 2021", "pour Noël", "depuis Pâques".
+_HOLIDAY = re.compile(
+    r"(?<![\w])(?:(?i:[àa] la |pour la |depuis la |avant la |apr[èe]s la |vers la |de la |la )(?P<fem>Toussaint|"
+    r"Pentec[ôo]te|Saint-Sylvestre|Chandeleur)|(?i:[àa] |pour |depuis |avant |apr[èe]s |vers |de |d['’]|"
+    r"jusqu['’][àa] )(?P<masc>No[ëe]l|P[âa]ques|l['’]Ascension|Nouvel An|jour de l['’]an))"
+    r"(?P<year> (?:19|20)\d{2})?(?![\w])"
+)
+# A day spelled out after "le" or "du", as dictated: "la fille revient le vingt-deux".
+_SPELLED_DAY = re.compile(
+    r"(?<![\w'’])(?i:le|du)[ \t]+(?P<day>(?i:trois|quatre|cinq|six|sept|huit|dix(?:-sept|-huit|-neuf)?|onze|douze|"
+    r"treize|quatorze|quinze|seize|vingt(?:-et-un| et un|-deux|-trois|-quatre|-cinq|-six|-sept|-huit|-neuf)?|"
+    r"trente(?:-et-un| et un)?))(?![\w-])"
+)
+# A day and a month with a dot after a word that announces a date: "endartériectomie le 23.10", "le 2.8 à 9h15".
+_DOTTED_DAY_MONTH = re.compile(
+    r"(?<![\w])(?i:le|du|au|depuis le|jusqu'au)[ \t]+(?P<date>(?P<day>\d{1,2})\.(?P<month>\d{1,2}))(?![\w]|[.,/]\d)"
 )
 # "mi-avril", "mi-mars 2023": the half of the month is part of the date, as eds-pseudo marks it.
 _MID_MONTH = re.compile(rf"(?<![\w-])(?i:mi-(?:{FULL_MONTH_PATTERN}))(?: (?:19|20)\d{{2}})?(?![\w])")
@@ -144,8 +185,30 @@ _SPACED_DATE = re.compile(
 
 def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
     for m in _RANGE_START.finditer(text):
-        if m["day"] == "1er" or 1 <= int(m["day"]) <= 31:
+        for day in re.finditer(r"1er|\d{1,2}", m["days"]):
+            if day.group() == "1er" or 1 <= int(day.group()) <= 31:
+                yield m.start("days") + day.start(), m.start("days") + day.end()
+    for m in _MONTH_SPELLED_YEAR.finditer(text):
+        yield m.span()
+    for m in _DAY_AFTER_ARTICLE.finditer(text):
+        before = text[max(0, m.start() - 30) : m.end() - len(m["day"])]
+        if _unit_follows(text, m.end()) or (m["day"] in _EMERGENCY_NUMBERS and _CALLED.search(before)):
+            continue
+        if _MEASURE_BEFORE.search(fold(text[max(0, m.start() - 20) : m.start()])):
+            continue
+        yield m.span("day")
+    for m in _DAY_RANGE.finditer(text):
+        if int(m["first"]) < int(m["last"]) and not _unit_follows(text, m.end()):
+            yield m.span("first")
+            yield m.span("last")
+    for m in _HOLIDAY.finditer(text):
+        yield m.start("fem") if m["fem"] else m.start("masc"), m.end()
+    for m in _SPELLED_DAY.finditer(text):
+        if not _unit_follows(text, m.end()):
             yield m.span("day")
+    for m in _DOTTED_DAY_MONTH.finditer(text):
+        if valid_date(m["day"], m["month"]) and not _unit_follows(text, m.end("date")):
+            yield m.span("date")
     for m in _MONTH_ALONE.finditer(text):
         yield (m.start("part") if m["part"] else m.start("month")), m.end()  # "fin septembre" whole
     for m in _SPELLED_RANGE_START.finditer(text):

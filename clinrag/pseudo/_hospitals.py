@@ -21,8 +21,11 @@ _HOSPITAL_KIND = (
     r"Institut|Fondation|"
     # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit (SSR, named SMR since
     # 2022: "soins médicaux et de réadaptation")
-    r"(?i:(?:centre|clinique) de (?:r[ée][ée]ducation|r[ée]adaptation|m[ée]decine physique et de r[ée]adaptation)"
-    r"(?: fonctionnelle)?)|"
+    r"(?i:(?:centre|clinique|institut)(?: r[ée]gional| national| universitaire)? de (?:r[ée][ée]ducation|"
+    r"r[ée]adaptation|m[ée]decine physique et de r[ée]adaptation)(?: fonctionnelle)?)|"
+    # medico-social homes and day-care centres ("Maison d'Accueil Spécialisée « Le Pech »", "l'accueil de jour
+    # « Les Tilleuls »")
+    r"(?i:maison d['’]accueil sp[ée]cialis[ée]e|foyer d['’]accueil m[ée]dicalis[ée]|accueil de jour)|"
     r"[Cc]entre (?:MPR|SSR|SMR)|SSR|SMR|EHPAD|USLD|[Mm]aison de retraite|"
     # mental-health hospitals ("EPSM de la Sarthe", "l'établissement public de santé mentale Lille-Métropole")
     r"EPSM|(?i:[ée]tablissement public de sant[ée] mentale)|"
@@ -132,13 +135,17 @@ def find_hospitals(text: str) -> Iterator[Span]:
             yield Span.of(text, m.start(), m.end(), "HOPITAL")
     for m in _SITE.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
+        if m["bare"] and not text[line_start : m.start()].strip():
+            line_start = (
+                text.rfind("\n", 0, max(0, line_start - 1)) + 1
+            )  # "Site de Vesoul" under the hospital
         if _HOSPITAL.search(text, line_start, m.start()) or _HOSPITAL_GROUPS.search(
             text, line_start, m.start()
         ):
             name_start = m.start("name") + 1
             end = _hospital_end(text, name_start, m.end("name"))
-            if end > name_start and fold(text[name_start:end]) not in _DIRECTIONS:
-                yield Span.of(text, name_start if m["bare"] else m.start(), end, "HOPITAL")
+            if end > name_start and (m["bare"] or fold(text[name_start:end]) not in _DIRECTIONS):
+                yield Span.of(text, m.start(), end, "HOPITAL")
 
 
 # A number that ends a hospital's name, at the end of its line or before a dash: "Hôpital Pasteur 2 – ".
@@ -154,7 +161,9 @@ _HOSPITAL_GROUPS = re.compile(r"(?<![\w-])(?:AP-HP|APHP|AP-HM|APHM|HCL|Hospices 
 # Acronyms of hospitals ("CHSF", "CHPF", "GHRMSA"): CH or GH and a few capitals, at most one vowel among them
 # (which leaves out words in capitals: "CHUTE", "CHAMBRE").
 _HOSPITAL_ACRONYM = re.compile(r"(?<![\w-])(?:CH|GH)[A-Z]{1,5}(?![\w-])")
-# A hospital's site, on the line of the hospital: "CHU de La Réunion – Site Félix Guyon", "site Chubert".
+# A hospital's site, on the line of the hospital (or, "Site" opening its line, on the line before): "CHU de La
+# Réunion – Site Félix Guyon", "CHU Amiens-Picardie – Site Sud", "site Chubert"; "Site" is taken with the name, as
+# writers mark it either way ("site nord" in lower case is a part of the building).
 _SITE = re.compile(
     rf"(?<![\w])(?:(?P<bare>Site)|site)(?: (?:de |du |d['’]))?(?P<name>(?: (?:(?i:{_PARTICLE}) ?)?{_PROPER_WORD}){{1,4}})"
 )

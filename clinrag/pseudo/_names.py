@@ -213,7 +213,7 @@ def find_titled_names(text: str) -> Iterator[Span]:
             continue  # "M" without its dot is a title only before a capital ("M DUPONT", not "sexe : M")
         if match["title"] in _ROLES and "." in match.group():
             continue  # a role is written without a dot: "hétérozygote AS. Hospitalisée" is no name
-        tokens = scan_name(text, match.end())
+        tokens = scan_name(text, match.end()) or _common_surname(text, match)
         yield from name_spans(
             text, tokens, _first_name_if_single(tokens) if match["title"] in _ROLES else None
         )
@@ -228,6 +228,29 @@ def find_titled_names(text: str) -> Iterator[Span]:
             yield from name_spans(
                 text, tokens, _first_name_if_single(tokens) if field.upper() in _ROLES else None
             )
+
+
+# A surname that is a common word, written in capitals right after a civility or a doctor's title: "M. PETIT
+# Mathieu", "Mme BLANC", "Dr BOULANGER" (capitals after a title are a surname; "M. Petit" stays ambiguous).
+_CIVILITY = {
+    "docteur", "professeur", "madame", "monsieur", "mademoiselle", "dr", "dre", "pr", "prof", "mme", "mmes", "mr",
+    "mlle", "melle", "m", "mm", "mrs", "ms",
+}  # fmt: skip
+_CAPS_WORD = re.compile(rf"[{_UPPER}]{{3,}}(?:-[{_UPPER}]{{2,}})*(?![\w'’-])")
+
+
+def _common_surname(text: str, title: re.Match[str]) -> list[_Token]:
+    """The words of a name opened by a common word in capitals after a civility title (:data:`_CAPS_WORD`), or
+    none."""
+    if fold(title["title"]) not in _CIVILITY:
+        return []
+    word = _CAPS_WORD.match(text, title.end())
+    if word is None or is_protected(word.group()):
+        return []
+    rest = scan_name(text, _GAP.match(text, word.end()).end(), max_words=2)
+    if rest and rest[0].kind == "particle":
+        rest = []  # "Mme PAS DE …" is no name going on
+    return [_Token(word.start(), word.end(), "caps"), *rest]
 
 
 def _first_name_if_single(tokens: list[_Token]) -> str | None:
@@ -285,11 +308,13 @@ _ROLE_THEN_NAME = re.compile(
     rf"(?: (?i:de nuit|de jour|de garde|du matin|du soir))?[ \t]*\([ \t]*(?=[{_UPPER}])"
 )
 
-# A nurse's or carer's signature, the name then the role's initials without parentheses, opening a line or after
-# a slash: "Clémence IDE / Ahmed AS", "Le Bihan IDEC" (words of three letters at least: "Hb AS" is no name).
+# A nurse's or carer's signature, the name then the role's initials without parentheses, opening a line, after a
+# slash or a dash of a dated entry: "Clémence IDE / Ahmed AS", "Le Bihan IDEC", "09/01 – Matin – Élodie IDE",
+# "06:10 – Clémence IDE nuit" (words of three letters at least: "Hb AS" is no name).
 _SIGNED_ROLE = re.compile(
-    rf"(?:^|(?<=/))[ \t]*(?P<name>{_WORD}(?:[ \t]{_WORD})?)[ \t]+(?:IDE|IDEL|IDEC|IBODE|IADE|IPA|AS|ASH|AES)"
-    rf"(?=[ \t]*(?:[/,;]|$))",
+    rf"(?:^|(?<=/)|(?<=[–—] )|(?<=\d - ))[ \t]*(?P<name>{_WORD}(?:[ \t]{_WORD})?)[ \t]+"
+    rf"(?:IDE|IDEL|IDEC|IBODE|IADE|IPA|AS|ASH|AES)"
+    rf"(?=[ \t]*(?:(?i:de )?(?i:nuit|jour|matin|soir|apr[eè]s-midi))?[ \t]*(?:[/,;]|$))",
     re.MULTILINE,
 )
 
@@ -355,6 +380,30 @@ def find_greeted_names(text: str) -> Iterator[Span]:
             yield from name_spans(text, tokens, _first_name_if_single(tokens))
 
 
+# A surname naming a small company that cares for or carries the patient: "Transports Marchand", "ambulance Cuny",
+# "Taxi Le Goff", "pompes funèbres Lecomte", "Orthopédie LEBRETON" (the name even when it is a common word).
+_COMPANY = re.compile(
+    rf"(?<![\w])(?i:transports?|ambulances?|taxis?|vsl|pompes fun[èe]bres|orthop[ée]die|auto-[ée]cole|"
+    rf"pharmacie|cabinet|garage)[ \t]+(?P<name>(?:(?:Le|La|Du|De|Van|Mac|Mc) )?[{_UPPER}][{_LETTER}'’]+"
+    rf"(?:-[{_UPPER}][{_LETTER}'’]+)*)(?![\w'’-])"
+)
+_COMPANY_WORDS = {
+    "centrale", "principale", "bleue", "bleues", "bleu", "rapide", "rapides", "express", "services",
+    "service", "assistance", "sante", "plus", "medical", "medicale", "medicaux", "urgence", "urgences", "secours",
+    "medecins", "infirmier", "infirmiers", "liberal", "liberaux", "dentaire", "paramedical", "nord", "sud", "est",
+    "ouest", "centre", "gare", "mairie", "eglise", "place", "marche", "village", "bourg", "ville", "port",
+}  # fmt: skip
+
+
+def find_company_names(text: str) -> Iterator[Span]:
+    """The surname in a small company's name (:data:`_COMPANY`), as NOM."""
+    for match in _COMPANY.finditer(text):
+        words = re.split(r"[ -]", fold(match["name"]))
+        if words[-1] in _COMPANY_WORDS or is_protected(match["name"]):
+            continue
+        yield Span.of(text, *match.span("name"), "NOM")
+
+
 def find_kin_names(text: str) -> Iterator[Span]:
     """Names given after a word of kinship ("sa fille Letizia", "son mari (Arménio)") — a single capitalized
     word there is a first name — and maiden or married names ("née Sambucco", "épouse Grondin")."""
@@ -384,22 +433,60 @@ def find_initials(text: str) -> Iterator[Span]:
 
 
 # A surname given by its initial after a known first name ("Sandrine V.", "Élodie M.", as care teams sign and
-# list each other), and initials before a surname at a signature's place: a line's start or after a comma
-# ("L. Arnaud", "Pour le directeur, M.-J. Payet"; "M." alone is Monsieur, no initial).
+# list each other), and initials before a surname at a signature's place: a line's start, after a comma or a
+# field's colon ("L. Arnaud", "Pour le directeur, M.-J. Payet", "Agent d'admission : K. Marie"; "M." alone is
+# Monsieur, no initial, but see _SIGNATURE_M).
 _FIRST_NAME_INITIAL = re.compile(
     rf"(?<![\w'’.-])(?P<first>[{_UPPER}][{_LETTER}]+(?:-[{_UPPER}][{_LETTER}]+)?)[ \t]+"
     rf"(?P<initial>[{_UPPER}]\.)(?![\w]|-?[{_UPPER}]\.)"
 )
 _INITIALS_SURNAME = re.compile(
-    rf"(?:(?m:^)[ \t]*|(?<=, ))(?P<first>(?!M\.[ \t])[{_UPPER}]\.(?:-[{_UPPER}]\.)?)[ \t]+"
+    rf"(?:(?m:^)[ \t]*|(?<=, )|(?<=[^\W\d] : ))(?P<first>(?!M\.[ \t])[{_UPPER}]\.(?:-[{_UPPER}]\.)?)[ \t]+"
     rf"(?P<last>[{_UPPER}][{_LETTER}'’]+(?:-[{_UPPER}][{_LETTER}'’]+)*)(?=[ \t]*(?:[,(–]|-[ \t]|$))",
     re.MULTILINE,
 )
 
 
+# "M." and a surname alone on a signature's line: after a closing formula, before a caregiver's role, or ending
+# the document ("Bien amicalement,\nM. Schneider", "M. Gidon, IDE"): the writer's initial rather than Monsieur
+# (one signs without one's own title).
+_SIGNATURE_M = re.compile(
+    rf"^[ \t]*(?P<first>M\.)[ \t]+(?P<last>[{_UPPER}][{_LETTER}'’]+(?:-[{_UPPER}][{_LETTER}'’]+)*)[ \t]*"
+    rf"(?P<role>,[ \t]*(?:IDE|IDEL|IDEC|AS|ASH|IPA|AES|MKDE|MK|cadre|secr[ée]taire|kin[ée]|[ée]ducat\w*|ergo\w*|"
+    rf"orthophoniste|psychologue|di[ée]t[ée]ticien\w*|assistante? sociale?)\b[^\n]*)?$",
+    re.MULTILINE,
+)
+_CLOSING = re.compile(
+    r"(?i:cordialement|amicalement|confraternellement|confraternelles|salutations|sentiments|bien [àa] vous|"
+    r"respectueusement|merci)\W*$"
+)
+# An initial in parentheses after a surname, as lists of doctors give it: "Dr Carayon (M.)", "Dr Le Bihan (Y.)".
+_INITIAL_AFTER = re.compile(rf"[ \t]?\((?P<initial>[{_UPPER}]\.(?:-[{_UPPER}]\.)?)\)")
+
+
+def find_signature_initials(text: str) -> Iterator[Span]:
+    """ "M." before a surname alone on a signature's line (:data:`_SIGNATURE_M`): a PRENOM and a NOM."""
+    for match in _SIGNATURE_M.finditer(text):
+        before = text[: match.start()].rstrip()
+        previous_line = before[before.rfind("\n") + 1 :]
+        if not (match["role"] or _CLOSING.search(previous_line) or not text[match.end() :].strip()):
+            continue
+        if fold(match["last"]) in common_words() or is_protected(match["last"]):
+            continue
+        yield Span.of(text, *match.span("first"), "PRENOM")
+        yield Span.of(text, *match.span("last"), "NOM")
+
+
+def find_initials_after_names(text: str, spans: list[Span]) -> Iterator[Span]:
+    """An initial in parentheses right after a surname of the first pass (``spans``): "Dr Carayon (M.)"."""
+    for span in spans:
+        if span.label == "NOM" and (match := _INITIAL_AFTER.match(text, span.end)):
+            yield Span.of(text, *match.span("initial"), "PRENOM")
+
+
 def find_initialled_names(text: str) -> Iterator[Span]:
     """A known first name with its surname's initial ("Sandrine V."), and initials before a surname at a line's
-    start or after a comma ("L. Arnaud,", "M.-J. Payet")."""
+    start, after a comma or a field's colon ("L. Arnaud,", "M.-J. Payet", "Agent : K. Marie")."""
     for match in _FIRST_NAME_INITIAL.finditer(text):
         first = fold(match["first"])
         if first.split("-")[0] in first_names() and first not in common_words():

@@ -175,6 +175,14 @@ def _grouping_ok(found: str) -> bool:
     return True
 
 
+_SPELLED_NIR = re.compile(
+    rf"(?i:s[ée]curit[ée] sociale|\bNIR\b|\bnum[ée]ro de s[ée]cu\b|num[ée]ro d['’]assur[ée]e? social)"
+    rf"(?: (?:est|:|deux points))?[ ,:]+"
+    rf"(?P<nir>(?i:{_SAID_NUMBER})(?:[ ,]+(?i:{_SAID_NUMBER})){{4,}})(?![\w-])"
+    rf"(?:[ ,]+(?i:cl[ée])[ ,:]+(?P<key>(?i:{_SAID_NUMBER}))(?![\w-]))?"
+)
+
+
 def find_social_security_numbers(text: str) -> Iterator[Span]:
     """NIR with a valid key (15 digits), or without a key (13 digits) when its structure is possible.
 
@@ -190,6 +198,12 @@ def find_social_security_numbers(text: str) -> Iterator[Span]:
             well_formed = nir_is_valid(nir) if length == 15 else nir_structure_ok(nir)
             if well_formed or announced:
                 yield from _nir_and_key_field(text, start, end, length)
+    # dictated in words after its announcement, its key after "clé": "numéro de sécurité sociale un cinquante-cinq
+    # onze quatre-vingts zéro vingt et un trois cent cinq clé cinquante-neuf"
+    for m in _SPELLED_NIR.finditer(text):
+        yield Span.of(text, *m.span("nir"), "SECU")
+        if m["key"]:
+            yield Span.of(text, *m.span("key"), "SECU")
     # announced, any grouping and 11 to 15 digits: "N° de sécurité sociale : 402 654 803 958 12"
     for m in _ANNOUNCED_NUMBER.finditer(text):
         announced = _NIR_CONTEXT.search(text, max(0, m.start() - _CONTEXT_WINDOW), m.start())
@@ -212,7 +226,9 @@ def _nir_and_key_field(text: str, start: int, end: int, digits: int) -> Iterator
 _STRONG = {
     "IPP": r"\bIPP\b|\bI\.P\.P\.?|\bNIP\b|\bIP\b|\bID\b|identifiant(?: du)? patient|"
     r"num[ée]ro (?:du |de )?patient|n° (?:du |de )?patient|identit[ée] pivot|"
-    r"r[ée]f[ée]rence interne(?: d[eu] l[ae] patiente?| du patient)?",
+    r"r[ée]f[ée]rence interne(?: d[eu] l[ae] patiente?| du patient)?|"
+    # the patient's record number of Spanish and Catalan hospitals
+    r"\bNHC\b|hist[òo]ria cl[íi]nica|historia cl[íi]nica",
     "NDA": r"\bNDA\b|\bN\.D\.A\.?|n° ?(?:de )?s[ée]jour|num[ée]ro (?:de )?s[ée]jour|dossier n°|"
     r"identifiant (?:de |d['’])?(?:la |l['’])?(?:visite|venue|hospitalisation|s[ée]jour)|"
     r"n° ?(?:de |d')?(?:venue|dossier|admission|hospitalisation|[ée]pisode|intervention)|"
@@ -220,7 +236,11 @@ _STRONG = {
     # a SAMU regulation file, an emergency passage, a transport or intervention sheet, a care episode (the stay's
     # unit in hospital software): "Dossier de régulation n° 25-074-018852", "passage n° U25-0032881", "Fiche
     # d'intervention secondaire n° T25-1187", "Épisode de soins n° 25-0447812"
-    r"(?:dossier|passage|fiche|intervention|mission|affaire|[ée]pisode)(?: [a-zà-ÿ'’]+){0,3} n°|"
+    # an incident report, a care plan, a declaration or request ("Fiche de déclaration d'événement indésirable –
+    # N° FEI 2026/0318", "Plan d'aide APA n° 88-APA-011972")
+    r"(?:dossier|passage|venue|s[ée]jour|admission|fiche|intervention|mission|affaire|[ée]pisode|plan d['’]aide|"
+    r"d[ée]claration|demande)"
+    r"(?: [a-zà-ÿ'’]+){0,4}(?: [–-])? n°|"
     # a letter's reference to its file ("N/Réf. : …", "Réf. à rappeler : …", "Nos références : dossier …"), a
     # coverage agreement or an insurer's claim ("N° de prise en charge", "dossier sinistre")
     r"(?:\b[NV]/ ?|\bnos |\bvos |\bnotre |\bvotre )?r[ée]f(?:[ée]rences?|\.)?(?: [àa] rappeler| dossier)?(?= ?:)|"
@@ -228,8 +248,9 @@ _STRONG = {
     "RESIDENT": r"n° (?:de )?r[ée]sident",
 }
 _WEAK = {"IPP": r"\bpatiente?\b", "NDA": r"\bvisite\b|\bvenue\b|\bs[ée]jour\b|\bdossier\b"}
-# A site's or software's letters may open the number before a dash ("HB25-018834", "VT-52-2026-004417").
-_ID_VALUE = r"(?:[A-Za-z]{1,4}[-/])?(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
+# A site's or software's letters may open the number before a dash or, in capitals, a space ("HB25-018834",
+# "VT-52-2026-004417", "CS-NEU-25-060912", "FEI 2026/0318", "HC 0045128").
+_ID_VALUE = r"(?:(?:[A-Za-z]{1,4}[-/]){1,2}|(?-i:[A-Z]{2,4}) (?=\d{5,}|\d+/\d))?(?=[A-Za-z]{0,3}\d)[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
 # Between the word and the number: "IPP : ", "(IPP) : ", "IPP n° ", "IPP est ", "l'IPP étant le ", and up to three
 # words before a colon ("Numéro de dossier à rappeler : ").
 _FILLER = r"(?: ?\)? ?(?:[:=#]|n°|no\.?|est(?: le)?|étant(?: le)?)? ?(?:[:=] ?)?|(?: [a-zà-ÿ'’]+){1,3} ?: ?)"
@@ -239,8 +260,8 @@ def _context_pattern(words: str, value: str) -> re.Pattern[str]:
     return re.compile(rf"(?:{words}){_FILLER}(?P<value>{value})(?![\w])", re.IGNORECASE)
 
 
-# After a strong context, a number may be spaced in groups ("ipp 69 118 2045", dictated).
-_GROUPED_ID = r"\d{2,4}(?: \d{2,4}){1,3}(?!\d| \d)"
+# After a strong context, a number may be spaced in groups ("ipp 69 118 2045", dictated; "IPP 8 004 512 77").
+_GROUPED_ID = r"\d{1,4}(?: \d{2,4}){1,3}(?!\d| \d)"
 _ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("IPP", _context_pattern(_STRONG["IPP"], _ID_VALUE), 4),
     ("IPP", _context_pattern(_STRONG["RESIDENT"], _ID_VALUE), 4),  # a care home's resident number
@@ -249,6 +270,11 @@ _ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("NDA", _context_pattern(_STRONG["NDA"], _GROUPED_ID), 6),
     ("IPP", _context_pattern(_WEAK["IPP"], r"\d{7,}"), 7),
     ("NDA", _context_pattern(_WEAK["NDA"], r"\d{7,}"), 7),
+    # a file's code after a weak word, letters then digits joined by dashes: "dossier CHT-0239918", "(dossier
+    # EV-2025-041)",
+    ("NDA", _context_pattern(_WEAK["NDA"], r"(?-i:[A-Z]{1,5})-\d{2,}(?:-\d+)*"), 5),
+    # or a number with a site's or a year's prefix: "Dossier : 35-00918844"
+    ("NDA", _context_pattern(_WEAK["NDA"], r"\d{1,4}[-/]\d{5,}"), 7),
 )
 # The word after the number: "9876543210 (IPP)".
 _ID_AFTER = re.compile(r"(?<![\w])(?P<value>\d{7,})(?![\w]) ?\(? ?(?P<label>IPP|NDA)\b")

@@ -230,15 +230,39 @@ def _address_parts(text: str, start: int, end: int) -> Iterator[Span]:
 _NO_ADDRESS = re.compile(r"(?i:inconnue?|idem|sdf|sans domicile fixe|non renseign[ée]e?)")
 
 
+# Where an accident or a stroke happened, outdoors, named as such: a pass, a beach, a mountain hut, a cove ("au
+# col des Aravis", "sur la plage de Saline", "au refuge des Cosmiques"), and a numbered road ("sur la RN 134",
+# "sur l'A7", "de la D943").
+_OUTDOOR_PLACE = re.compile(
+    rf"(?<![\w])(?i:col|plage|refuge|anse|pointe|lac|pic|cap|baie|for[êe]t|bois|sentier|port|piste)"
+    rf" (?:de la |de l['’]|des |du |de |d['’])(?P<name>{_PROPER_WORD}(?: {_PROPER_WORD})?)"
+)
+_ROAD = re.compile(
+    r"(?<![\w])(?:sur|de|par|depuis) (?:la |l['’] ?)(?P<road>(?:RN|RD|N|D|A) ?\d{1,4}[a-z]?)(?![\w])"
+)
+
+
+def find_outdoor_places(text: str) -> Iterator[Span]:
+    """Places of an event outdoors (:data:`_OUTDOOR_PLACE`) and numbered roads, as ADRESSE."""
+    for match in _OUTDOOR_PLACE.finditer(text):
+        words = match["name"].split()
+        if any(fold(word) in common_words() or is_protected(word) for word in words):
+            continue
+        yield Span.of(text, match.start(), match.end(), "ADRESSE")
+    for match in _ROAD.finditer(text):
+        yield Span.of(text, *match.span("road"), "ADRESSE")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # postcodes and towns
 # ---------------------------------------------------------------------------------------------------------
 # A town: one word or a hyphenated compound whose inner connectors are in lower case ("Saint-Laurent-du-Maroni",
-# "Pont-l'Abbé", "Riom-ès-Montagnes", "Faa'a"), after an article ("Le Lamentin", "La Grave") or "Saint"
+# "Pont-l'Abbé", "Riom-ès-Montagnes", "Faa'a", Corsica's "Santa-Lucia-di-Mercurio"), after an article ("Le Lamentin", "La Grave") or "Saint"
 # ("Saint Ouen"), possibly followed by a second part ("Saint-Jean de Terre-Neuve") and by CEDEX and its number;
 # in capitals, up to four words ("LA BACONNETTE", "PARIS CEDEX 14").
 _CONNECTOR = (
-    r"(?:sur|sous|l[eè]s|lez|en|de|du|des|la|le|aux|au|et|[eè]s|à|dans|SUR|SOUS|LES|EN|DE|DU|DES|LA|LE|AUX)"
+    r"(?:sur|sous|l[eè]s|lez|en|de|du|des|la|le|aux|au|et|[eè]s|à|dans|di|da|del|della|SUR|SOUS|LES|EN|DE|DU|DES|"
+    r"LA|LE|AUX|DI)"
 )
 _TOWN_WORD = rf"(?:[dDlL]['’])?[{_UPPER}][{_LETTER}'’]*"
 _TOWN_COMPOUND = rf"{_TOWN_WORD}(?:-(?:{_CONNECTOR}-)*{_TOWN_WORD})*"
@@ -445,6 +469,30 @@ _AFTER_NAME = re.compile(
     rf" (?:de|d['’]|à) ?(?P<of>{_CITY})(?![\w]))",
     re.MULTILINE,
 )
+
+
+# A postcode dictated in words, beside the town found ("à Amiens quatre-vingt mille", "trente et un mille six cents
+# Muret"): a number of thousands.
+_SAID = (
+    r"(?:z[ée]ro|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingts?|"
+    r"trente|quarante|cinquante|soixante|quatre-vingts?|cents?)(?:(?:-| et |-et-)(?:vingts?|une?|deux|trois|quatre|"
+    r"cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize))*"
+)
+_SPELLED_POSTCODE = rf"(?i:(?:{_SAID}[ -]){{1,3}}mille(?:[ -]{_SAID}){{0,4}})"
+_SPELLED_POSTCODE_BEFORE = re.compile(rf"(?<![\w-]){_SPELLED_POSTCODE} $")
+_SPELLED_POSTCODE_AFTER = re.compile(rf" (?P<zip>{_SPELLED_POSTCODE})(?![\w-])")
+
+
+def find_spelled_postcodes(text: str, spans: list[Span]) -> Iterator[Span]:
+    """A postcode in words right before or after a town of the first pass (``spans``), as ZIP."""
+    for span in spans:
+        if span.label != "VILLE":
+            continue
+        line_start = text.rfind("\n", 0, span.start) + 1
+        if before := _SPELLED_POSTCODE_BEFORE.search(text, line_start, span.start):
+            yield Span.of(text, before.start(), before.end() - 1, "ZIP")
+        if after := _SPELLED_POSTCODE_AFTER.match(text, span.end):
+            yield Span.of(text, *after.span("zip"), "ZIP")
 
 
 def find_towns_after_names(text: str, spans: list[Span]) -> Iterator[Span]:

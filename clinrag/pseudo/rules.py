@@ -23,20 +23,24 @@ to :func:`detect` as ``extra``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from clinrag.pseudo._dates import find_dates, relabel_birth_dates
 from clinrag.pseudo._hospitals import find_hospital_acronyms, find_hospitals
 from clinrag.pseudo._names import (
+    find_company_names,
     find_first_name_pairs,
     find_greeted_names,
     find_initialled_names,
     find_initials,
+    find_initials_after_names,
     find_kin_names,
     find_listed_names,
     find_name_lines,
     find_occurrences,
     find_role_names,
+    find_signature_initials,
     find_titled_names,
     known_name_words,
 )
@@ -50,7 +54,9 @@ from clinrag.pseudo._numbers import (
 )
 from clinrag.pseudo._places import (
     find_addresses,
+    find_outdoor_places,
     find_postcodes_and_cities,
+    find_spelled_postcodes,
     find_towns_after_names,
     find_towns_in_letterheads,
 )
@@ -71,13 +77,16 @@ RULES: tuple[Rule, ...] = (
     find_spaced_numbers,
     find_dates,
     find_addresses,
+    find_outdoor_places,
     find_postcodes_and_cities,
     find_hospitals,
     find_titled_names,
     find_kin_names,
+    find_company_names,
     find_greeted_names,
     find_initials,
     find_initialled_names,
+    find_signature_initials,
     find_role_names,
     find_table_cells,
     find_first_name_pairs,
@@ -132,8 +141,92 @@ def detect(
         *find_towns_after_names(text, first_pass),
         *find_towns_in_letterheads(text, first_pass),
         *find_listed_names(text, first_pass),
+        *find_initials_after_names(text, first_pass),
+        *find_spelled_postcodes(text, first_pass),
     ]
-    return relabel_birth_dates(resolve_overlaps(unprotected_spans(text, [*first_pass, *second_pass])))
+    found = resolve_overlaps(unprotected_spans(text, [*first_pass, *second_pass]))
+    return relabel_birth_dates(join_pieces(text, found))
+
+
+# What may lie between two pieces of one identifier found apart, by label: a hyphen or an apostrophe inside any
+# ("Santa-Lucia" + "di-Mercurio", "972-25" + "0311458"); a particle inside a name, a place or an establishment
+# ("Gui" + "Chauliac"); a spaced dash or guillemets inside an establishment's name ("Centre Hospitalier de Dax –
+# Côte d'Argent", "Maison d'Accueil Spécialisée « Le Pech »"); a comma or an initial's dot inside an address
+# ("Le Mansard, bât. A, 4 avenue …", "Avenue Docteur G. Thérasse").
+_GLUE_ANY = re.compile(r"[-'’]")
+_GLUE_PARTICLE = re.compile(r" (?:(?:de|du|des|di|da|del|dos|van|von)(?: la| l['’])?|d['’]|de l['’]) ?")
+_GLUE_PLACE = re.compile(r" ?[–—-] | « ?| ?» ?")
+_GLUE: dict[str, tuple[re.Pattern[str], ...]] = {
+    "NOM": (_GLUE_ANY, _GLUE_PARTICLE),
+    "PRENOM": (_GLUE_ANY,),
+    "VILLE": (_GLUE_ANY, _GLUE_PARTICLE),
+    "HOPITAL": (_GLUE_ANY, _GLUE_PARTICLE, _GLUE_PLACE),
+    "ADRESSE": (_GLUE_ANY, _GLUE_PARTICLE, _GLUE_PLACE, re.compile(r", |\. ")),
+}
+# An establishment or a site named on its own after a dash is another one ("CHU de Nantes – Hôpital Laënnec",
+# "CHU d'Amiens – Site Sud"), not the rest of the first one's name ("Centre Hospitalier de Dax – Côte d'Argent").
+_OWN_NAME = re.compile(
+    r"(?i:l['’])?(?i:site|h[ôo]pital|h[ôo]pitaux|clinique|polyclinique|centre|groupe|groupement|institut|maison|"
+    r"ehpad|ch|chu|chr|chru|chi|chic|gh|ght|ghu|p[ôo]le)(?![\w])"
+)
+# A capitalized article before a town, an address or a hospital's site is part of it ("entre La Ferté-Macé et …",
+# "La Meynard"); not before a hospital named by its kind ("Le CHU de Brest": the article stays out).
+_ARTICLE_BEFORE = re.compile(r"(?<![\w'’])(?:La|Le|Les|L['’]) ?$")
+
+
+def join_pieces(text: str, spans: Sequence[Span]) -> list[Span]:
+    """Join the pieces of one identifier found apart (by two rules, or the model and a rule) and close what a
+    span leaves open, so that no hyphen, particle or guillemet of an identifier stays in clear: two spans of one
+    label with only the glue of one name between them (:data:`_GLUE`) become one; a span with an opening
+    guillemet or parenthesis takes the closing one right after it ("« Les Tilleuls" + " »", "(681" …), one with a
+    closing parenthesis the opening one right before it ("681) 72 07 31"); a town, an address or a hospital takes
+    the capitalized article right before it.
+
+    Args:
+        spans: Non-overlapping spans, sorted by position.
+    """
+    joined: list[Span] = []
+    for span in spans:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and previous.label == span.label
+            and any(glue.fullmatch(text, previous.end, span.start) for glue in _GLUE.get(span.label, ()))
+            and not (span.label == "HOPITAL" and _OWN_NAME.match(span.text))
+        ):
+            joined[-1] = Span.of(text, previous.start, span.end, span.label, previous.source)
+        else:
+            joined.append(span)
+    if not joined:
+        return []
+    ends = [0, *(span.end for span in joined[:-1])]
+    starts = [*(span.start for span in joined[1:]), len(text)]
+    return [
+        _closed(text, span, floor, ceiling) for span, floor, ceiling in zip(joined, ends, starts, strict=True)
+    ]
+
+
+def _closed(text: str, span: Span, floor: int, ceiling: int) -> Span:
+    """``span`` with the closing mark of an opening one it holds, the opening mark of a closing one, and the
+    article of a town or address, between ``floor`` and ``ceiling`` (the spans around it)."""
+    start, end = span.start, span.end
+    inside = text[start:end]
+    after = re.match(r" ?[»)\]]", text[end : end + 2])
+    if (
+        after
+        and end + after.end() <= ceiling
+        and ("«" in inside and "»" not in inside or "(" in inside and ")" not in inside)
+    ):
+        end += after.end()
+    if ")" in inside and "(" not in inside and start > floor and text[start - 1] == "(":
+        start -= 1
+    if span.label in ("VILLE", "ADRESSE") or (span.label == "HOPITAL" and not _OWN_NAME.match(span.text)):
+        article = _ARTICLE_BEFORE.search(text, max(floor, start - 4), start)
+        if article and (article.start() == 0 or not text[article.start() - 1].isalnum()):
+            start = article.start()
+    if (start, end) == (span.start, span.end):
+        return span
+    return Span.of(text, start, end, span.label, span.source)
 
 
 def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:

@@ -91,6 +91,8 @@ _NUMBER_WORD = (
 NUMBER_WORDS: tuple[str, ...] = tuple(_NUMBER_WORD.split("|"))
 """The French number words of dates, one a word (the augmenter writes small numbers with them)."""
 _YEAR_WORD = rf"{_NUMBER_WORD}|mille|mil|cents?|quarante|cinquante|soixante|quatre-vingts?"
+#: A word of a year spelled out ("deux mille vingt-sept": each of its words).
+YEAR_WORD_PATTERN = _YEAR_WORD
 
 # ---------------------------------------------------------------------------------------------------------
 # the dates of a clinical note, absolute or relative to the note's date
