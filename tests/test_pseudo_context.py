@@ -578,6 +578,23 @@ def test_round_7_dates_numbers_places_and_names():
     # a surname in capitals after a title even when it is a common word; a surname in a small company's name
     assert found("Mme BLANC Odile et M. PETIT") == [("BLANC", "NOM"), ("Odile", "PRENOM"), ("PETIT", "NOM")]
     assert found("Retour par Ambulances Kerhervé, taxi Rapide refusé.") == [("Kerhervé", "NOM")]
+    assert found("Transfert retour de M. Petit demandé par Mme Fontaine.") == [
+        ("Petit", "NOM"),
+        ("Fontaine", "NOM"),
+    ]
+    # accession and request numbers by their shape; not a virus, a norm or a score
+    assert found("Angio-TDM (demande RX-241103-0412), IRM acc. B24-1103-7781") == [
+        ("RX-241103-0412", "NDA"),
+        ("B24-1103-7781", "NDA"),
+    ]
+    assert found("PCR COVID-19 négative, norme ISO-15189, CHA2DS2-VASc à 4") == []
+    # dates of neighbouring countries' letters
+    assert found("ingresado el 14 de junio de 2024, dimesso il 3 luglio, aufgenommen am 2. Oktober") == [
+        ("14 de junio de 2024", "DATE"),
+        ("3 luglio", "DATE"),
+        ("2. Oktober", "DATE"),
+    ]
+    assert ("CRF Les Herbiers", "HOPITAL") in found("Sortie au CRF Les Herbiers mardi.")
     # nurses signing a dated entry after a dash
     assert found("12/03 – Nuit – Maëlys IDE\nPatient calme.") == [("12/03", "DATE"), ("Maëlys", "PRENOM")]
 
@@ -605,6 +622,11 @@ def test_pieces_of_one_identifier_are_joined():
         "EHPAD « Les Genêts »",
         "La Teste-de-Buch",
     ]
+    # a compound first name read as two names
+    text = "18:40 - Anne-Sophie : rappel"
+    assert [
+        s.text for s in join_pieces(text, [piece(text, "Anne", "PRENOM"), piece(text, "Sophie", "NOM")])
+    ] == ["Anne-Sophie"]
     # two establishments each named on its own stay apart; two towns across a dash too
     text = "CHU de Nantes – Hôpital Laënnec ; Brest – Quimper"
     pieces = [

@@ -118,6 +118,18 @@ _MONTH_SPELLED_YEAR = re.compile(
 _DAY_AFTER_ARTICLE = re.compile(
     r"(?<![\w'’])(?i:le|du)[ \t]+(?P<day>3[01]|[12]\d|[1-9])(?![\w])(?![/.,:\-]?\d)(?![ \t]*(?:h\b|h\d|heures?\b|%|°))"
 )
+# Dates of neighbouring countries' letters, their day before their month's name: Italian, Spanish, Catalan,
+# Portuguese, German ("il 2 febbraio", "el 4 de agosto de 2024", "a 20 de agosto", "am 12. März 2025").
+_FOREIGN_MONTHS = (
+    r"gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre|"
+    r"enero|febrero|abril|mayo|junio|julio|septiembre|setiembre|octubre|noviembre|diciembre|"
+    r"gener|febrer|març|maig|juny|juliol|setembre|octubre|desembre|"
+    r"janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|dezembro|"
+    r"Januar|Februar|März|April|Juni|Juli|August|September|Oktober|Dezember"
+)
+_FOREIGN_DATE = re.compile(
+    rf"(?<![\w])(?:1º|\d{{1,2}})\.? (?:de |d['’])?(?i:{_FOREIGN_MONTHS})(?:,? (?:de |del )?(?:19|20)\d{{2}})?(?![\w])"
+)
 # Both days of a range without its month: "visite du 12 au 14", "absente du 3 au 9".
 _DAY_RANGE = re.compile(
     r"(?<![\w'’])(?i:du)[ \t]+(?P<first>3[01]|[12]\d|[1-9])[ \t]*(?i:au|-|–)[ \t]*(?P<last>3[01]|[12]\d|[1-9])"
@@ -201,6 +213,8 @@ def _partial_dates(text: str) -> Iterator[tuple[int, int]]:
         if int(m["first"]) < int(m["last"]) and not _unit_follows(text, m.end()):
             yield m.span("first")
             yield m.span("last")
+    for m in _FOREIGN_DATE.finditer(text):
+        yield m.span()
     for m in _HOLIDAY.finditer(text):
         yield m.start("fem") if m["fem"] else m.start("masc"), m.end()
     for m in _SPELLED_DAY.finditer(text):

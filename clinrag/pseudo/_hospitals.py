@@ -17,7 +17,7 @@ _HOSPITAL_KIND = (
     r" sp[ée]cialis[ée]| d[ée]partemental)?|groupe(?:ment)? hospitalier(?: universitaire)?|centre de sant[ée]|"
     # maternity wards, medical and dialysis centres, homes for the elderly and the disabled
     r"maternit[ée]|centre m[ée]dical|centre de dialyse|foyer(?:-logement| logement)?|r[ée]sidence autonomie)|"
-    r"MAS|FAM|CMPR|CRRF|M[ée]dip[ôo]le|(?i:p[ôo]le sant[ée])|"
+    r"MAS|FAM|CMPR|CRRF|CRF|M[ée]dip[ôo]le|(?i:p[ôo]le sant[ée])|"
     r"Institut|Fondation|"
     # rehabilitation and long-stay facilities, where stroke patients go after the stroke unit (SSR, named SMR since
     # 2022: "soins médicaux et de réadaptation")

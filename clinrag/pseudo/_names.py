@@ -230,22 +230,36 @@ def find_titled_names(text: str) -> Iterator[Span]:
             )
 
 
-# A surname that is a common word, written in capitals right after a civility or a doctor's title: "M. PETIT
-# Mathieu", "Mme BLANC", "Dr BOULANGER" (capitals after a title are a surname; "M. Petit" stays ambiguous).
+# A surname that is a common word, right after a civility or a doctor's title: "M. PETIT Mathieu", "Mme BLANC",
+# "Dr Boulanger", "de M. Petit (02 47 …)" (a capitalized word after "M." or "Dr" is a surname, common or not).
 _CIVILITY = {
     "docteur", "professeur", "madame", "monsieur", "mademoiselle", "dr", "dre", "pr", "prof", "mme", "mmes", "mr",
     "mlle", "melle", "m", "mm", "mrs", "ms",
 }  # fmt: skip
-_CAPS_WORD = re.compile(rf"[{_UPPER}]{{3,}}(?:-[{_UPPER}]{{2,}})*(?![\w'’-])")
+_CAPS_WORD = re.compile(rf"[{_UPPER}][{_LETTER}]{{2,}}(?:-[{_UPPER}][{_LETTER}]+)*(?![\w'’-])")
+_NOT_AFTER_TITLE = {
+    "veuve",
+    "epouse",
+    "nee",
+    "ne",
+    "dite",
+    "dit",
+    "et",
+    "ou",
+    "avec",
+    "chez",
+    "pour",
+    "non",
+    "oui",
+}
 
 
 def _common_surname(text: str, title: re.Match[str]) -> list[_Token]:
-    """The words of a name opened by a common word in capitals after a civility title (:data:`_CAPS_WORD`), or
-    none."""
+    """The words of a name opened by a common word after a civility title (:data:`_CAPS_WORD`), or none."""
     if fold(title["title"]) not in _CIVILITY:
         return []
     word = _CAPS_WORD.match(text, title.end())
-    if word is None or is_protected(word.group()):
+    if word is None or is_protected(word.group()) or fold(word.group()) in _NOT_AFTER_TITLE:
         return []
     rest = scan_name(text, _GAP.match(text, word.end()).end(), max_words=2)
     if rest and rest[0].kind == "particle":

@@ -280,6 +280,12 @@ _ID_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
 _ID_AFTER = re.compile(r"(?<![\w])(?P<value>\d{7,})(?![\w]) ?\(? ?(?P<label>IPP|NDA)\b")
 
 
+# A file's code by its shape alone: letters, maybe digits, then groups of digits after dashes, seven digits at
+# least ("IMG-250216-0093", "A25-0318-2241", "TAVC-2025-0871", "LNZ250507-0044": accession, request and thread
+# numbers of imaging and tele-stroke software); not "COVID-19", "ISO-9001" or "CHA2DS2-VASc".
+_CODE_SHAPE = re.compile(r"(?<![\w-])[A-Z]{1,6}\d{0,8}(?:-\d{3,}){1,3}(?![\w-])")
+
+
 def find_patient_and_stay_numbers(text: str) -> Iterator[Span]:
     """IPP and NDA announced by their name ("IPP : 8475619240", "N° de séjour 2345678901", "9281973 (NDA)")."""
     for label, pattern, min_digits in _ID_PATTERNS:
@@ -290,6 +296,9 @@ def find_patient_and_stay_numbers(text: str) -> Iterator[Span]:
     for match in _ID_AFTER.finditer(text):
         start, end = match.span("value")
         yield Span.of(text, start, end, match.group("label"))
+    for match in _CODE_SHAPE.finditer(text):
+        if len(digits_of(match.group())) >= 7:
+            yield Span.of(text, match.start(), match.end(), "NDA")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -148,7 +148,8 @@ def detect(
     return relabel_birth_dates(join_pieces(text, found))
 
 
-# What may lie between two pieces of one identifier found apart, by label: a hyphen or an apostrophe inside any
+# What may lie between two pieces of one identifier found apart, by label (and a hyphen between a first name and a
+# surname read in a compound one): a hyphen or an apostrophe inside any
 # ("Santa-Lucia" + "di-Mercurio", "972-25" + "0311458"); a particle inside a name, a place or an establishment
 # ("Gui" + "Chauliac"); a spaced dash or guillemets inside an establishment's name ("Centre Hospitalier de Dax –
 # Côte d'Argent", "Maison d'Accueil Spécialisée « Le Pech »"); a comma or an initial's dot inside an address
@@ -190,9 +191,19 @@ def join_pieces(text: str, spans: Sequence[Span]) -> list[Span]:
         previous = joined[-1] if joined else None
         if (
             previous is not None
-            and previous.label == span.label
-            and any(glue.fullmatch(text, previous.end, span.start) for glue in _GLUE.get(span.label, ()))
-            and not (span.label == "HOPITAL" and _OWN_NAME.match(span.text))
+            and (
+                (
+                    previous.label == span.label
+                    and any(
+                        glue.fullmatch(text, previous.end, span.start) for glue in _GLUE.get(span.label, ())
+                    )
+                    and not (span.label == "HOPITAL" and _OWN_NAME.match(span.text))
+                )
+                or (  # "Marie" + "-" + "Claire" read as a first name and a surname: one compound name
+                    {previous.label, span.label} <= set(_NAME_LABELS)
+                    and text[previous.end : span.start] == "-"
+                )
+            )
         ):
             joined[-1] = Span.of(text, previous.start, span.end, span.label, previous.source)
         else:
