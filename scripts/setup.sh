@@ -38,11 +38,12 @@ fi
 # by side, 1,359 texts). `CLINRAG_TRAIN_IDENTIFIERS=0 bash scripts/setup.sh` skips it; `pseudonymize`
 # then uses the rules alone and says so.
 # The model also learns from the hand-written free-text records of experiments/data/phi_records that are not
-# held out (never test6-test10): development rounds 1-5 and the training rounds 7-9. In leave-one-round-out studies they
-# raised the model's recall on the round it had not seen (docs/pseudonymization.md).
+# held out (never test11-test14): development rounds 1-6 and 10-13 (their first looks done) and the training rounds
+# 7-9, 18 and 19. In leave-one-round-out studies they raised the model's recall on the round it had not seen
+# (docs/pseudonymization.md).
 EDS_PSEUDO="${EDS_PSEUDO:-../shared/data/eds-pseudo/dev.jsonl}"
 RECORDS=()
-for split in dev test test2 test3 test4 test5 train7 train8 train9; do
+for split in dev test test2 test3 test4 test5 test6 test7 test8 test9 test10 train7 train8 train9 train18 train19; do
   RECORDS+=(--eds-pseudo "experiments/data/phi_records/$split.jsonl")
 done
 if [ "${CLINRAG_TRAIN_IDENTIFIERS:-1}" = "1" ]; then

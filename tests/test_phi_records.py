@@ -41,6 +41,20 @@ def test_rounds_go_to_their_split(build, tmp_path):
     assert build.splits(records) == {"r900": "train7", "r901": "test7"}
     assert records[1]["text"] == "Vu par le Dr Kerléo."
     assert records[1]["entities"] == [{"start": 13, "end": 19, "label": "NOM"}]
-    (raw / "round14_a.txt").write_text("### r902 | note | CH\ntexte\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="round 14 has no split"):
+    (raw / "round30_a.txt").write_text("### r902 | note | CH\ntexte\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="round 30 has no split"):
         build.read_records(raw)
+
+
+def test_the_default_model_never_learns_from_the_held_out_sets(build):
+    # scripts/setup.sh trains the default identifier model on record files it lists: each one a split of the
+    # records, none of the confirmation's held-out sets
+    import re
+
+    setup = (ROOT / "scripts/setup.sh").read_text(encoding="utf-8")
+    listed = re.search(r"for split in ([^;]+); do\n  RECORDS\+=", setup)
+    assert listed is not None
+    names = listed[1].split()
+    assert set(names) <= set(build.SPLITS)
+    assert not set(names) & set(build.HELD_OUT)
+    assert {"dev", "test", "train7", "train18", "train19"} <= set(names)

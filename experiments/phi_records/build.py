@@ -63,6 +63,9 @@ ROUND_SPLITS = {
     19: "train19",
 }
 SPLITS = ("dev", "test", *dict.fromkeys(ROUND_SPLITS.values()))
+#: The held-out sets of the confirmation under way (rounds 14-17, docs/pseudonymization.md): never trained on, never
+#: read before their one measurement; scripts/setup.sh's default model learns from the other splits.
+HELD_OUT = ("test11", "test12", "test13", "test14")
 
 
 def splits(records: list[dict]) -> dict[str, str]:
