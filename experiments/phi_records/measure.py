@@ -11,7 +11,8 @@ their tables are filled from; dates left out, as they are identifiers) that no d
 identifiers detected per document.
 
 Usage: .venv/bin/python experiments/phi_records/measure.py [--sets dev test test2 eds-pseudo] [--detector rules]
-       [--model NER_DIR] [--cohorts chu_unv ch_rural ...] [--out results.json]
+       [--model NER_DIR] [--cohorts chu_unv ch_rural ...] [--pool] [--out results.json]
+(``--pool``: one more row, the sets' documents together, as the confirmation's rule reads them.)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ SETS = {
     "test3": ROOT / "experiments/data/phi_records/test3.jsonl",
     "test4": ROOT / "experiments/data/phi_records/test4.jsonl",
     "test5": ROOT / "experiments/data/phi_records/test5.jsonl",
-    **{f"test{n}": ROOT / f"experiments/data/phi_records/test{n}.jsonl" for n in (6, 7, 8, 9, 10)},
+    **{f"test{n}": ROOT / f"experiments/data/phi_records/test{n}.jsonl" for n in range(6, 15)},
     **{f"train{n}": ROOT / f"experiments/data/phi_records/train{n}.jsonl" for n in (7, 8, 9, 18, 19)},
     "eds-pseudo": ROOT.parent / "shared/data/eds-pseudo/dev.jsonl",
 }
@@ -53,8 +54,10 @@ def _interval(row: dict) -> str:
     return "" if interval is None else f"[{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
-def measure(name: str, path: Path, config: PseudoConfig) -> dict:
-    notes = load_eds_pseudo(path)
+def measure(name: str, path: Path | list[Path], config: PseudoConfig) -> dict:
+    """One row of the table: the notes of ``path`` (or of several files pooled into one set)."""
+    paths = path if isinstance(path, list) else [path]
+    notes = [note for one in paths for note in load_eds_pseudo(one)]
     start = time.perf_counter()
     predicted = detect_notes(build_detector(config), notes, config.propagate_names)
     seconds = time.perf_counter() - start
@@ -115,9 +118,16 @@ def main() -> None:
         "--cohorts", nargs="*", default=[], choices=["chu_unv", "ch_rural", "clinique_dictee", "chu_nord"]
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--pool",
+        action="store_true",
+        help="add a row for the --sets pooled (their documents resampled together)",
+    )
     args = parser.parse_args()
     config = PseudoConfig(detector=args.detector, model=args.model)
     rows = [measure(name, SETS[name], config) for name in args.sets]
+    if args.pool and len(args.sets) > 1:
+        rows.append(measure(" + ".join(args.sets), [SETS[name] for name in args.sets], config))
     print(
         "| set | documents | identifiers | redact | redact full | redact precision | token F1 | entity F1 | "
         "protected intact |"
