@@ -74,7 +74,7 @@ class NerConfig(BaseModel):
     threshold: float = Field(0.15, gt=0, lt=1)
     """A token is an identifier when its identifier tags' probabilities add up to at least this (0.3 before:
     0.15 gained 0.002-0.004 of the model's recall and 0-0.002 of the hybrid's on five record sets it had not seen,
-    for 0.003-0.007 of precision; docs/pseudonymization.md)."""
+    for 0.004-0.010 of the model's precision and 0.003-0.007 of the hybrid's; docs/pseudonymization.md)."""
     seed: int = 0
     """Seed of the initialization, dropout and the text order."""
     device: str = "cpu"
