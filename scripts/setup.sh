@@ -34,8 +34,8 @@ fi
 # The embedded decoder ships as GGUF and the e5 encoder as 4-bit: convert them once into Hugging Face folders
 # (skipped when already done), then train the default identifier model of `clinrag pseudonymize` once (the
 # segment encoder + BiLSTM tagger on eds-pseudo's notes where ../shared/data holds them, plus a synthetic cohort's
-# identifiers): 411 s of training on 2 CPU cores, 7 minutes in all (the encoder's layers 4, 8 and 12 read side
-# by side, 1,359 texts). `CLINRAG_TRAIN_IDENTIFIERS=0 bash scripts/setup.sh` skips it; `pseudonymize`
+# identifiers): 867 s of training on 2 CPU cores, 16 minutes in all (the encoder's layers 4, 8 and 12 read side
+# by side, 1,611 texts). `CLINRAG_TRAIN_IDENTIFIERS=0 bash scripts/setup.sh` skips it; `pseudonymize`
 # then uses the rules alone and says so.
 # The model also learns from the hand-written free-text records of experiments/data/phi_records that are not
 # held out (never test11-test14): development rounds 1-6 and 10-13 (their first looks done) and the training rounds

@@ -3,7 +3,7 @@
 The raw files (``raw/*.txt``) hold French clinical documents written by hand, each opened by a header line
 ``### r01 | kind | setting``, with every identifier marked inline as ``[[LABEL:text]]`` (LABEL one of
 ``clinrag.pseudo.labels.LABELS``). This script only removes the marks and records their offsets: it writes
-``dev.jsonl``, ``test.jsonl``, ``test2.jsonl`` … ``test10.jsonl``, ``train7.jsonl``, ``train8.jsonl``, ``train9.jsonl``,
+``dev.jsonl``, ``test.jsonl``, ``test2.jsonl`` … ``test14.jsonl``, ``train7.jsonl``, ``train8.jsonl``, ``train9.jsonl``,
 ``train18.jsonl`` and ``train19.jsonl`` (one note a line: ``note_id``, ``note_text``, ``entities`` with
 ``start``, ``end``, ``label``, as eds-pseudo; plus ``kind`` and ``setting``), and prints the counts per label.
 
@@ -22,8 +22,10 @@ identifier model): ``train7``, ``train8``, ``train9``. Rounds 10 and 11 (``raw/r
 default detector again): ``test7`` (documents in a hospital store's proportions, as test6) and ``test8`` (kinds
 chosen away from the usual ones, as test5). Rounds 12 and 13 (r392-r427, r428-r463, written after test7 and test8
 were measured, to confirm on text no one had read with the default frozen): ``test9`` (as test7) and ``test10``
-(as test8). Rounds 18 and 19 (r608-r643, r644-r679, written by two more helpers after test9 and test10 were
-measured, as training data): ``train18`` and ``train19``.
+(as test8). Rounds 14 to 17 (r464-r607, written by four more helpers after test9 and test10 were measured, to
+confirm once more with the default frozen): ``test11`` and ``test13`` (as test7), ``test12`` and ``test14`` (as
+test8). Rounds 18 and 19 (r608-r643, r644-r679, written at the same time by two more helpers, as training data):
+``train18`` and ``train19``.
 
 Usage: .venv/bin/python experiments/phi_records/build.py [--data experiments/data/phi_records] [--check]
 (``--check``: rebuild in memory and fail when the JSONL files on disk differ.)
@@ -50,8 +52,8 @@ def _rank(doc_id: str) -> str:
     return hashlib.sha256(f"phi_records:{doc_id}".encode()).hexdigest()
 
 
-#: The split of each round after the first (decided before any measurement): rounds 2-6 and 10-13 were written to
-#: be held out (test2 … test10), rounds 7-9, 18 and 19 as training data for the model.
+#: The split of each round after the first (decided before any measurement): rounds 2-6 and 10-17 were written to
+#: be held out (test2 … test14), rounds 7-9, 18 and 19 as training data for the model.
 ROUND_SPLITS = {
     **{n: f"test{n}" for n in range(2, 7)},
     **{n: f"train{n}" for n in (7, 8, 9)},
@@ -59,6 +61,10 @@ ROUND_SPLITS = {
     11: "test8",
     12: "test9",
     13: "test10",
+    14: "test11",
+    15: "test12",
+    16: "test13",
+    17: "test14",
     18: "train18",
     19: "train19",
 }
