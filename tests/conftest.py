@@ -15,6 +15,20 @@ from clinrag.synth import write_synthetic_cohort
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """torch's CPU thread count put back after each test: a test that sets it (the benchmark scripts run
+    in-process with one thread) would otherwise change the float sums of every later in-process run, and the
+    tests comparing an in-process result with a fresh process's bytes (tests/test_distributed.py,
+    tests/test_retrieval.py) would see it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class CliResult:
     code: int
