@@ -147,11 +147,10 @@ _HOLIDAY = re.compile(
     r"jusqu['’][àa] )(?P<masc>No[ëe]l|P[âa]ques|l['’]Ascension|Nouvel An|jour de l['’]an))"
     r"(?P<year> (?:19|20)\d{2})?(?![\w])"
 )
-# A day spelled out after "le" or "du", as dictated: "la fille revient le vingt-deux".
+# A day spelled out after "le" or "du", as dictated: "la fille revient le vingt-deux" (not "premier", "deux" or
+# "neuf", words of other meanings after "le").
 _SPELLED_DAY = re.compile(
-    r"(?<![\w'’])(?i:le|du)[ \t]+(?P<day>(?i:trois|quatre|cinq|six|sept|huit|dix(?:-sept|-huit|-neuf)?|onze|douze|"
-    r"treize|quatorze|quinze|seize|vingt(?:-et-un| et un|-deux|-trois|-quatre|-cinq|-six|-sept|-huit|-neuf)?|"
-    r"trente(?:-et-un| et un)?))(?![\w-])"
+    rf"(?<![\w'’])(?i:le|du)[ \t]+(?P<day>(?!(?i:premier|deux|neuf)(?![\w-]))(?i:{_DAY_WORD}))(?![\w-])"
 )
 # A day and a month with a dot after a word that announces a date: "endartériectomie le 23.10", "le 2.8 à 9h15".
 _DOTTED_DAY_MONTH = re.compile(

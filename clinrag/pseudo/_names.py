@@ -236,7 +236,7 @@ _CIVILITY = {
     "docteur", "professeur", "madame", "monsieur", "mademoiselle", "dr", "dre", "pr", "prof", "mme", "mmes", "mr",
     "mlle", "melle", "m", "mm", "mrs", "ms",
 }  # fmt: skip
-_CAPS_WORD = re.compile(rf"[{_UPPER}][{_LETTER}]{{2,}}(?:-[{_UPPER}][{_LETTER}]+)*(?![\w'’-])")
+_TITLED_WORD = re.compile(rf"[{_UPPER}][{_LETTER}]{{2,}}(?:-[{_UPPER}][{_LETTER}]+)*(?![\w'’-])")
 _NOT_AFTER_TITLE = {
     "veuve",
     "epouse",
@@ -255,10 +255,10 @@ _NOT_AFTER_TITLE = {
 
 
 def _common_surname(text: str, title: re.Match[str]) -> list[_Token]:
-    """The words of a name opened by a common word after a civility title (:data:`_CAPS_WORD`), or none."""
+    """The words of a name opened by a common word after a civility title (:data:`_TITLED_WORD`), or none."""
     if fold(title["title"]) not in _CIVILITY:
         return []
-    word = _CAPS_WORD.match(text, title.end())
+    word = _TITLED_WORD.match(text, title.end())
     if word is None or is_protected(word.group()) or fold(word.group()) in _NOT_AFTER_TITLE:
         return []
     rest = scan_name(text, _GAP.match(text, word.end()).end(), max_words=2)

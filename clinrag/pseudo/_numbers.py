@@ -72,6 +72,9 @@ _PHONE_CONTEXT = re.compile(
 _TENS = r"dix|vingts?|trente|quarante|cinquante|soixante|quatre-vingts?|cents?"
 _UNITS = r"z[ée]ro|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|onze|douze|treize|quatorze|quinze|seize"
 _SAID_NUMBER = rf"(?:{_TENS}|{_UNITS})(?:(?:-| et |-et-)(?:{_TENS}|{_UNITS}))*"
+#: A number said in words ("quarante et un", "quatre-vingt-dix-neuf"), as dictated phone numbers, NIR and postcodes
+#: (:mod:`._places`) say them.
+SAID_NUMBER = _SAID_NUMBER
 _SPELLED_PHONE = re.compile(
     rf"(?<![\w-])(?i:z[ée]ro[ ,]+(?:un|deux|trois|quatre|cinq|six|sept|huit|neuf)"
     rf"(?:(?:[ ,]+|[ ,]*…[ ,]*)(?:{_SAID_NUMBER}|\d\d)(?![\w-])){{4,}})"

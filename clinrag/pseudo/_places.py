@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
+from clinrag.pseudo._numbers import SAID_NUMBER as _SAID_NUMBER
 from clinrag.pseudo.labels import Span
 from clinrag.pseudo.vocabulary import LETTER as _LETTER
 from clinrag.pseudo.vocabulary import UPPER as _UPPER
@@ -472,13 +473,8 @@ _AFTER_NAME = re.compile(
 
 
 # A postcode dictated in words, beside the town found ("à Amiens quatre-vingt mille", "trente et un mille six cents
-# Muret"): a number of thousands.
-_SAID = (
-    r"(?:z[ée]ro|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingts?|"
-    r"trente|quarante|cinquante|soixante|quatre-vingts?|cents?)(?:(?:-| et |-et-)(?:vingts?|une?|deux|trois|quatre|"
-    r"cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize))*"
-)
-_SPELLED_POSTCODE = rf"(?i:(?:{_SAID}[ -]){{1,3}}mille(?:[ -]{_SAID}){{0,4}})"
+# Muret"): a number of thousands, its words those of a dictated phone number.
+_SPELLED_POSTCODE = rf"(?i:(?:{_SAID_NUMBER}[ -]){{1,3}}mille(?:[ -]{_SAID_NUMBER}){{0,4}})"
 _SPELLED_POSTCODE_BEFORE = re.compile(rf"(?<![\w-]){_SPELLED_POSTCODE} $")
 _SPELLED_POSTCODE_AFTER = re.compile(rf" (?P<zip>{_SPELLED_POSTCODE})(?![\w-])")
 
