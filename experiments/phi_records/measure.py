@@ -26,6 +26,7 @@ import numpy as np
 
 from clinrag.data.validate import load_cohort
 from clinrag.evaluation.bootstrap import BootstrapSpec, draw_resamples, percentile_interval, ratio_replicates
+from clinrag.pseudo.base import Detector
 from clinrag.pseudo.corpora import cohort_notes, evidence_ranges, load_eds_pseudo
 from clinrag.pseudo.evaluate import score
 from clinrag.pseudo.labels import LABELS
@@ -54,13 +55,16 @@ def _interval(row: dict) -> str:
     return "" if interval is None else f"[{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
-def measure(name: str, path: Path | list[Path], config: PseudoConfig) -> dict:
-    """One row of the table: the notes of ``path`` (or of several files pooled into one set)."""
-    paths = path if isinstance(path, list) else [path]
-    notes = [note for one in paths for note in load_eds_pseudo(one)]
+def detected(path: Path, detector: Detector, config: PseudoConfig) -> tuple[list, list, float]:
+    """The notes of ``path``, the detector's spans for each, and the seconds detection took."""
+    notes = load_eds_pseudo(path)
     start = time.perf_counter()
-    predicted = detect_notes(build_detector(config), notes, config.propagate_names)
-    seconds = time.perf_counter() - start
+    predicted = detect_notes(detector, notes, config.propagate_names)
+    return notes, predicted, time.perf_counter() - start
+
+
+def measure(name: str, notes: list, predicted: list, seconds: float) -> dict:
+    """One row of the table: ``notes`` scored against ``predicted``."""
     result = evaluate_detection(notes, predicted)
     return {
         "set": name,
@@ -93,10 +97,10 @@ def redact_interval(notes: list, predicted: list) -> list[float] | None:
     return percentile_interval(replicates, spec)
 
 
-def over_masking(name: str, config: PseudoConfig) -> dict:
+def over_masking(name: str, detector: Detector, config: PseudoConfig) -> dict:
     cohort = load_cohort(ROOT / "experiments/data/cohorts" / name)
     notes = cohort_notes(cohort)
-    predicted = detect_notes(build_detector(config), notes, config.propagate_names)
+    predicted = detect_notes(detector, notes, config.propagate_names)
     result = evaluate_detection(notes, predicted, evidence_ranges(cohort, notes))
     return {
         "cohort": name,
@@ -125,9 +129,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = PseudoConfig(detector=args.detector, model=args.model)
-    rows = [measure(name, SETS[name], config) for name in args.sets]
+    detector = build_detector(config)
+    runs = {name: detected(SETS[name], detector, config) for name in args.sets}
+    rows = [measure(name, *run) for name, run in runs.items()]
     if args.pool and len(args.sets) > 1:
-        rows.append(measure(" + ".join(args.sets), [SETS[name] for name in args.sets], config))
+        notes = [note for run in runs.values() for note in run[0]]
+        predicted = [spans for run in runs.values() for spans in run[1]]
+        rows.append(measure(" + ".join(args.sets), notes, predicted, sum(run[2] for run in runs.values())))
     print(
         "| set | documents | identifiers | redact | redact full | redact precision | token F1 | entity F1 | "
         "protected intact |"
@@ -146,7 +154,7 @@ def main() -> None:
     print("|---|" + "---|" * len(LABELS))
     for r in rows:
         print(f"| {r['set']} | " + " | ".join(_fmt(r["redact_per_label"][label]) for label in LABELS) + " |")
-    cohorts = [over_masking(name, config) for name in args.cohorts]
+    cohorts = [over_masking(name, detector, config) for name in args.cohorts]
     if cohorts:
         print()
         print(
